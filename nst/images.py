@@ -1,0 +1,248 @@
+"""Pillow-based image I/O: safe loading of untrusted files, PNG/JPEG export, recipes in PNGs."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any, BinaryIO, Mapping
+
+import numpy as np
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+
+MAX_PIXELS: int = 40_000_000
+MAX_BYTES: int = 50 * 1024 * 1024
+MAX_RECIPE_BYTES = 1024 * 1024
+RECIPE_KEY = "nst-recipe"
+
+# Decoders we trust with user uploads; every other Pillow plugin stays out of the attack surface.
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+_SIXTEEN_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_DEFAULT_NAME = "The file"
+
+Source = str | os.PathLike | bytes | BinaryIO
+
+
+class ImageError(ValueError):
+    """A file that cannot be used as an image; the message is one clear sentence for a user."""
+
+
+def load_image(source: Source, max_side: int | None = None, *, name: str | None = None) -> Image.Image:
+    """Open, validate and normalise to an RGB image; optionally downscale so max(w,h) <= max_side.
+
+    Downscaling keeps the aspect ratio, uses LANCZOS and never upscales. ``name`` labels
+    error messages (defaults to a path's basename or a stream's ``name``).
+    """
+    data, label = _read(source, name)
+    image = _decode(data, label)
+    if max_side is not None and max(image.size) > max_side:
+        image = resize_max_side(image, max_side)
+    return image
+
+
+def resize_max_side(image: Image.Image, max_side: int) -> Image.Image:
+    """Resize (up or down) so the longer side is exactly ``max_side``; aspect kept, each side >= 1."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1, got {max_side}")
+    width, height = image.size
+    scale = max_side / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def to_array(image: Image.Image) -> np.ndarray:
+    """Return a writable RGB uint8 array of shape (H, W, 3)."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.array(image, dtype=np.uint8)
+
+
+def to_image(array: np.ndarray) -> Image.Image:
+    """Build an RGB image from an (H, W, 3) array: uint8 as is, floats in 0..1 clipped and rounded."""
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) array, got shape {array.shape}")
+    if np.issubdtype(array.dtype, np.floating):
+        # A diverged optimisation can produce NaN; show it as black rather than undefined bytes.
+        array = np.rint(np.clip(np.nan_to_num(array, nan=0.0), 0.0, 1.0) * 255.0).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 or float array, got {array.dtype}")
+    return Image.fromarray(np.ascontiguousarray(array))
+
+
+def png_bytes(image: Image.Image | np.ndarray, recipe: Mapping[str, Any] | None = None) -> bytes:
+    """Encode as PNG, embedding ``recipe`` as JSON in an iTXt chunk under RECIPE_KEY."""
+    image = _as_image(image)
+    info = None
+    if recipe is not None:
+        info = PngImagePlugin.PngInfo()
+        # iTXt rather than tEXt: tEXt is Latin-1 only and recipes may hold any file name.
+        info.add_itxt(RECIPE_KEY, json.dumps(dict(recipe), ensure_ascii=False))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def jpeg_bytes(image: Image.Image | np.ndarray, quality: int = 95) -> bytes:
+    """Encode as JPEG at ``quality`` (1..100)."""
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be within 1..100, got {quality}")
+    image = _as_image(image)
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    buffer = io.BytesIO()
+    # No chroma subsampling: stylised output is full of fine coloured detail that 4:2:0 smears.
+    image.save(buffer, format="JPEG", quality=quality, subsampling=0)
+    return buffer.getvalue()
+
+
+def save_image(
+    image: Image.Image | np.ndarray, path: str | os.PathLike, recipe: Mapping[str, Any] | None = None
+) -> None:
+    """Write a .png (with ``recipe``) or .jpg/.jpeg (quality 95, recipe dropped) chosen by suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".png":
+        data = png_bytes(image, recipe)
+    elif suffix in (".jpg", ".jpeg"):
+        data = jpeg_bytes(image)
+    else:
+        raise ImageError(f"{path.name} has an unsupported extension; use .png, .jpg or .jpeg.")
+    path.write_bytes(data)
+
+
+def read_recipe(source: Source, *, name: str | None = None) -> dict:
+    """Read a recipe from a PNG written by :func:`png_bytes` or from a JSON file/bytes."""
+    data, label = _read(source, name)
+    if data.startswith(_PNG_SIGNATURE):
+        return _parse_recipe(_png_recipe(data, label), label)
+    if len(data) > MAX_RECIPE_BYTES:
+        raise ImageError(f"{label} is too large for a recipe; the limit is 1 MB.")
+    try:
+        text = data.decode("utf-8-sig")  # tolerate the BOM some editors write
+    except UnicodeDecodeError as exc:
+        raise ImageError(f"{label} has no recipe; expected a PNG saved by this app or a JSON file.") from exc
+    return _parse_recipe(text, label)
+
+
+def _read(source: Source, name: str | None) -> tuple[bytes, str]:
+    """Return the source's bytes (at most MAX_BYTES) and the label to use in messages."""
+    limit = MAX_BYTES
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data, label = bytes(source), name or _DEFAULT_NAME
+    elif isinstance(source, (str, os.PathLike)):
+        path = os.fsdecode(source)
+        label = name or os.path.basename(path) or path
+        try:
+            with open(path, "rb") as file:
+                data = file.read(limit + 1)  # one extra byte tells "too big" apart from "exactly at limit"
+        except FileNotFoundError as exc:
+            raise ImageError(f"{label} does not exist.") from exc
+        except IsADirectoryError as exc:
+            raise ImageError(f"{label} is a folder, not a file.") from exc
+        except OSError as exc:
+            raise ImageError(f"{label} could not be read ({exc.strerror or exc}).") from exc
+    else:
+        stream_name = getattr(source, "name", None)
+        # Uploads (e.g. Streamlit's UploadedFile) and open files carry a name worth showing.
+        label = name or (isinstance(stream_name, str) and os.path.basename(stream_name)) or _DEFAULT_NAME
+        try:
+            data = source.read(limit + 1)
+        except OSError as exc:
+            raise ImageError(f"{label} could not be read ({exc.strerror or exc}).") from exc
+        if not isinstance(data, bytes):
+            raise TypeError("expected a binary stream (open the file with 'rb')")
+    if len(data) > limit:
+        raise ImageError(f"{label} is larger than {limit // (1024 * 1024)} MB, the limit for a file.")
+    if not data:
+        raise ImageError(f"{label} is empty.")
+    return data, label
+
+
+def _decode(data: bytes, label: str) -> Image.Image:
+    """Decode the first frame as RGB with EXIF orientation applied; every failure becomes ImageError."""
+    with warnings.catch_warnings():
+        # Pillow only warns between its own limits; turn that into an error here, not globally.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=FORMATS) as opened:
+                _check_pixels(opened.size, label)
+                opened.load()
+                return _to_rgb(ImageOps.exif_transpose(opened))
+        except ImageError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageError(f"{label} is larger than the limit of {_megapixels()} megapixels.") from exc
+        except UnidentifiedImageError as exc:
+            raise ImageError(_unidentified_message(data, label)) from exc
+        except Exception as exc:  # Pillow decoders raise OSError, SyntaxError, ValueError, struct.error, ...
+            raise ImageError(f"{label} is not a readable image (truncated or corrupt file).") from exc
+
+
+def _check_pixels(size: tuple[int, int], label: str) -> None:
+    """Refuse oversized images from the header alone, before any pixel is decoded."""
+    width, height = size
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{label} is {width}×{height} pixels; the limit is {_megapixels()} megapixels.")
+
+
+def _megapixels() -> str:
+    return f"{MAX_PIXELS / 1_000_000:g}"
+
+
+def _unidentified_message(data: bytes, label: str) -> str:
+    """Tell "an image in a format we refuse" apart from "not an image at all"."""
+    try:
+        # Identification only reads the header; the image is closed without being decoded.
+        with Image.open(io.BytesIO(data)) as other:
+            kind = other.format
+    except Exception:  # any failure just means Pillow does not recognise it either
+        return f"{label} is not an image file."
+    return (
+        f"{label} is a {kind} image, which is not a supported image format "
+        "(use JPEG, PNG, WebP, BMP, TIFF or GIF)."
+    )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any decoded mode to RGB; transparency is composited on white."""
+    if image.mode in _SIXTEEN_BIT_MODES:
+        # Pillow's own conversion to L clips at 255 instead of scaling 0..65535 down to 0..255.
+        grey = np.clip(np.rint(np.asarray(image, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
+        image = Image.fromarray(grey)
+    if image.has_transparency_data:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _as_image(image: Image.Image | np.ndarray) -> Image.Image:
+    return to_image(image) if isinstance(image, np.ndarray) else image
+
+
+def _png_recipe(data: bytes, label: str) -> str:
+    """Return the recipe text chunk of a PNG without decoding its pixels."""
+    try:
+        with Image.open(io.BytesIO(data), formats=("PNG",)) as png:
+            text = png.info.get(RECIPE_KEY)
+    except Exception as exc:  # corrupt chunks, oversized text chunks, decompression bombs
+        raise ImageError(f"{label} is not a readable PNG (truncated or corrupt file).") from exc
+    if not isinstance(text, str):
+        raise ImageError(f"{label} has no recipe.")
+    return text
+
+
+def _parse_recipe(text: str, label: str) -> dict:
+    try:
+        recipe = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImageError(f"{label} is not valid JSON ({exc.msg} at line {exc.lineno}).") from exc
+    except RecursionError as exc:  # absurdly nested input; json gives up rather than erroring cleanly
+        raise ImageError(f"{label} is not a usable recipe (nested too deeply).") from exc
+    if not isinstance(recipe, dict):
+        raise ImageError(f"{label} does not hold a recipe (expected a JSON object).")
+    return recipe

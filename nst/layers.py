@@ -1,0 +1,22 @@
+"""VGG19 layer names, in network order.
+
+Each ``convB_C`` names the ReLU output of the C-th convolution of block B, as in Gatys et al.
+A 2×2 pooling follows the last convolution of every block.
+"""
+
+from __future__ import annotations
+
+BLOCK_SIZES: tuple[int, ...] = (2, 2, 4, 4, 4)
+CONV_LAYERS: tuple[str, ...] = tuple(
+    f"conv{block}_{conv}" for block, n in enumerate(BLOCK_SIZES, start=1) for conv in range(1, n + 1)
+)
+CHANNELS: dict[str, int] = {
+    name: (64, 128, 256, 512, 512)[int(name[4]) - 1] for name in CONV_LAYERS
+}
+# Downsampling factor of each layer's feature map relative to the input image.
+STRIDE: dict[str, int] = {name: 2 ** (int(name[4]) - 1) for name in CONV_LAYERS}
+
+
+def depth(layers: "list[str] | tuple[str, ...] | set[str]") -> int:
+    """Index (in CONV_LAYERS) of the deepest of ``layers``; -1 when empty."""
+    return max((CONV_LAYERS.index(layer) for layer in layers), default=-1)

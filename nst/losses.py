@@ -1,0 +1,56 @@
+"""Gatys et al. (2015) losses, normalised so their values do not grow with image size.
+
+For a layer l with N_l channels and M_l = height × width positions, F_l is the (N_l × M_l)
+feature matrix of the image being optimised, P_l that of the content image, and A_l the Gram
+target of the style image.
+
+* Content (eq. 1, divided by N_l·M_l):  L_content = Σ_l ½ · Σ(F_l − P_l)² / (N_l·M_l)
+  summed over the content layers, so it is the per-element squared error and the same at
+  any size.
+* Gram matrix, divided by M_l:          G_l = F_l F_lᵀ / M_l
+* Style (eqs. 4 and 5):                 E_l = Σ(G_l − A_l)² / (4 N_l²)
+  which equals the paper's Σ(F Fᵀ − A)² / (4 N_l² M_l²) exactly (the M_l² moves inside);
+  L_style = Σ_l w_l E_l with the layer weights w_l (equal and summing to 1 by default).
+* Total variation:                      L_tv = mean of squared neighbour differences of the
+  RGB image in [0, 1], horizontal plus vertical.
+* Total:                                L = α·L_content + β·L_style + γ·L_tv
+
+Features may arrive in bf16 or fp16; every reduction here runs in fp32.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """G = F Fᵀ / M for a (B, N, H, W) batch, returned in fp32: shape (B, N, N).
+
+    The product runs in the features' dtype: bf16/fp16 GEMMs accumulate in fp32 on oneDNN and
+    cuBLAS, and at reduced precision an fp32 Gram would cost more than the whole VGG pass.
+    """
+    b, n, h, w = features.shape
+    # (B, H, W, N) is the memory order of channels_last features, so this reshape is free.
+    f = features.permute(0, 2, 3, 1).reshape(b, h * w, n)
+    return torch.bmm(f.transpose(1, 2), f).float() / (h * w)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """½ Σ(F − P)² / (N·M), in fp32."""
+    return 0.5 * (features.float() - target.float()).pow(2).mean()
+
+
+def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """E_l = Σ(G − A)² / (4 N²) with G = F Fᵀ / M, in fp32."""
+    n = features.shape[1]
+    return (gram(features) - target_gram).pow(2).sum() / (4 * n * n)
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared horizontal plus vertical neighbour differences of a (B, 3, H, W) image."""
+    loss = image.new_zeros(())
+    if image.shape[-1] > 1:
+        loss = loss + (image[..., :, 1:] - image[..., :, :-1]).float().pow(2).mean()
+    if image.shape[-2] > 1:
+        loss = loss + (image[..., 1:, :] - image[..., :-1, :]).float().pow(2).mean()
+    return loss

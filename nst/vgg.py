@@ -1,0 +1,86 @@
+"""The VGG19 feature extractor: frozen convolutions, run only as deep as the requested layers."""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from typing import Iterable
+
+import torch
+import torch.nn.functional as F
+
+from nst.layers import BLOCK_SIZES, CONV_LAYERS, depth
+from nst.weights import Preprocess, VGGWeights, load_weights
+
+# Index in CONV_LAYERS of each block's last conv: a 2×2 pooling follows it.
+_POOL_AFTER = {sum(BLOCK_SIZES[: b + 1]) - 1 for b in range(len(BLOCK_SIZES))}
+
+
+class VGG19Features:
+    """Frozen VGG19 convolutions. Immutable after construction, so one instance serves every
+    thread; per-(device, dtype) copies of the weights are made once, under a lock."""
+
+    def __init__(self, weights: VGGWeights) -> None:
+        self.source = weights.source
+        self.preprocess: Preprocess = weights.preprocess
+        self._convs = {name: (w.contiguous(), b.contiguous()) for name, (w, b) in weights.convs.items()}
+        self._runtime: dict[tuple[str, torch.dtype], list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._lock = threading.Lock()
+
+    def _params(self, device: torch.device, dtype: torch.dtype) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        key = (str(device), dtype)
+        params = self._runtime.get(key)
+        if params is None:
+            with self._lock:
+                params = self._runtime.get(key)
+                if params is None:
+                    # channels_last lets oneDNN (CPU, AMX/AVX-512 bf16) and cuDNN pick their
+                    # fastest kernels; the input is converted to match.
+                    params = [
+                        (w.to(device, dtype).contiguous(memory_format=torch.channels_last),
+                         b.to(device, dtype))
+                        for w, b in (self._convs[name] for name in CONV_LAYERS)
+                    ]
+                    self._runtime[key] = params
+        return params
+
+    def normalize(self, image: torch.Tensor) -> torch.Tensor:
+        """RGB [0, 1] batch (B, 3, H, W) to this network's input space."""
+        p = self.preprocess
+        x = image.flip(1) if p.bgr else image
+        mean = torch.tensor(p.mean, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(p.std, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
+        return (x * p.scale - mean) / std
+
+    def features(self, image: torch.Tensor, layers: Iterable[str], *, pooling: str = "max",
+                 dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+        """ReLU outputs at ``layers`` for an RGB [0, 1] batch, in ``dtype``; stops at the deepest."""
+        wanted = set(layers)
+        last = depth(wanted)
+        params = self._params(image.device, dtype)
+        x = self.normalize(image).to(dtype).contiguous(memory_format=torch.channels_last)
+        out: dict[str, torch.Tensor] = {}
+        pool = F.max_pool2d if pooling == "max" else F.avg_pool2d
+        for index in range(last + 1):
+            weight, bias = params[index]
+            x = F.relu(F.conv2d(x, weight, bias, padding=1))
+            name = CONV_LAYERS[index]
+            if name in wanted:
+                out[name] = x
+            if index in _POOL_AFTER and index < last:
+                x = pool(x, 2, ceil_mode=True)
+        return out
+
+
+_load_lock = threading.Lock()
+
+
+def load_model(weights: str = "bundled") -> VGG19Features:
+    """The shared model for a weights source, loaded once per process."""
+    with _load_lock:  # two threads asking at once must not both decode the file
+        return _load_cached(weights)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(weights: str) -> VGG19Features:
+    return VGG19Features(load_weights(weights))

@@ -1,0 +1,54 @@
+"""The Gatys formulas on small hand-made tensors."""
+
+import torch
+
+from nst.losses import content_loss, gram, style_loss, tv_loss
+
+
+def test_gram_is_f_ft_over_m():
+    f = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 1, 2)  # N=2 channels, M=2 positions
+    expected = torch.tensor([[5.0, 11.0], [11.0, 25.0]]) / 2
+    assert torch.allclose(gram(f)[0], expected)
+
+
+def test_gram_of_channels_last_features_matches():
+    f = torch.randn(1, 3, 4, 5)
+    assert torch.allclose(gram(f.contiguous(memory_format=torch.channels_last)), gram(f), atol=1e-6)
+
+
+def test_content_loss_is_half_mean_squared_error():
+    f = torch.tensor([1.0, 2.0, 3.0, 4.0]).reshape(1, 1, 2, 2)
+    p = torch.zeros_like(f)
+    # ½ Σ(F − P)² = 15, divided by N·M = 4
+    assert content_loss(f, p).item() == 15 / 4
+
+
+def test_style_loss_equals_papers_unnormalised_form():
+    torch.manual_seed(0)
+    f = torch.rand(1, 3, 4, 4)
+    a = torch.rand(1, 3, 4, 4)
+    n, m = 3, 16
+    ff, aa = f.reshape(n, m), a.reshape(n, m)
+    paper = ((ff @ ff.T - aa @ aa.T) ** 2).sum() / (4 * n**2 * m**2)  # eq. 4 with G = F Fᵀ
+    assert torch.allclose(style_loss(f, gram(a)), paper)
+
+
+def test_style_loss_does_not_grow_with_image_size():
+    """A texture tiled 4× gives (nearly) the same Grams, so the same style loss."""
+    torch.manual_seed(0)
+    f = torch.rand(1, 4, 8, 8)
+    target = gram(torch.rand(1, 4, 8, 8))
+    tiled = f.repeat(1, 1, 2, 2)
+    assert torch.allclose(style_loss(f, target), style_loss(tiled, target), rtol=1e-5)
+
+
+def test_tv_loss_of_flat_and_stepped_images():
+    flat = torch.full((1, 3, 4, 4), 0.5)
+    assert tv_loss(flat).item() == 0
+    step = torch.zeros(1, 3, 4, 4)
+    step[..., 2:] = 1.0  # one vertical edge: 4 of 12 horizontal pairs differ by 1
+    assert abs(tv_loss(step).item() - 4 / 12) < 1e-7
+
+
+def test_tv_loss_of_one_pixel_image_is_zero():
+    assert tv_loss(torch.rand(1, 3, 1, 1)).item() == 0
