@@ -1,0 +1,68 @@
+"""Layer explorer: content and style reconstructions from VGG19 layers, as in Gatys et al., Fig. 1."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from nst.jobs import QUEUED, Snapshot
+from studio.explorer import CONTENT_LAYERS, STYLE_SETS, ReconstructionError, reconstruct, reconstruction_settings
+from studio.form import default_device
+from studio.uploads import IMAGE_TYPES, read_upload
+
+st.title("Layer explorer")
+st.markdown(
+    "Each picture starts from noise and is optimised until one part of VGG19 sees it as it sees your image. "
+    "**Content reconstructions** match one layer's activations: early layers keep almost every pixel, deep ones "
+    "keep the objects and their arrangement but lose exact colours and texture. **Style reconstructions** match "
+    "the Gram matrices (feature correlations) of more and more layers: the textures grow from fine grain to "
+    "large structures, while the layout is gone."
+)
+
+upload = read_upload(st.file_uploader("Image", type=IMAGE_TYPES, key="explorer_file"))
+size_col, steps_col = st.columns(2)
+size = size_col.select_slider("Size (px)", [32, 64, 96, 128, 192, 256], value=128, key="explorer_size",
+                              help="Max side of each reconstruction. Time grows with its square.")
+steps = steps_col.number_input("Steps per image", min_value=1, max_value=2000, value=100, step=25,
+                               key="explorer_steps", help="L-BFGS steps for each reconstruction.")
+if upload is None:
+    st.info("Upload an image to explore what each layer keeps of it.")
+    st.stop()
+st.image(upload.thumb, caption=upload.name, width=160)
+
+KINDS = {
+    "content": ("Content reconstructions", [(layer,) for layer in CONTENT_LAYERS], lambda layers: layers[0]),
+    "style": ("Style reconstructions", list(STYLE_SETS), lambda layers: " + ".join(layers)),
+}
+device = default_device()
+requested: dict[str, tuple] = st.session_state.setdefault("explorer_requested", {})
+signature = (upload.digest, size, steps, device)
+
+for kind, (title, layer_sets, caption) in KINDS.items():
+    st.subheader(title)
+    if st.button(f"Render {title.lower()}", key=f"render_{kind}"):
+        requested[kind] = signature
+    if requested.get(kind) != signature:
+        st.caption(f"{len(layer_sets)} images of {size} px × {steps} steps; rendered on demand and cached.")
+        continue
+    progress = st.progress(0.0, text="Starting …")
+    columns = st.columns(len(layer_sets))
+    for index, (column, layers) in enumerate(zip(columns, layer_sets)):
+
+        def update(snap: Snapshot, index: int = index, layers: tuple = layers) -> None:
+            if snap.status == QUEUED:
+                progress.progress(index / len(layer_sets), text=f"Waiting for the {snap.device} "
+                                  f"(number {snap.queue_position or 1} in the queue) …")
+            else:
+                progress.progress((index + snap.fraction) / len(layer_sets),
+                                  text=f"{caption(layers)}: step {snap.step} of {snap.total_steps}")
+
+        settings = reconstruction_settings(kind, layers, size, steps, device)
+        try:
+            image = reconstruct(upload, settings, update)
+        except ReconstructionError as exc:
+            st.error(str(exc))
+            requested.pop(kind, None)
+            break
+        column.image(image, caption=caption(layers), width="stretch")
+    else:
+        progress.empty()

@@ -1,0 +1,45 @@
+"""Decoding uploads once: the working image, a thumbnail and a digest per uploaded file."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import streamlit as st
+from PIL import Image
+from streamlit.runtime.uploaded_file_manager import UploadedFile
+
+from nst.images import ImageError, load_image
+from nst.settings import MAX_SIZE
+
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+THUMB_SIDE = 256
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A decoded upload. ``image`` is RGB with max side at most MAX_SIZE (the largest output)."""
+
+    name: str
+    digest: str  # sha256 of the file's bytes, for cache keys
+    image: Image.Image
+    thumb: Image.Image
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _decode(data: bytes, name: str) -> Upload:
+    image = load_image(data, max_side=MAX_SIZE, name=name)
+    thumb = image.copy()
+    thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    return Upload(name, hashlib.sha256(data).hexdigest(), image, thumb)
+
+
+def read_upload(file: UploadedFile | None) -> Upload | None:
+    """Decode an uploaded file, or show the reason it is unusable as ``st.error`` and return None."""
+    if file is None:
+        return None
+    try:
+        return _decode(file.getvalue(), file.name)
+    except ImageError as exc:
+        st.error(str(exc))
+        return None

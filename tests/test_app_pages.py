@@ -1,0 +1,103 @@
+"""Gallery, Layer explorer and How it works pages through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from nst import Settings
+from nst.images import read_recipe
+from studio.explorer import CONTENT_LAYERS
+from studio.results import Result, zip_bytes
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def open_page(page: str, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    return at.switch_page(page).run()
+
+
+def make_result(number: int, content_image: Image.Image) -> Result:
+    image = np.asarray(content_image)[::-1].copy()
+    rows = [{"step": s, "scale": 0, "elapsed_s": 0.1 * s, "content": 1.0 / s, "style": 2.0 / s, "tv": 0.0,
+             "total": 3.0 / s} for s in (1, 2, 3)]
+    return Result(number=number, image=image, content=content_image, settings=Settings(size=64, steps=3, seed=number),
+                  rows=rows, losses={k: v for k, v in rows[-1].items() if k in ("content", "style", "tv", "total")},
+                  stopped=number == 2, step=3, elapsed=0.3, content_name=f"photo{number}.png",
+                  style_names=["paint.png"])
+
+
+def test_how_it_works_has_formulas_and_references():
+    at = open_page("pages/how_it_works.py")
+    assert not at.exception
+    formulas = " ".join(latex.value for latex in at.latex)
+    for part in (r"\frac{1}{2\,N_l M_l}", r"G^l = \frac{F^l \, {F^l}^{\top}}{M_l}", r"\frac{1}{4 N_l^2}",
+                 r"\alpha\,\mathcal{L}_{content} + \beta\,\mathcal{L}_{style} + \gamma\,\mathcal{L}_{TV}"):
+        assert part in formulas
+    text = " ".join(m.value for m in at.markdown)
+    for title in ("A Neural Algorithm of Artistic Style", "Image Style Transfer Using Convolutional Neural Networks",
+                  "Controlling Perceptual Factors", "Very Deep Convolutional Networks"):
+        assert title in text
+
+
+def test_empty_gallery_says_so():
+    at = open_page("pages/gallery.py")
+    assert not at.exception
+    assert any("No results yet" in i.value for i in at.info)
+
+
+def test_gallery_lists_compares_and_downloads(content_image):
+    results = [make_result(1, content_image), make_result(2, content_image)]
+    at = open_page("pages/gallery.py", gallery=results)
+    assert not at.exception
+    labels = [d.label for d in at.download_button]
+    assert labels[0] == "Download all (ZIP)" and labels.count("Download PNG") == 2
+    assert [s.value for s in at.selectbox] == [1, 2]  # compare the last two by default
+    at.selectbox(key="compare_a").set_value(2).run()
+    assert not at.exception
+    assert any("stopped at step 3" in m.value for m in at.markdown)
+
+    archive = zipfile.ZipFile(io.BytesIO(zip_bytes(results)))
+    assert sorted(archive.namelist())[:3] == ["nst-result-1-losses.csv", "nst-result-1.json", "nst-result-1.png"]
+    recipe = read_recipe(archive.read("nst-result-2.png"))
+    assert recipe["settings"]["seed"] == 2 and recipe["stopped"] is True
+
+
+@pytest.fixture
+def explorer(png_of) -> AppTest:
+    at = open_page("pages/layers.py")
+    at.file_uploader(key="explorer_file").set_value(("photo.png", png_of(48, 40, 4), "image/png"))
+    at.select_slider(key="explorer_size").set_value(32)
+    at.number_input(key="explorer_steps").set_value(2)
+    return at.run()
+
+
+def test_layer_explorer_renders_content_and_style_grids(explorer):
+    at = explorer
+    assert not at.exception and not at.error
+    at.button(key="render_content").click().run(timeout=120)
+    captions = [img.caption for element in at.image for img in element.proto.imgs]
+    assert captions[-5:] == list(CONTENT_LAYERS)
+    at.button(key="render_style").click().run(timeout=120)
+    captions = [img.caption for element in at.image for img in element.proto.imgs]
+    assert captions[-5:] == ["conv1_1", "conv1_1 + conv2_1", "conv1_1 + conv2_1 + conv3_1",
+                             "conv1_1 + conv2_1 + conv3_1 + conv4_1", "conv1_1 + conv2_1 + conv3_1 + conv4_1 + conv5_1"]
+    assert len(captions) == 11  # the upload's thumbnail and both grids stay on later runs (from the cache)
+    assert not at.exception and not at.error
+
+
+def test_layer_explorer_rejects_bad_upload():
+    at = open_page("pages/layers.py")
+    at.file_uploader(key="explorer_file").set_value(("x.png", b"GIF89a nonsense", "image/png")).run()
+    assert not at.exception
+    assert any("x.png" in e.value for e in at.error)

@@ -1,0 +1,212 @@
+"""The Stylize page through Streamlit's AppTest: widgets, real tiny runs, Stop, bad input, recipes."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from nst import Settings, preset
+from nst.device import gpu_name
+from nst.images import read_recipe
+from nst.recipe import make_recipe
+from studio import form
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def at():
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    yield app
+    run = app.session_state["active_run"] if "active_run" in app.session_state else None
+    if run is not None:  # never leave a job holding the shared device slot
+        run.job.stop()
+        run.job.join(10)
+
+
+def upload_inputs(at: AppTest, png_of, styles: int = 1) -> None:
+    at.file_uploader(key="content_file").set_value(("content.png", png_of(64, 48, 1), "image/png"))
+    at.file_uploader(key="style_files").set_value(
+        [(f"style{i}.png", png_of(48, 48, 10 + i), "image/png") for i in range(styles)])
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def poll(at: AppTest, until, timeout: float = 120.0) -> None:
+    end = time.monotonic() + timeout
+    while not until(at):
+        assert time.monotonic() < end, "timed out waiting for the app"
+        time.sleep(0.1)
+        at.run()
+
+
+def finished(at: AppTest) -> bool:
+    return "active_run" not in at.session_state
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def test_widgets_have_defaults(at):
+    assert not at.exception
+    assert at.number_input(key="set_steps").label == "Steps" and at.number_input(key="set_steps").value == 300
+    assert at.number_input(key="set_size").label == "Output size (px)"
+    assert at.number_input(key="set_size").value == 512
+    assert [b.label for b in at.button][:2] == ["Start", "Stop"]
+    uploaders = {u.label: u for u in at.file_uploader}
+    assert uploaders["Style images"].accept_multiple_files and not uploaders["Content image"].accept_multiple_files
+    assert "tiff" in uploaders["Content image"].allowed_type or ".tiff" in uploaders["Content image"].allowed_type
+    assert at.selectbox(key="preset").value == "fast"
+    assert at.select_slider(key="set_style_weight").value == 1e-4
+    assert at.select_slider(key="set_content_weight").value == 1.0
+    assert at.radio(key="set_optimizer").value == "lbfgs"
+    assert at.number_input(key="set_lr").value is None  # the optimiser's own default
+    assert at.radio(key="set_preserve_color").value == "none"
+    assert at.multiselect(key="set_content_layers").value == ["conv4_2"]
+    assert at.radio(key="set_weights").value == "bundled"
+    device = at.radio(key="set_device")
+    if gpu_name() is None:
+        assert device.value == "cpu" and device.disabled
+
+
+def test_seed_preset_sets_the_original_recipe(at):
+    at.selectbox(key="preset").set_value("seed").run()
+    assert at.number_input(key="set_steps").value == 1000
+    assert at.radio(key="set_optimizer").value == "adam"
+    assert at.number_input(key="set_lr").value == 0.01
+
+
+def test_run_streams_then_shows_result_and_downloads(at, png_of):
+    upload_inputs(at, png_of)
+    at.number_input(key="set_size").set_value(64)
+    at.number_input(key="set_steps").set_value(12)
+    at.number_input(key="set_preview_every").set_value(2)
+    at.run()
+    assert [img.proto.imgs[0].caption for img in at.image][:2] == ["content.png · 64×48", ""]
+    button(at, "Start").click().run()
+    assert not at.error
+
+    poll(at, lambda a: any(c.startswith("Step ") for c in captions(a)) or finished(a))
+    if not finished(at):  # caught mid-run: live preview, progress and chart
+        assert at.get("vega_lite_chart") and at.get("progress")
+        button(at, "Start").click().run()  # a second Start is refused
+        assert any("already in progress" in w for w in texts(at.warning))
+
+    poll(at, finished)
+    assert "Result" in captions(at)
+    assert at.get("vega_lite_chart")
+    labels = [d.label for d in at.download_button]
+    assert labels[:4] == ["Download PNG", "Download JPEG", "Download losses (CSV)", "Download settings (JSON)"]
+    result = at.session_state["latest_result"]
+    assert result.step == 12 and not result.stopped and result.image.shape == (48, 64, 3)
+    recipe = read_recipe(result.png())
+    assert recipe["settings"] == result.settings.to_dict() and "total" in recipe["losses"]
+    assert result.losses_csv().decode().splitlines()[0].startswith("step,scale,elapsed_s,content,style,tv,total")
+    assert len(at.session_state["gallery"]) == 1
+
+
+def captions(at: AppTest) -> list[str]:
+    return [img.caption for element in at.image for img in element.proto.imgs]
+
+
+def test_stop_keeps_the_current_image(at, png_of):
+    upload_inputs(at, png_of)
+    at.number_input(key="set_size").set_value(64)
+    at.number_input(key="set_steps").set_value(5000)
+    button(at, "Start").click().run()
+    poll(at, lambda a: a.session_state["active_run"].job.snapshot().step >= 2)
+    button(at, "Stop").click().run()
+    poll(at, finished, timeout=60)
+    result = at.session_state["latest_result"]
+    assert result.stopped and 2 <= result.step < 5000
+    assert any("Stopped at step" in i for i in texts(at.info))
+    assert "Result" in captions(at)
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("notes.png", b"this is not an image", "is not an image file"),
+    ("empty.png", b"", "is empty"),
+    ("broken.png", None, "truncated or corrupt"),
+    ("huge.png", "bomb", "megapixels"),
+])
+def test_bad_uploads_show_an_error(at, png_of, name, data, expected):
+    if data is None:
+        data = png_of(64, 64, 3)[:200]
+    elif data == "bomb":  # 48 MP of black: a tiny file over the pixel limit
+        buffer = io.BytesIO()
+        Image.new("L", (8000, 6000)).save(buffer, format="PNG")
+        data = buffer.getvalue()
+    at.file_uploader(key="content_file").set_value((name, data, "image/png")).run()
+    assert not at.exception
+    assert any(expected in e and name in e for e in texts(at.error))
+    button(at, "Start").click().run()  # the page keeps working and asks for a usable image
+    assert any("Upload a content image" in e for e in texts(at.error))
+
+
+def test_settings_the_engine_rejects_show_its_message(at, png_of):
+    upload_inputs(at, png_of)
+    at.multiselect(key="set_content_layers").set_value([])
+    button(at, "Start").click().run()
+    assert not at.exception
+    assert any("content_layers is empty" in e for e in texts(at.error))
+    assert "active_run" not in at.session_state
+
+
+EXOTIC = preset("seed", size=64, steps=3, lr=None, style_weight=3.3e-5, tv_weight=2.0, init="noise",
+                preserve_color="histogram", pooling="avg", seed=1234, style_scale=1.5, min_scale=32,
+                content_layers=("conv3_2", "conv4_2"), style_layers=("conv1_1", "conv3_1", "conv5_1"),
+                style_layer_weights=(0.5, 0.25, 0.25), style_blend=(0.25, 0.75), preview_every=2,
+                precision="fp32", device="cpu")
+
+
+def load_recipe(at: AppTest, name: str, data: bytes, mime: str) -> None:
+    at.file_uploader(key="recipe_file").set_value((name, data, mime)).run()
+
+
+def test_recipe_round_trip_restores_every_setting(at, png_of):
+    load_recipe(at, "recipe.json", json.dumps(make_recipe(EXOTIC)).encode(), "application/json")
+    assert not at.exception and any("Loaded every setting" in s for s in texts(at.success))
+    upload_inputs(at, png_of, styles=2)
+    at.run()
+    button(at, "Start").click().run()
+    poll(at, finished)
+    result = at.session_state["latest_result"]
+    assert result.settings == EXOTIC  # recipe -> widgets -> the settings actually run
+
+    fresh = AppTest.from_file(APP, default_timeout=60)
+    fresh.run()
+    load_recipe(fresh, "result.png", result.png(), "image/png")
+    assert not fresh.error
+    for key, value in form.widget_values(EXOTIC, n_blends=2).items():
+        assert fresh.session_state[key] == value, key
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ({"weights": "/tmp/evil.pth"}, "file path"),
+    ({"steps": 0}, "steps must be a whole number"),
+    ({"colour": 1}, "unknown setting 'colour'"),
+])
+def test_bad_recipes_are_refused(at, settings, expected):
+    recipe = make_recipe(Settings())
+    recipe["settings"].update(settings)
+    load_recipe(at, "bad.json", json.dumps(recipe).encode(), "application/json")
+    assert not at.exception
+    assert any(expected in e for e in texts(at.error))
+    assert at.number_input(key="set_steps").value == 300  # the form is untouched
+
+
+def test_recipe_that_is_not_a_recipe(at, png_of):
+    load_recipe(at, "photo.png", png_of(), "image/png")
+    assert any("has no recipe" in e for e in texts(at.error))
+    load_recipe(at, "x.json", b"{not json", "application/json")
+    assert any("not valid JSON" in e for e in texts(at.error))
