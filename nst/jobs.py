@@ -7,7 +7,8 @@ time (``NST_MAX_RUNS_PER_DEVICE``, default 1); other jobs wait in FIFO order and
 place in the queue or be cancelled with :meth:`Job.stop`.
 
 A job whose page stops calling :meth:`Job.heartbeat` (the tab was closed) stops itself after
-``heartbeat_timeout`` seconds unless its ``keepalive`` callback says the session is still there.
+``heartbeat_timeout`` seconds (default ``NST_HEARTBEAT_TIMEOUT``, 20) unless its ``keepalive``
+callback says the session is still there.
 When a job ends it drops its inputs, model and iterator so their memory can be reclaimed.
 """
 
@@ -28,6 +29,7 @@ from PIL import Image
 from nst.device import DeviceError, resolve_device
 from nst.engine import stylize
 from nst.images import ImageError
+from nst.memory import trim
 from nst.records import StepRecord
 from nst.settings import Settings, SettingsError
 from nst.weights import WeightsError
@@ -35,9 +37,27 @@ from nst.weights import WeightsError
 log = logging.getLogger(__name__)
 
 ENV_MAX_RUNS = "NST_MAX_RUNS_PER_DEVICE"
+ENV_HEARTBEAT_TIMEOUT = "NST_HEARTBEAT_TIMEOUT"
 PREVIEW_SIDE = 384  # max side of the live preview kept by a job
 PREVIEW_INTERVAL = 0.5  # seconds between preview updates (the final image always lands)
-HEARTBEAT_TIMEOUT = 20.0  # seconds without a heartbeat before an abandoned job stops itself
+
+
+def heartbeat_timeout_from_env(default: float = 20.0) -> float:
+    """Seconds without a heartbeat before an abandoned job stops itself: ``NST_HEARTBEAT_TIMEOUT`` or ``default``."""
+    raw = os.environ.get(ENV_HEARTBEAT_TIMEOUT)
+    if raw is None:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        log.warning("%s=%r is not a positive number of seconds; using %g", ENV_HEARTBEAT_TIMEOUT, raw, default)
+        return default
+    return seconds
+
+
+HEARTBEAT_TIMEOUT = heartbeat_timeout_from_env()  # a live session's keepalive renews it, so it may be short
 LOSS_TERMS = ("content", "style", "tv", "total")
 
 # Engine errors whose message is written for the user.
@@ -265,6 +285,7 @@ class Job:
             self._update(status=FAILED, message=f"The run failed unexpectedly ({exc.__class__.__name__}: {exc}).")
         finally:
             self._inputs = None  # drop images and the model reference; the result stays
+            trim()  # the run's activations are freed: give the pages back to the OS
 
     def _take(self, record: StepRecord) -> None:
         """Fold one record into the state: a loss row, a throttled preview, the final image."""

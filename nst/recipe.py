@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import platform
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Mapping
 
 import numpy as np
 import PIL
 import torch
-import torchvision
 
 from nst.settings import Settings, SettingsError
 
@@ -25,13 +25,21 @@ def make_recipe(settings: Settings, **extra: Any) -> dict[str, Any]:
         "versions": {
             "nst": __version__,
             "torch": torch.__version__,
-            "torchvision": torchvision.__version__,
+            "torchvision": _version("torchvision"),
             "pillow": PIL.__version__,
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
         **extra,
     }
+
+
+def _version(package: str) -> str:
+    # Read from metadata: importing torchvision only for its version costs ~160 MB of memory.
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def settings_from_recipe(recipe: Mapping[str, Any]) -> Settings:

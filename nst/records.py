@@ -23,6 +23,7 @@ class StepRecord:
     losses: dict[str, float]
     raw: dict[str, float]
     elapsed: float  # seconds since the run started (model and targets included)
-    image: np.ndarray | None = field(default=None, repr=False)  # RGB uint8 (H, W, 3) when present
+    # RGB uint8 (H, W, 3) on the first step, every preview_every steps and the last; else None
+    image: np.ndarray | None = field(default=None, repr=False)
     done: bool = False  # last record of the run
     stopped: bool = False  # the run ended early because the stop event was set

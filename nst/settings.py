@@ -43,7 +43,7 @@ class Settings:
     betas: tuple[float, float] = (0.9, 0.999)  # Adam only
     eps: float = 1e-8  # Adam only
     content_weight: float = 1.0
-    style_weight: float = 1e-4
+    style_weight: float = 3e-4
     tv_weight: float = 0.0
     content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
     style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS

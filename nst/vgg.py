@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from nst.layers import BLOCK_SIZES, CONV_LAYERS, depth
+from nst.memory import trim
 from nst.weights import Preprocess, VGGWeights, load_weights
 
 # Index in CONV_LAYERS of each block's last conv: a 2×2 pooling follows it.
@@ -63,7 +64,8 @@ class VGG19Features:
         pool = F.max_pool2d if pooling == "max" else F.avg_pool2d
         for index in range(last + 1):
             weight, bias = params[index]
-            x = F.relu(F.conv2d(x, weight, bias, padding=1))
+            # In place: the conv's output is not needed for its backward, only the ReLU's result.
+            x = F.relu_(F.conv2d(x, weight, bias, padding=1))
             name = CONV_LAYERS[index]
             if name in wanted:
                 out[name] = x
@@ -83,4 +85,6 @@ def load_model(weights: str = "bundled") -> VGG19Features:
 
 @lru_cache(maxsize=4)
 def _load_cached(weights: str) -> VGG19Features:
-    return VGG19Features(load_weights(weights))
+    model = VGG19Features(load_weights(weights))
+    trim()  # the decode's temporaries (the file's tensors, int64 indices) are gone
+    return model

@@ -7,7 +7,7 @@ import streamlit as st
 from nst.jobs import QUEUED, Snapshot
 from studio.explorer import CONTENT_LAYERS, STYLE_SETS, ReconstructionError, reconstruct, reconstruction_settings
 from studio.form import default_device
-from studio.uploads import IMAGE_TYPES, read_upload
+from studio.uploads import IMAGE_TYPES, read_upload, shown_width
 
 st.title("Layer explorer")
 st.markdown(
@@ -27,7 +27,7 @@ steps = steps_col.number_input("Steps per image", min_value=1, max_value=2000, v
 if upload is None:
     st.info("Upload an image to explore what each layer keeps of it.")
     st.stop()
-st.image(upload.thumb, caption=upload.name, width=160)
+st.image(upload.thumb, caption=upload.name, width=shown_width(upload.thumb, 160))
 
 KINDS = {
     "content": ("Content reconstructions", [(layer,) for layer in CONTENT_LAYERS], lambda layers: layers[0]),

@@ -8,7 +8,7 @@ from nst import SettingsError
 from studio import form, live, runs
 from studio.charts import loss_chart
 from studio.results import download_buttons
-from studio.uploads import IMAGE_TYPES, Upload, read_upload
+from studio.uploads import IMAGE_TYPES, Upload, read_upload, shown_width
 
 POLL_SECONDS = 0.5
 
@@ -38,7 +38,7 @@ with style_col:
         key = form.blend_key(len(styles))
         styles.append(upload)
         thumb, weight = st.columns([1, 2])
-        thumb.image(upload.thumb, width=96)
+        thumb.image(upload.thumb, width=shown_width(upload.thumb, 96))
         st.session_state.setdefault(key, 1.0)
         weight.slider(f"Blend weight · {upload.name}", 0.0, max(1.0, float(st.session_state[key])), step=0.05, key=key,
                       help="Share of this style in the mix; weights are normalised to sum to 1.")

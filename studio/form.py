@@ -7,6 +7,7 @@ drops the state of widgets it did not draw.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import streamlit as st
@@ -22,7 +23,7 @@ from studio.resources import WEIGHT_SOURCES, accelerator, cpu_name, torchvision_
 _FIELDS = [f for f in Settings.__dataclass_fields__ if f not in ("betas", "style_layer_weights", "style_blend")]
 KEY: dict[str, str] = {name: f"set_{name}" for name in _FIELDS}
 BETA1, BETA2, CUSTOM_LAYER_WEIGHTS, PRESET, RECIPE = "set_beta1", "set_beta2", "set_custom_lw", "preset", "recipe_file"
-_STORE, _RECIPE_MESSAGE = "_settings_store", "_recipe_message"
+_STORE, _RECIPE_MESSAGE, _REJECTED = "_settings_store", "_recipe_message", "_rejected_settings"
 MAX_SEED = 2**53 - 1  # the largest integer a browser number input holds exactly
 
 LABELS = {
@@ -121,6 +122,9 @@ def settings_from_widgets(n_styles: int) -> Settings:
     Raises SettingsError with the engine's message when the combination is invalid.
     """
     s = st.session_state
+    rejected = s.pop(_REJECTED, None)
+    if rejected:  # values set behind the widgets' back (see guard_state): refuse this start
+        raise SettingsError(rejected)
     blend = tuple(float(s.get(blend_key(i), 1.0)) for i in range(n_styles))
     style_layers = tuple(s[KEY["style_layers"]])
     values = {name: s[KEY[name]] for name in _FIELDS}
@@ -133,6 +137,80 @@ def settings_from_widgets(n_styles: int) -> Settings:
         style_blend=None if all(b == 1.0 for b in blend) else blend,
     )
     return Settings(**values)
+
+
+# -- values the widgets cannot show ------------------------------------------------------------
+def _whole(low: int, high: int | None) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v and (high is None or v <= high)
+
+
+def _real(low: float | None = None, high: float | None = None, none: bool = False) -> Callable[[Any], bool]:
+    def ok(v: Any) -> bool:
+        if v is None:
+            return none
+        return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                and (low is None or v >= low) and (high is None or v <= high))
+    return ok
+
+
+def _layers(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and all(x in CONV_LAYERS for x in v) and len(set(v)) == len(v)
+
+
+# What each widget can hold. Anything else reached the session state without a widget (a script or
+# a crafted request): Streamlit would silently swap it for a default or fail drawing the widget.
+_WIDGET_OK: dict[str, Callable[[Any], bool]] = {
+    KEY["size"]: _whole(16, MAX_SIZE), KEY["steps"]: _whole(1, MAX_STEPS), KEY["seed"]: _whole(0, MAX_SEED),
+    KEY["min_scale"]: _whole(16, MAX_SIZE), KEY["preview_every"]: _whole(1, None),
+    KEY["lr"]: _real(none=True), KEY["eps"]: _real(), BETA1: _real(), BETA2: _real(),
+    KEY["style_scale"]: _real(0.1, 4.0), KEY["content_weight"]: _real(0.0), KEY["style_weight"]: _real(0.0),
+    KEY["tv_weight"]: _real(0.0),
+    KEY["optimizer"]: OPTIMIZERS.__contains__, KEY["init"]: INITS.__contains__,
+    KEY["preserve_color"]: COLOR_MODES.__contains__, KEY["multiscale"]: MULTISCALE.__contains__,
+    KEY["pooling"]: POOLINGS.__contains__, KEY["precision"]: PRECISIONS.__contains__,
+    KEY["weights"]: lambda v: isinstance(v, str) and v in WEIGHT_SOURCES,  # never a file path
+    KEY["device"]: lambda v: isinstance(v, str) and bool(v),
+    KEY["content_layers"]: _layers, KEY["style_layers"]: _layers,
+    CUSTOM_LAYER_WEIGHTS: lambda v: isinstance(v, bool),
+}
+
+
+def _widget_ok(key: str, value: Any) -> bool:
+    if key.startswith(("set_lw_", "set_blend_")):
+        return _real(0.0)(value)
+    check = _WIDGET_OK.get(key)
+    try:
+        return check is None or bool(check(value))
+    except TypeError:  # e.g. an unhashable value tested against a tuple of choices
+        return False
+
+
+def _rejection(bad: list[str]) -> str:
+    """The engine's message for the raw values, or a plain one where the engine has no objection."""
+    s = st.session_state
+    raw = {name: s[KEY[name]] for name in _FIELDS if KEY[name] in s}
+    try:
+        Settings(**raw, betas=(s.get(BETA1, 0.9), s.get(BETA2, 0.999)))
+    except SettingsError as exc:
+        return str(exc)
+    except (TypeError, ValueError):
+        pass
+    return "Invalid settings: " + "; ".join(f"{key.removeprefix('set_')} cannot be {s[key]!r}" for key in bad)
+
+
+def guard_state() -> None:
+    """Put back the last good value of every widget holding one it cannot show, and keep the
+    engine's message: the next Start shows it instead of running (call before the widgets)."""
+    s = st.session_state
+    bad = [key for key in list(s) if str(key).startswith("set_") and not _widget_ok(str(key), s[key])]
+    if not bad:
+        return
+    s[_REJECTED] = _rejection(bad) + ". The form shows the last valid values again."
+    stored = s.get(_STORE) or {}
+    defaults = widget_values(preset("fast", device=default_device()))
+    for key in bad:
+        previous = stored.get(key)
+        s[key] = previous if _widget_ok(key, previous) else defaults.get(key, 1.0)
 
 
 # -- callbacks ---------------------------------------------------------------------------------
@@ -176,6 +254,17 @@ def _choice(widget: Callable[..., Any], label: str, field: str, options: tuple[s
     widget(label, options, key=KEY[field], format_func=lambda v: LABELS.get(v, v), help=help, **kwargs)
 
 
+def _bounded_number(label: str, **kwargs: Any) -> None:
+    """A number input whose reset value is empty, not its minimum.
+
+    Streamlit swaps a value outside min..max that reaches it behind the browser's back (a crafted
+    request or a script) for the widget's default. With the minimum as default, steps=-5 would
+    quietly run 1 step; with no default the value reads as None, which Settings refuses at Start
+    with its own message. Clearing the field by hand gives the same message.
+    """
+    st.number_input(label, value=None, **kwargs)
+
+
 def _log_slider(label: str, field: str, help: str) -> None:
     current = float(st.session_state[KEY[field]])
     options = sorted(set(LOG_GRIDS[field]) | {current})  # an off-grid recipe value stays exact
@@ -208,13 +297,14 @@ def device_picker() -> None:
 def settings_form() -> None:
     """Draw every settings widget (call inside the container that should hold them)."""
     ensure_state()
+    guard_state()
     st.selectbox("Preset", list(PRESETS), key=PRESET, format_func=lambda v: LABELS.get(v, v),
                  on_change=_apply_preset, help="Sets every setting to a named starting point.")
     recipe_loader()
     device_picker()
-    st.number_input("Output size (px)", min_value=16, max_value=MAX_SIZE, step=32, key=KEY["size"],
+    _bounded_number("Output size (px)", min_value=16, max_value=MAX_SIZE, step=32, key=KEY["size"],
                     help="Longer side of the result. Time grows with its square.")
-    st.number_input("Steps", min_value=1, max_value=MAX_STEPS, step=50, key=KEY["steps"],
+    _bounded_number("Steps", min_value=1, max_value=MAX_STEPS, step=50, key=KEY["steps"],
                     help="Optimiser steps over all scales. L-BFGS needs a few hundred; Adam about 1000.")
     _choice(st.radio, "Optimiser", "optimizer", OPTIMIZERS, horizontal=True,
             help="L-BFGS converges in fewer steps; Adam is the original recipe's choice.")
@@ -233,7 +323,7 @@ def settings_form() -> None:
             help="Keep the content's colours: transfer luminance only, or match the style's colour histogram.")
     _choice(st.radio, "Multi-scale", "multiscale", MULTISCALE, horizontal=True,
             help="Optimise coarse to fine. Auto turns it on for outputs at least twice the coarsest scale.")
-    st.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=KEY["seed"],
+    _bounded_number("Seed", min_value=0, max_value=MAX_SEED, step=1, key=KEY["seed"],
                     help="Random seed for noise initialisation; the same seed repeats a run.")
     with st.expander("Advanced"):
         _advanced()
@@ -250,13 +340,13 @@ def _advanced() -> None:
         for layer in st.session_state[KEY["style_layers"]]:
             st.number_input(f"Weight of {layer}", min_value=0.0, step=0.1, format="%g",
                             key=layer_weight_key(layer))
-    st.number_input("Style scale", min_value=0.1, max_value=4.0, step=0.1, format="%g", key=KEY["style_scale"],
+    _bounded_number("Style scale", min_value=0.1, max_value=4.0, step=0.1, format="%g", key=KEY["style_scale"],
                     help="Size of the style image relative to the output: larger gives bigger brush strokes.")
-    st.number_input("Coarsest scale (px)", min_value=16, max_value=MAX_SIZE, step=16, key=KEY["min_scale"],
+    _bounded_number("Coarsest scale (px)", min_value=16, max_value=MAX_SIZE, step=16, key=KEY["min_scale"],
                     help="Side of the first scale when multi-scale is on.")
     _choice(st.radio, "Pooling", "pooling", POOLINGS, horizontal=True,
             help="Average pooling gives smoother gradients (the paper's suggestion); max is VGG's own.")
-    st.number_input("Preview every N steps", min_value=1, step=1, key=KEY["preview_every"],
+    _bounded_number("Preview every N steps", min_value=1, step=1, key=KEY["preview_every"],
                     help="How often the live preview image is refreshed.")
     usable = torchvision_usable()
     current = st.session_state[KEY["weights"]]

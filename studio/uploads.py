@@ -12,7 +12,8 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from nst.images import ImageError, load_image
 from nst.settings import MAX_SIZE
 
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
+# Every format nst.images decodes (its FORMATS); a type missing here is refused before the loader sees it.
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 THUMB_SIDE = 256
 
 
@@ -32,6 +33,14 @@ def _decode(data: bytes, name: str) -> Upload:
     thumb = image.copy()
     thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
     return Upload(name, hashlib.sha256(data).hexdigest(), image, thumb)
+
+
+def shown_width(image: Image.Image, width: int) -> int | str:
+    """``width`` for ``st.image``, or "content" where shrinking to it would leave no row of pixels.
+
+    Streamlit resizes to ``width`` server side and fails on a zero height (a 4000×8 strip at 96 px).
+    """
+    return width if image.height * width >= image.width else "content"
 
 
 def read_upload(file: UploadedFile | None) -> Upload | None:

@@ -37,3 +37,57 @@ def style_image() -> Image.Image:
 def png_of():
     """Encode a generated picture: ``png_of(width, height, seed, fmt="PNG") -> bytes``."""
     return lambda width=64, height=48, seed=0, fmt="PNG": encode(make_image(width, height, seed), fmt)
+
+
+# -- Streamlit AppTest helpers shared by the app tests ----------------------------------------------
+APP = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "app.py")
+
+
+def start_app():
+    """A fresh Stylize page, run once."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    return app
+
+
+def stop_app(app) -> None:
+    """Never leave a job holding the shared device slot."""
+    run = app.session_state["active_run"] if "active_run" in app.session_state else None
+    if run is not None:
+        run.job.stop()
+        run.job.join(10)
+
+
+@pytest.fixture
+def studio_app():
+    app = start_app()
+    yield app
+    stop_app(app)
+
+
+def app_button(app, label: str):
+    return next(b for b in app.button if b.label == label)
+
+
+def app_finished(app) -> bool:
+    return "active_run" not in app.session_state
+
+
+def app_poll(app, until, timeout: float = 120.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while not until(app):
+        assert time.monotonic() < end, "timed out waiting for the app"
+        time.sleep(0.1)
+        app.run()
+
+
+def app_texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def app_captions(app) -> list[str]:
+    return [img.caption for element in app.image for img in element.proto.imgs]

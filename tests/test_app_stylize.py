@@ -67,7 +67,7 @@ def test_widgets_have_defaults(at):
     assert uploaders["Style images"].accept_multiple_files and not uploaders["Content image"].accept_multiple_files
     assert "tiff" in uploaders["Content image"].allowed_type or ".tiff" in uploaders["Content image"].allowed_type
     assert at.selectbox(key="preset").value == "fast"
-    assert at.select_slider(key="set_style_weight").value == 1e-4
+    assert at.select_slider(key="set_style_weight").value == Settings().style_weight
     assert at.select_slider(key="set_content_weight").value == 1.0
     assert at.radio(key="set_optimizer").value == "lbfgs"
     assert at.number_input(key="set_lr").value is None  # the optimiser's own default

@@ -44,7 +44,7 @@ def test_records_carry_every_term_and_periodic_images(pair):
     assert first.losses["total"] == pytest.approx(sum(first.losses[k] for k in ("content", "style", "tv")),
                                                   rel=1e-5)
     with_image = [r.step for r in records if r.image is not None]
-    assert with_image == [2, 4, 5]  # every preview_every steps, and the last
+    assert with_image == [1, 2, 4, 5]  # the first, every preview_every steps, and the last
     final = records[-1].image
     assert final.dtype == np.uint8 and final.shape == (48, 64, 3)
     assert all(b.elapsed >= a.elapsed for a, b in zip(records, records[1:]))

@@ -16,6 +16,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,7 @@ CHROMIUM_ARGS = [
 ]
 HEALTH_TIMEOUT_S = 60.0
 LOG_TAIL_CHARS = 4000
+HEARTBEAT_TIMEOUT_S = 3.0
 
 
 def _free_port() -> int:
@@ -63,14 +66,21 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
-def app_url(chromium_path: str, artifacts_dir: Path) -> Iterator[str]:
-    """Start ``streamlit run app.py`` on a free loopback port and wait until it is healthy."""
+@dataclass(frozen=True)
+class Server:
+    """A running ``streamlit run app.py``: its URL and process (``proc.pid`` for memory readings)."""
+
+    url: str
+    proc: subprocess.Popen
+
+
+@contextmanager
+def launch_server(log_path: Path) -> Iterator[Server]:
+    """Run ``streamlit run app.py`` on a free loopback port until the block ends (also used by bench/)."""
     app = REPO_ROOT / "app.py"
     assert app.is_file(), f"{app} does not exist; nothing to test"
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log_path = artifacts_dir / "streamlit.log"
     cmd = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true",
@@ -85,13 +95,27 @@ def app_url(chromium_path: str, artifacts_dir: Path) -> Iterator[str]:
     # cores: 40 steps at 64 px took 4 s with 1 thread, 42-74 s with 2). Override via the env.
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("MKL_NUM_THREADS", env["OMP_NUM_THREADS"])
+    # A closed tab's run ends this long after its last heartbeat (live sessions renew it).
+    env.setdefault("NST_HEARTBEAT_TIMEOUT", str(HEARTBEAT_TIMEOUT_S))
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             _wait_healthy(proc, url, log_path)
-            yield url
+            yield Server(url, proc)
         finally:
             _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def app_server(chromium_path: str, artifacts_dir: Path) -> Iterator[Server]:
+    """The app served for the whole session."""
+    with launch_server(artifacts_dir / "streamlit.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server: Server) -> str:
+    return app_server.url
 
 
 def _wait_healthy(proc: subprocess.Popen, url: str, log_path: Path) -> None:
@@ -141,24 +165,50 @@ def browser(chromium_path: str):
             browser.close()
 
 
-@pytest.fixture
-def page(browser, app_url: str, artifacts_dir: Path, request: pytest.FixtureRequest):
-    """A fresh context and page per test; on failure, keep a screenshot and the page HTML."""
+def new_page(browser):
+    """A page in a fresh browser context (its own cookies, so its own Streamlit session)."""
     context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 2000})
     context.set_default_timeout(30_000)
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        report = getattr(request.node, "rep_call", None)
-        if report is not None and report.failed:
-            name = request.node.name
+    return context.new_page()
+
+
+def _close(pages: list, artifacts_dir: Path, request: pytest.FixtureRequest) -> None:
+    """Close the pages' contexts; on failure, keep a screenshot and the HTML of each open page first."""
+    report = getattr(request.node, "rep_call", None)
+    for index, page in enumerate(pages):
+        if report is not None and report.failed and not page.is_closed():
+            name = request.node.name + (f"-{index}" if len(pages) > 1 else "")
             try:
                 page.screenshot(path=str(artifacts_dir / f"{name}-failure.png"), full_page=True)
                 (artifacts_dir / f"{name}-failure.html").write_text(page.content())
             except Exception:  # the page may be gone; the failure itself matters more
                 pass
-        context.close()
+        page.context.close()
+
+
+@pytest.fixture
+def page(browser, app_url: str, artifacts_dir: Path, request: pytest.FixtureRequest):
+    """A fresh context and page per test; on failure, keep a screenshot and the page HTML."""
+    page = new_page(browser)
+    try:
+        yield page
+    finally:
+        _close([page], artifacts_dir, request)
+
+
+@pytest.fixture
+def open_page(browser, app_url: str, artifacts_dir: Path, request: pytest.FixtureRequest):
+    """``open_page()`` -> another page in its own context (a separate session); all closed after the test."""
+    pages: list = []
+
+    def make():
+        pages.append(new_page(browser))
+        return pages[-1]
+
+    try:
+        yield make
+    finally:
+        _close(pages, artifacts_dir, request)
 
 
 @pytest.hookimpl(hookwrapper=True)

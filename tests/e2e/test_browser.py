@@ -11,19 +11,18 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from nst.images import read_recipe
+from tests.e2e.helpers import (LOAD_TIMEOUT_MS, image_with_caption, make_content, make_style, set_number, upload,
+                               wait_for_app_idle, wait_visible)
 
 STEPS = 40
 SIZE = 64
-LOAD_TIMEOUT_MS = 30_000
 RUN_TIMEOUT_MS = 120_000  # bounded; a 64 px, 40-step CPU run normally takes seconds
 STAGES = ("01-loaded", "02-uploaded", "03-running", "04-done", "result")
 STEP_CAPTION = re.compile(r"^\s*Step\s+(\d+)")
@@ -71,124 +70,6 @@ DRAWN_JS = """
 """
 
 
-def make_content(path: Path) -> Path:
-    """96x64 gradient with a few shapes: enough structure for a content loss."""
-    img = Image.new("RGB", (96, 64))
-    px = img.load()
-    for x in range(96):
-        for y in range(64):
-            px[x, y] = (int(255 * x / 95), int(255 * y / 63), 128)
-    draw = ImageDraw.Draw(img)
-    draw.ellipse((10, 10, 40, 40), fill=(250, 240, 30))
-    draw.rectangle((55, 20, 85, 55), fill=(20, 30, 200))
-    draw.line((0, 63, 95, 0), fill=(255, 255, 255), width=3)
-    img.save(path)
-    return path
-
-
-def make_style(path: Path) -> Path:
-    """64x64 diagonal red/black stripes."""
-    img = Image.new("RGB", (64, 64))
-    px = img.load()
-    for x in range(64):
-        for y in range(64):
-            px[x, y] = (220, 40, 30) if ((x + y) // 6) % 2 else (15, 15, 15)
-    img.save(path)
-    return path
-
-
-def wait_for_app_idle(page: Page, timeout: int = LOAD_TIMEOUT_MS) -> None:
-    """Like Streamlit's e2e ``wait_for_app_run``: connected and the script not running."""
-    page.wait_for_selector(
-        '[data-testid="stApp"][data-test-connection-state="CONNECTED"]', state="attached", timeout=timeout
-    )
-    page.wait_for_selector(
-        '[data-testid="stApp"][data-test-script-state="notRunning"]', state="attached", timeout=timeout
-    )
-
-
-# Counts script runs that ended, so an interaction can wait for *its* rerun to finish. Checking
-# "notRunning" alone can pass before the rerun has even started, and acting during that rerun
-# races the app (a rerun requested while the style upload's run is still drawing its widgets
-# can leave that run's blend slider at 0).
-RUN_COUNTER_JS = """
-() => {
-  if (window.__nstRunsEnded !== undefined) return;
-  window.__nstRunsEnded = 0;
-  const app = document.querySelector('[data-testid="stApp"]');
-  new MutationObserver((records) => {
-    for (const r of records) if (r.oldValue === "running") window.__nstRunsEnded += 1;
-  }).observe(app, { attributes: true, attributeOldValue: true, attributeFilter: ["data-test-script-state"] });
-}
-"""
-RUN_ENDED_JS = """
-(before) => window.__nstRunsEnded > before &&
-  document.querySelector('[data-testid="stApp"]').getAttribute("data-test-script-state") === "notRunning"
-"""
-
-
-def rerun_and_wait(page: Page, action: Callable[[], None], timeout: int = LOAD_TIMEOUT_MS) -> None:
-    """Do ``action`` (which must trigger a rerun) and wait until that rerun has finished."""
-    page.evaluate(RUN_COUNTER_JS)
-    before = page.evaluate("window.__nstRunsEnded")
-    action()
-    page.wait_for_function(RUN_ENDED_JS, arg=before, timeout=timeout)
-    check_no_app_error(page)
-
-
-ERRORS_JS = """
-() => [...document.querySelectorAll('[data-testid="stException"], [data-testid="stAlertContentError"]')]
-  .filter((el) => !el.closest('[data-stale="true"]'))
-  .map((el) => el.innerText.trim())
-"""
-
-
-def check_no_app_error(page: Page) -> None:
-    """Fail at once, with the app's own message, if it shows an exception or an st.error."""
-    errors = page.evaluate(ERRORS_JS)
-    if errors:
-        pytest.fail("the app shows an error:\n" + "\n---\n".join(errors)[:4000], pytrace=False)
-
-
-def wait_visible(page: Page, locator: Locator, what: str, timeout_ms: int) -> None:
-    """Poll for ``locator`` (re-queried each time: reruns replace elements) or an app error."""
-    deadline = time.monotonic() + timeout_ms / 1000
-    while True:
-        check_no_app_error(page)
-        if locator.filter(visible=True).count():
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"no {what} after {timeout_ms / 1000:.0f} s", pytrace=False)
-        page.wait_for_timeout(200)
-
-
-def uploader(page: Page, label: str) -> Locator:
-    box = page.locator('[data-testid="stFileUploader"]').filter(
-        has=page.locator('[data-testid="stWidgetLabel"]', has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
-    )
-    expect(box).to_have_count(1)
-    return box
-
-
-def upload(page: Page, label: str, path: Path) -> None:
-    box = uploader(page, label)
-    rerun_and_wait(page, lambda: box.locator('input[type="file"]').set_input_files(str(path)))
-    expect(uploader(page, label).get_by_text(path.name)).to_be_visible()
-
-
-def set_number(page: Page, label: str, value: int) -> None:
-    field = page.locator(f'[data-testid="stNumberInput"] input[aria-label="{label}"]')
-    expect(field).to_have_count(1)
-    if field.input_value() != str(value):  # an unchanged value triggers no rerun
-
-        def enter() -> None:
-            field.fill(str(value))
-            field.press("Enter")
-
-        rerun_and_wait(page, enter)
-    expect(field).to_have_value(str(value))
-
-
 def download_png(page: Page) -> Locator:
     # A download button with ``help`` renders a second, hidden copy of itself (for sizing);
     # the role query skips that one.
@@ -196,12 +77,6 @@ def download_png(page: Page) -> Locator:
         page.locator('[data-testid="stDownloadButton"]')
         .get_by_role("button", name="Download PNG", exact=True)
         .filter(visible=True)
-    )
-
-
-def image_with_caption(page: Page, caption: str | re.Pattern) -> Locator:
-    return page.locator('[data-testid="stImageContainer"]').filter(
-        has=page.locator('[data-testid="stImageCaption"]', has_text=caption)
     )
 
 
