@@ -243,7 +243,7 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
 
         for k in range(count):
             if stop is not None and stop.is_set():
-                yield _final(record, output(), start, stopped=True)
+                yield _final(record, output(), start, total_steps, stopped=True)
                 return
             losses: dict[str, float] = {}
             raw: dict[str, float] = {}
@@ -279,11 +279,12 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
         image = x.detach().clamp(0, 1)
 
 
-def _final(record: StepRecord | None, image: torch.Tensor, start: float, *, stopped: bool) -> StepRecord:
+def _final(record: StepRecord | None, image: torch.Tensor, start: float, total_steps: int, *,
+           stopped: bool) -> StepRecord:
     """The closing record of a run stopped before its last step."""
     return StepRecord(
         step=record.step if record else 0,
-        total_steps=record.total_steps if record else 0,
+        total_steps=total_steps,
         scale=record.scale if record else 0,
         n_scales=record.n_scales if record else 1,
         shape=tuple(image.shape[-2:]),  # type: ignore[arg-type]

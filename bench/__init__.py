@@ -1,0 +1,1 @@
+"""Benchmarks and load scripts (not tests)."""

@@ -1,0 +1,206 @@
+"""Longer load run of the studio in a headless browser; prints Markdown tables.
+
+    python -m bench.load [--runs 20] [--sessions 4] [--size 128] [--steps 30] [--images DIR]
+
+Starts ``streamlit run app.py`` on a free 127.0.0.1 port (the e2e launcher), then:
+
+1. N consecutive runs through one browser session: wall seconds and server RSS after each run;
+2. K sessions pressing Start at once: queue places seen, wait (Start -> running) and run
+   (running -> result) seconds per session, and the server's peak RSS during the phase;
+3. server RSS before/after pressing Stop mid-run, and before/after closing a tab mid-run.
+
+Images: ``DIR/tubingen.jpg`` and ``DIR/starry_night.jpg`` when ``--images DIR`` holds them,
+else the small generated ones from ``tests/e2e/helpers.py``. All traffic goes to 127.0.0.1;
+every wait is bounded; the server is terminated at the end whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, HEARTBEAT_TIMEOUT_S, launch_server, new_page
+from tests.e2e.helpers import (PeakRss, make_content, make_style, prepare, rss_mb, run_journal, start_run,
+                               wait_results)
+
+CONTENT_NAME, STYLE_NAME = "tubingen.jpg", "starry_night.jpg"
+LONG_STEPS = 5000  # minutes of work: only Stop or a closed tab ends it in time
+MID_RUN_S = 2.0  # how long a long run goes before it is stopped or its tab closed
+SETTLE_S = 2.0  # pause before reading RSS after a run has ended
+
+
+def _images(images: Path | None, tmp: Path) -> tuple[Path, Path, str]:
+    if images is not None:
+        content, style = images / CONTENT_NAME, images / STYLE_NAME
+        if content.is_file() and style.is_file():
+            return content, style, f"{content} + {style}"
+        print(f"note: {CONTENT_NAME}/{STYLE_NAME} not both in {images}; using generated images", file=sys.stderr)
+    return make_content(tmp / "content.png"), make_style(tmp / "style.png"), "generated (helpers)"
+
+
+def _wait_running(page: Page, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while run_journal(page)["running"] is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the run did not start within {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def _secs(ms: int | None) -> str:
+    return "-" if ms is None else f"{ms / 1000:.1f}"
+
+
+def consecutive(browser, url: str, pid: int, content: Path, style: Path, args) -> list[str]:
+    page = new_page(browser)
+    try:
+        prepare(page, url, content, style, args.steps, args.size)
+        idle = rss_mb(pid)
+        rows: list[tuple[int, float, float]] = []
+        with PeakRss(pid) as peak:
+            for number in range(1, args.runs + 1):
+                began = time.monotonic()
+                start_run(page)
+                wait_results([page], args.run_timeout)
+                rows.append((number, time.monotonic() - began, rss_mb(pid)))
+                print(f"  run {number}/{args.runs}: {rows[-1][1]:.1f} s, {rows[-1][2]:.0f} MB", file=sys.stderr)
+    finally:
+        page.context.close()
+    out = [f"## 1. {args.runs} consecutive runs, one session ({args.steps} steps, {args.size} px)", "",
+           "| # | wall s | RSS MB |", "|---:|---:|---:|"]
+    out += [f"| {n} | {wall:.1f} | {rss:.0f} |" for n, wall, rss in rows]
+    walls = [wall for _, wall, _ in rows]
+    out += ["", f"- RSS idle before run 1: {idle:.0f} MB; after run 1: {rows[0][2]:.0f} MB"]
+    if len(rows) >= 2:
+        growth = rows[-1][2] - rows[1][2]
+        out.append(f"- RSS growth from run 2 to run {len(rows)}: {growth:+.0f} MB "
+                   f"({rows[1][2]:.0f} -> {rows[-1][2]:.0f} MB, {growth / max(1, len(rows) - 2):+.1f} MB/run)")
+    out += [f"- peak RSS during the runs: {peak.peak:.0f} MB",
+            f"- wall s: min {min(walls):.1f}, median {sorted(walls)[len(walls) // 2]:.1f}, max {max(walls):.1f}", ""]
+    return out
+
+
+def concurrent(browser, url: str, pid: int, content: Path, style: Path, args) -> list[str]:
+    pages = [new_page(browser) for _ in range(args.sessions)]
+    try:
+        for page in pages:
+            prepare(page, url, content, style, args.steps, args.size)
+        before = rss_mb(pid)
+        began = time.monotonic()
+        with PeakRss(pid) as peak:
+            for page in pages:
+                start_run(page)
+            wait_results(pages, args.run_timeout * args.sessions)
+        total = time.monotonic() - began
+        journals = [run_journal(page) for page in pages]
+    finally:
+        for page in pages:
+            page.context.close()
+    out = [f"## 2. {args.sessions} sessions press Start at once", "",
+           "| session | queue places seen | wait s (Start->running) | run s (running->result) |",
+           "|---:|---|---:|---:|"]
+    for number, log in enumerate(journals, 1):
+        places = ", ".join("next" if p == 0 else str(p) for p in log["places"]) or "none"
+        run_ms = None if log["running"] is None or log["result"] is None else log["result"] - log["running"]
+        out.append(f"| {number} | {places} | {_secs(log['running'])} | {_secs(run_ms)} |")
+    out += ["", f"- all {args.sessions} results after {total:.1f} s",
+            f"- server RSS before {before:.0f} MB, peak {peak.peak:.0f} MB, after {rss_mb(pid):.0f} MB", ""]
+    return out
+
+
+def stop_and_close(browser, url: str, pid: int, content: Path, style: Path, args) -> list[str]:
+    out = [f"## 3. Stop and close mid-run ({LONG_STEPS} steps, {args.size} px)", ""]
+    page = new_page(browser)
+    try:
+        prepare(page, url, content, style, LONG_STEPS, args.size)
+        idle = rss_mb(pid)
+        start_run(page)
+        _wait_running(page, args.run_timeout)
+        page.wait_for_timeout(MID_RUN_S * 1000)
+        running = rss_mb(pid)
+        pressed = time.monotonic()
+        page.get_by_role("button", name="Stop", exact=True).click()
+        wait_results([page], args.run_timeout)
+        stopped_after = time.monotonic() - pressed
+        time.sleep(SETTLE_S)
+        out.append(f"- Stop: RSS idle {idle:.0f} MB, mid-run {running:.0f} MB, "
+                   f"{SETTLE_S:.0f} s after the stopped result {rss_mb(pid):.0f} MB "
+                   f"(result shown {stopped_after:.1f} s after Stop)")
+    finally:
+        page.context.close()
+
+    closing, probe = new_page(browser), new_page(browser)
+    try:
+        prepare(closing, url, content, style, LONG_STEPS, args.size)
+        prepare(probe, url, content, style, args.steps, args.size)
+        idle = rss_mb(pid)
+        start_run(closing)
+        _wait_running(closing, args.run_timeout)
+        closing.wait_for_timeout(MID_RUN_S * 1000)
+        running = rss_mb(pid)
+        closing.context.close()
+        closed_at = time.monotonic()
+        start_run(probe)  # finishes only once the closed tab's run has let the device go
+        wait_results([probe], args.run_timeout + HEARTBEAT_TIMEOUT_S + 30)
+        freed_after = time.monotonic() - closed_at
+        time.sleep(SETTLE_S)
+        out.append(f"- Close tab: RSS idle {idle:.0f} MB, mid-run {running:.0f} MB, "
+                   f"after the close and a short run in another session {rss_mb(pid):.0f} MB "
+                   f"(that run's result {freed_after:.1f} s after the close; heartbeat timeout "
+                   f"{HEARTBEAT_TIMEOUT_S:.0f} s)")
+    finally:
+        if not closing.is_closed():
+            closing.context.close()
+        probe.context.close()
+    out.append("")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="consecutive runs in one session")
+    parser.add_argument("--sessions", type=int, default=4, help="sessions pressing Start at once")
+    parser.add_argument("--size", type=int, default=128, help="output size in px")
+    parser.add_argument("--steps", type=int, default=30, help="steps per run")
+    parser.add_argument("--images", type=Path, default=None, help=f"folder with {CONTENT_NAME} and {STYLE_NAME}")
+    parser.add_argument("--run-timeout", type=float, default=180.0, help="seconds one run may take")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.sessions < 1:
+        parser.error("--runs and --sessions must be at least 1")
+
+    with tempfile.TemporaryDirectory(prefix="nst-bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        content, style, described = _images(args.images, tmp)
+        log_path = tmp / "streamlit.log"
+        lines = ["# NST studio load run", ""]
+        try:
+            with launch_server(log_path) as server, sync_playwright() as pw:
+                pid = server.proc.pid
+                lines += [f"- server {server.url} (pid {pid}), images: {described}",
+                          f"- server RSS after start: {rss_mb(pid):.0f} MB", ""]
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    for phase in (consecutive, concurrent, stop_and_close):
+                        print(f"phase: {phase.__name__}", file=sys.stderr)
+                        lines += phase(browser, server.url, pid, content, style, args)
+                finally:
+                    browser.close()
+        except (Exception, pytest.fail.Exception) as exc:  # helpers fail through pytest.fail
+            print("\n".join(lines))
+            print(f"\n**load run failed:** {exc}")
+            try:
+                print("\n--- server log (tail) ---\n" + log_path.read_text(errors="replace")[-3000:])
+            except OSError:
+                pass
+            return 1
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
