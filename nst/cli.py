@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -14,6 +13,7 @@ from nst.device import DeviceError
 from nst.engine import stylize
 from nst.images import ImageError, load_image, read_recipe, save_image
 from nst.recipe import make_recipe, settings_from_recipe
+from nst.records import loss_row, losses_csv
 from nst.settings import (COLOR_MODES, INITS, MULTISCALE, OPTIMIZERS, POOLINGS, PRECISIONS, PRESETS, Settings,
                           SettingsError, preset)
 from nst.weights import ENV_WEIGHTS, WeightsError
@@ -159,9 +159,7 @@ def _run(args: argparse.Namespace) -> int:
     record = None
     try:
         for record in stylize(content, styles, settings):
-            rows.append({"step": record.step, "scale": record.scale, "height": record.shape[0],
-                         "width": record.shape[1], "elapsed_s": round(record.elapsed, 4),
-                         **record.losses, **{f"raw_{k}": v for k, v in record.raw.items()}})
+            rows.append(loss_row(record))
             progress.update(record)
             if args.save_every > 0 and record.image is not None and not record.done:
                 save_image(record.image, output.with_name(f"{output.stem}_step{record.step:05d}.png"))
@@ -174,21 +172,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.recipe_json:
         Path(args.recipe_json).write_text(json.dumps(recipe, indent=2))
     if args.losses_csv:
-        _write_csv(Path(args.losses_csv), rows)
+        Path(args.losses_csv).write_text(losses_csv(rows))
     if not args.quiet:
         print(f"saved {output} ({record.image.shape[1]}x{record.image.shape[0]}, {record.step} steps,"
               f" {record.elapsed:.1f} s)", file=sys.stderr)
     return 0
-
-
-def _write_csv(path: Path, rows: list[dict[str, float]]) -> None:
-    columns: list[str] = []
-    for row in rows:  # the union of keys, first-seen order (style layers can vary by scale)
-        columns.extend(k for k in row if k not in columns)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 if __name__ == "__main__":

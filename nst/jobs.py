@@ -30,7 +30,7 @@ from nst.device import DeviceError, resolve_device
 from nst.engine import stylize
 from nst.images import ImageError
 from nst.memory import trim
-from nst.records import StepRecord
+from nst.records import StepRecord, loss_row
 from nst.settings import Settings, SettingsError
 from nst.weights import WeightsError
 
@@ -58,7 +58,6 @@ def heartbeat_timeout_from_env(default: float = 20.0) -> float:
 
 
 HEARTBEAT_TIMEOUT = heartbeat_timeout_from_env()  # a live session's keepalive renews it, so it may be short
-LOSS_TERMS = ("content", "style", "tv", "total")
 
 # Engine errors whose message is written for the user.
 USER_ERRORS = (SettingsError, DeviceError, WeightsError, ImageError, FloatingPointError)
@@ -294,9 +293,7 @@ class Job:
                                        losses=dict(record.losses))
         rows = self._state.rows
         if record.losses and (not rows or record.step > rows[-1]["step"]):
-            row: dict[str, float] = {"step": record.step, "scale": record.scale, "elapsed_s": record.elapsed}
-            row.update({term: record.losses.get(term, 0.0) for term in LOSS_TERMS})
-            row.update({f"raw_{name}": value for name, value in record.raw.items()})
+            row = loss_row(record)
             with self._lock:
                 rows.append(row)  # readers copy the list under the same lock
         now = time.monotonic()
@@ -330,5 +327,5 @@ def _device_key(name: str) -> str:
     return device.type
 
 
-__all__ = ["Job", "Limiter", "LIMITER", "Snapshot", "LOSS_TERMS", "QUEUED", "RUNNING", "DONE", "STOPPED",
+__all__ = ["Job", "Limiter", "LIMITER", "Snapshot", "QUEUED", "RUNNING", "DONE", "STOPPED",
            "CANCELLED", "FAILED", "FINISHED"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 
@@ -27,3 +30,29 @@ class StepRecord:
     image: np.ndarray | None = field(default=None, repr=False)
     done: bool = False  # last record of the run
     stopped: bool = False  # the run ended early because the stop event was set
+
+
+LOSS_TERMS = ("content", "style", "tv", "total")
+
+
+def loss_row(record: StepRecord) -> dict[str, float]:
+    """A record's losses as one flat row: step, scale, elapsed_s, the weighted terms, then each
+    raw term as ``raw_<name>`` (the CLI's CSV, the studio's chart and its CSV download)."""
+    row: dict[str, float] = {"step": record.step, "scale": record.scale, "elapsed_s": record.elapsed}
+    row.update({term: record.losses.get(term, 0.0) for term in LOSS_TERMS})
+    row.update({f"raw_{name}": value for name, value in record.raw.items()})
+    return row
+
+
+def losses_csv(rows: Iterable[dict[str, float]]) -> str:
+    """CSV text of loss rows; the columns are the union of their keys in first-seen order (the
+    style layers can differ between runs of a gallery or scales of a run)."""
+    rows = list(rows)
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

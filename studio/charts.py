@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from nst.jobs import LOSS_TERMS
+from nst.records import LOSS_TERMS
 
 MAX_POINTS = 600  # per term; longer runs are thinned evenly (the last step is always kept)
 TERM_LABELS = {"content": "content (α·Lc)", "style": "style (β·Ls)", "tv": "TV (γ·Ltv)", "total": "total"}

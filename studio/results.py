@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import time
@@ -18,6 +17,7 @@ from nst import Settings
 from nst.images import jpeg_bytes, png_bytes, to_image
 from nst.jobs import STOPPED, Snapshot
 from nst.recipe import make_recipe
+from nst.records import losses_csv
 
 _GALLERY = "gallery"
 THUMB_SIDE = 256
@@ -82,14 +82,7 @@ class Result:
 
     def losses_csv(self) -> bytes:
         """Per-step losses: step, scale, elapsed, the weighted terms, then every raw term."""
-        columns: list[str] = []
-        for row in self.rows:
-            columns.extend(key for key in row if key not in columns)
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        return out.getvalue().encode("utf-8")
+        return losses_csv(self.rows).encode("utf-8")
 
 
 def gallery() -> list[Result]:
