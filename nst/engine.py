@@ -129,9 +129,13 @@ class _Objective:
             "tv": s.tv_weight * raw["tv"],
         }
         total = weighted["content"] + weighted["style"] + weighted["tv"]
-        values = {k: float(v.detach()) for k, v in weighted.items()}
-        values["total"] = float(total.detach())
-        return total, values, {k: float(v.detach()) for k, v in raw.items()}
+        # One device-to-host copy for every number the record shows: on a GPU each float()
+        # would be a synchronisation of its own.
+        terms = [*raw.values(), *weighted.values(), total]
+        numbers = torch.stack([t.detach().float() for t in terms]).tolist()
+        values = dict(zip(weighted, numbers[len(raw):]))
+        values["total"] = numbers[-1]
+        return total, values, dict(zip(raw, numbers))
 
 
 def _style_grams(model: VGG19Features, style: torch.Tensor, settings: Settings, dtype: torch.dtype,

@@ -21,6 +21,23 @@ Features may arrive in bf16 or fp16; every reduction here runs in fp32.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+
+class _SelfProduct(torch.autograd.Function):
+    """FᵀF of a (B, M, N) batch. Its backward is one product, F (D + Dᵀ) with D = dL/dG, where
+    autograd's own runs one per operand and adds them: at conv1_1 of a 512 px image that is two
+    25 MB temporaries fewer, at the moment every saved activation is still alive."""
+
+    @staticmethod
+    def forward(ctx, f: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(f)
+        return torch.bmm(f.transpose(1, 2), f)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (f,) = ctx.saved_tensors
+        return torch.bmm(f, grad + grad.transpose(1, 2))
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -32,12 +49,12 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     b, n, h, w = features.shape
     # (B, H, W, N) is the memory order of channels_last features, so this reshape is free.
     f = features.permute(0, 2, 3, 1).reshape(b, h * w, n)
-    return torch.bmm(f.transpose(1, 2), f).float() / (h * w)
+    return _SelfProduct.apply(f).float() / (h * w)
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """½ Σ(F − P)² / (N·M), in fp32."""
-    return 0.5 * (features.float() - target.float()).pow(2).mean()
+    return 0.5 * F.mse_loss(features.float(), target.float())  # one fused kernel each way
 
 
 def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:

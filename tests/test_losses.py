@@ -16,6 +16,20 @@ def test_gram_of_channels_last_features_matches():
     assert torch.allclose(gram(f.contiguous(memory_format=torch.channels_last)), gram(f), atol=1e-6)
 
 
+def test_gram_gradient_matches_autograds_product():
+    """gram's one-product backward, F (D + Dᵀ), against autograd through a plain FᵀF, for a
+    loss whose D is not symmetric."""
+    torch.manual_seed(0)
+    f = torch.randn(1, 4, 3, 5, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    weights = torch.randn(1, 4, 4, dtype=torch.float64)
+    x = f.clone().requires_grad_(True)
+    (gram(x).double() * weights).sum().backward()
+    y = f.clone().requires_grad_(True)
+    flat = y.permute(0, 2, 3, 1).reshape(1, 15, 4)
+    ((flat.transpose(1, 2) @ flat / 15) * weights).sum().backward()
+    assert torch.allclose(x.grad, y.grad)
+
+
 def test_content_loss_is_half_mean_squared_error():
     f = torch.tensor([1.0, 2.0, 3.0, 4.0]).reshape(1, 1, 2, 2)
     p = torch.zeros_like(f)

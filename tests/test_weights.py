@@ -21,7 +21,7 @@ def bundled():
 def test_bundled_has_16_conv_layers_with_vgg19_shapes(bundled):
     assert list(bundled.convs) == list(CONV_LAYERS)
     for name, (out_ch, in_ch) in EXPECTED.items():
-        weight, bias = bundled.convs[name]
+        weight, bias = bundled.convs[name].decode()
         assert weight.shape == (out_ch, in_ch, 3, 3) and bias.shape == (out_ch,)
         assert weight.dtype == torch.float32
     assert bundled.preprocess == CAFFE
@@ -30,11 +30,25 @@ def test_bundled_has_16_conv_layers_with_vgg19_shapes(bundled):
 def test_bundled_weights_are_trained_filters_not_noise(bundled):
     """Trained first-layer filters are smooth edge and colour detectors: neighbouring taps
     differ far less than independent random values would (ratio ≈ 1.41 for noise)."""
-    w = bundled.convs["conv1_1"][0]
+    w = bundled.convs["conv1_1"].decode()[0]
     roughness = ((w[..., 1:] - w[..., :-1]).abs().mean() / w.abs().mean()).item()
     assert roughness < 1.0
     # 8-bit quantised: each layer holds at most 256 distinct values
-    assert torch.unique(bundled.convs["conv3_1"][0]).numel() <= 256
+    assert torch.unique(bundled.convs["conv3_1"].decode()[0]).numel() <= 256
+
+
+def test_bundled_layers_stay_8_bit_and_decode_exactly_in_any_dtype(bundled):
+    conv = bundled.convs["conv2_2"]
+    assert conv.codes.dtype == torch.uint8 and conv.weight is None  # a quarter of fp32's bytes
+    weight, bias = conv.decode()
+    bf16, _ = conv.decode("cpu", torch.bfloat16)
+    assert torch.equal(bf16, weight.to(torch.bfloat16))  # rounding the table = rounding each weight
+
+
+def test_layers_are_decoded_only_as_deep_as_runs_go():
+    model = VGG19Features(load_bundled())
+    model.features(torch.rand(1, 3, 16, 16), ["conv2_1"], dtype=torch.bfloat16)
+    assert sorted(index for index, _, _ in model._runtime) == [0, 1, 2]  # conv1_1, conv1_2, conv2_1
 
 
 def test_real_image_gives_structured_features():
@@ -83,7 +97,7 @@ def _torchvision_layout(bundled) -> dict[str, torch.Tensor]:
     """The bundled convs under torchvision's ``features.N`` keys (with pools and ReLUs counted)."""
     state, index = {}, 0
     for name in CONV_LAYERS:
-        weight, bias = bundled.convs[name]
+        weight, bias = bundled.convs[name].decode()
         state[f"features.{index}.weight"], state[f"features.{index}.bias"] = weight, bias
         index += 2  # conv, relu
         if name in POOLED:
@@ -97,7 +111,7 @@ def test_local_torchvision_layout_file_loads(tmp_path, bundled):
     torch.save(_torchvision_layout(bundled), path)
     loaded = load_file(path)
     assert loaded.preprocess == IMAGENET
-    assert torch.equal(loaded.convs["conv5_4"][0], bundled.convs["conv5_4"][0])
+    assert torch.equal(loaded.convs["conv5_4"].decode()[0], bundled.convs["conv5_4"].decode()[0])
     model = VGG19Features(loaded)
     assert model.features(torch.rand(1, 3, 16, 16), ["conv3_1"])["conv3_1"].shape == (1, 256, 4, 4)
 
