@@ -98,29 +98,28 @@ class _Objective:
 
     def __init__(self, model: VGG19Features, settings: Settings, target: _Target, dtype: torch.dtype) -> None:
         self.model, self.s, self.t, self.dtype = model, settings, target, dtype
-        if settings.style_layer_weights is None:
-            n = len(settings.style_layers)
-            self.layer_weights = [1.0 / n] * n
-        else:
-            self.layer_weights = list(settings.style_layer_weights)
-        self.layers = set(settings.style_layers if settings.style_weight > 0 else ())
-        self.layers |= set(settings.content_layers if settings.content_weight > 0 else ())
+        n = len(settings.style_layers)
+        layer_weights = settings.style_layer_weights or [1.0 / n] * n
+        # w_l per style layer; none when β = 0, so the pass can stop at the content layer.
+        self.style_weights = dict(zip(settings.style_layers, layer_weights)) if settings.style_weight > 0 else {}
+        self.layers = set(self.style_weights) | set(target.content)
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float], dict[str, float]]:
         s = self.s
         raw: dict[str, torch.Tensor] = {}
-        feats = self.model.features(image[None], self.layers, pooling=s.pooling, dtype=self.dtype)
         zero = image.new_zeros(())
-        raw["content"] = sum((content_loss(feats[l], self.t.content[l]) for l in self.t.content), zero)
-        style = zero
-        for layer, w in zip(s.style_layers, self.layer_weights):
-            if layer not in self.layers:
-                continue
-            g = gram(feats[layer])  # one Gram per layer, shared by every style image
-            e = sum((b * (g - grams[layer]).pow(2).sum() / (4 * g.shape[-1] ** 2)
-                     for grams, b in zip(self.t.grams, self.t.blend)), zero)
-            raw[f"style/{layer}"] = e
-            style = style + w * e
+        content, style = zero, zero
+        # Each layer's terms are built as soon as the pass yields it (see iter_features).
+        for layer, f in self.model.iter_features(image[None], self.layers, pooling=s.pooling, dtype=self.dtype):
+            if layer in self.t.content:
+                content = content + content_loss(f, self.t.content[layer])
+            if layer in self.style_weights:
+                g = gram(f)  # one Gram per layer, shared by every style image
+                e = sum((b * (g - grams[layer]).pow(2).sum() / (4 * g.shape[-1] ** 2)
+                         for grams, b in zip(self.t.grams, self.t.blend)), zero)
+                raw[f"style/{layer}"] = e
+                style = style + self.style_weights[layer] * e
+        raw = {"content": content, **raw}
         raw["style"] = style
         raw["tv"] = tv_loss(image[None]) if s.tv_weight > 0 else zero
         weighted = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +13,30 @@ from nst.layers import CONV_LAYERS, POOLED, depth
 from nst.memory import trim
 from nst.weights import Preprocess, VGGWeights, load_weights
 
+
+
+class _MaxPool(torch.autograd.Function):
+    """2×2 max pooling (ceil mode) that keeps its argmax indices as int32, half the bytes of
+    PyTorch's int64: at 512 px the four pools' indices are 47 MB of the activations held for the
+    backward. Its input is held anyway (the ReLU's backward needs it), so that costs nothing."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        if not ctx.needs_input_grad[0]:
+            return F.max_pool2d(x, 2, ceil_mode=True)
+        y, indices = F.max_pool2d(x, 2, ceil_mode=True, return_indices=True)
+        ctx.save_for_backward(x, indices.to(torch.int32))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        x, indices = ctx.saved_tensors
+        return torch.ops.aten.max_pool2d_with_indices_backward(grad, x, [2, 2], [2, 2], [0, 0], [1, 1], True,
+                                                               indices.long())
+
+
+def _avg_pool(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, 2, ceil_mode=True)
 
 
 class VGG19Features:
@@ -52,21 +76,31 @@ class VGG19Features:
     def features(self, image: torch.Tensor, layers: Iterable[str], *, pooling: str = "max",
                  dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
         """ReLU outputs at ``layers`` for an RGB [0, 1] batch, in ``dtype``; stops at the deepest."""
+        return dict(self.iter_features(image, layers, pooling=pooling, dtype=dtype))
+
+    def iter_features(self, image: torch.Tensor, layers: Iterable[str], *, pooling: str = "max",
+                      dtype: torch.dtype = torch.float32) -> Iterator[tuple[str, torch.Tensor]]:
+        """(layer, ReLU output) for each of ``layers`` in network order, each yielded as soon as
+        it is computed.
+
+        A loss built from a layer before the pass goes deeper has its backward run when the
+        backward reaches that layer (autograd runs later-made nodes first), not at its start
+        while every activation is still held: at 512 px the shallow Gram gradients (about 50 MB)
+        then never coincide with the peak.
+        """
         wanted = set(layers)
         last = depth(wanted)
         x = self.normalize(image).to(dtype).contiguous(memory_format=torch.channels_last)
-        out: dict[str, torch.Tensor] = {}
-        pool = F.max_pool2d if pooling == "max" else F.avg_pool2d
+        pool = _MaxPool.apply if pooling == "max" else _avg_pool
         for index in range(last + 1):
             weight, bias = self._params(index, image.device, dtype)
             # In place: the conv's output is not needed for its backward, only the ReLU's result.
             x = F.relu_(F.conv2d(x, weight, bias, padding=1))
             name = CONV_LAYERS[index]
             if name in wanted:
-                out[name] = x
+                yield name, x
             if name in POOLED and index < last:
-                x = pool(x, 2, ceil_mode=True)
-        return out
+                x = pool(x)
 
 
 _load_lock = threading.Lock()

@@ -51,6 +51,22 @@ def test_layers_are_decoded_only_as_deep_as_runs_go():
     assert sorted(index for index, _, _ in model._runtime) == [0, 1, 2]  # conv1_1, conv1_2, conv2_1
 
 
+def test_max_pool_with_int32_indices_matches_pytorchs():
+    """Same output and gradient as F.max_pool2d, odd sizes (ceil mode) included."""
+    from nst.vgg import _MaxPool
+
+    torch.manual_seed(0)
+    base = torch.randn(1, 4, 7, 9).contiguous(memory_format=torch.channels_last)
+    ours, ref = base.clone().requires_grad_(True), base.clone().requires_grad_(True)
+    y = _MaxPool.apply(ours)
+    y_ref = torch.nn.functional.max_pool2d(ref, 2, ceil_mode=True)
+    assert torch.equal(y, y_ref)
+    weights = torch.randn_like(y_ref)
+    (y * weights).sum().backward()
+    (y_ref * weights).sum().backward()
+    assert torch.equal(ours.grad, ref.grad)
+
+
 def test_real_image_gives_structured_features():
     model = load_model("bundled")
     img = to_tensor(content_image(96, 64), torch.device("cpu"))[None]
