@@ -21,7 +21,6 @@ Features may arrive in bf16 or fp16; every reduction here runs in fp32.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 class _SelfProduct(torch.autograd.Function):
@@ -40,6 +39,23 @@ class _SelfProduct(torch.autograd.Function):
         return torch.bmm(f, grad + grad.transpose(1, 2))
 
 
+class _HalfMeanSquare(torch.autograd.Function):
+    """½ mean((F − P)²) in fp32, with a backward of one multiply: (F − P)/n cast to F's dtype.
+    PyTorch's mse_loss backward on bf16 channels-last features took 4× as long."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        diff = features.float() - target.float()
+        ctx.save_for_backward(diff)
+        ctx.dtype = features.dtype
+        return 0.5 * diff.square().mean()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (diff,) = ctx.saved_tensors
+        return (diff * (grad / diff.numel())).to(ctx.dtype), None
+
+
 def gram(features: torch.Tensor) -> torch.Tensor:
     """G = F Fᵀ / M for a (B, N, H, W) batch, returned in fp32: shape (B, N, N).
 
@@ -54,7 +70,7 @@ def gram(features: torch.Tensor) -> torch.Tensor:
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """½ Σ(F − P)² / (N·M), in fp32."""
-    return 0.5 * F.mse_loss(features.float(), target.float())  # one fused kernel each way
+    return _HalfMeanSquare.apply(features, target)
 
 
 def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:

@@ -37,6 +37,15 @@ def test_content_loss_is_half_mean_squared_error():
     assert content_loss(f, p).item() == 15 / 4
 
 
+def test_content_loss_gradient_matches_autograds():
+    torch.manual_seed(0)
+    f, p = torch.randn(1, 3, 4, 5), torch.randn(1, 3, 4, 5)
+    ours, ref = f.clone().requires_grad_(True), f.clone().requires_grad_(True)
+    content_loss(ours, p).backward()
+    (0.5 * ((ref - p) ** 2).mean()).backward()
+    assert torch.allclose(ours.grad, ref.grad)
+
+
 def test_style_loss_equals_papers_unnormalised_form():
     torch.manual_seed(0)
     f = torch.rand(1, 3, 4, 4)
