@@ -258,9 +258,8 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
                 if settings.optimizer == "lbfgs":
                     if not conditioning:
                         conditioning.append(1.0 / max(weighted["total"], 1e-12))
-                    (total * conditioning[0]).backward()
-                else:
-                    total.backward()
+                    total = total * conditioning[0]
+                total.backward()
                 losses.update(weighted)
                 raw.update(unweighted)
                 return total

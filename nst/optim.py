@@ -45,11 +45,17 @@ class BoxLBFGS:
         self._h_diag = x.new_ones(())
         self._prev_x: torch.Tensor | None = None
         self._prev_g: torch.Tensor | None = None
+        self._prev_loss = math.inf
 
     def step(self, closure: Closure) -> torch.Tensor:
         loss = closure()
         x, g = self.x.detach(), self.x.grad
         with torch.no_grad():
+            value = float(loss)  # host read
+            if value > self._prev_loss:
+                self._backtrack(value)
+                return loss
+            self._prev_loss = value
             active = ((x <= 0) & (g > 0)) | ((x >= 1) & (g < 0))
             g.masked_fill_(active, 0.0)
             flat_x, flat_g = x.reshape(-1), g.reshape(-1)
@@ -71,6 +77,19 @@ class BoxLBFGS:
                 self._prev_g.copy_(flat_g)
             x.add_(d.view_as(x), alpha=t).clamp_(0, 1)
         return loss
+
+    def _backtrack(self, value: float) -> None:
+        """The last step went uphill (there is no line search, and a fixed step can overshoot,
+        most of all early in a new scale). Move back along it to the minimiser of the quadratic
+        through the last accepted loss, its slope along the step and this loss, kept within
+        [0.1, 0.5] of the step (Nocedal & Wright's backtracking); the next step judges that
+        point. One host read; the history is kept."""
+        flat_x = self.x.detach().reshape(-1)
+        step = flat_x - self._prev_x
+        slope = float(self._prev_g.dot(step))
+        curvature = value - self._prev_loss - slope
+        fraction = -slope / (2 * curvature) if curvature > 0 else 0.5
+        torch.add(self._prev_x, step, alpha=min(max(fraction, 0.1), 0.5), out=flat_x)
 
     def _remember(self, flat_x: torch.Tensor, flat_g: torch.Tensor) -> None:
         """Add the pair (s, y) of the last step if its curvature y·s is positive."""

@@ -57,6 +57,20 @@ def test_lbfgs_converges_as_fast_as_torchs_inside_the_box(bowl):
     assert reference < 0.01 and ours <= 1.5 * reference
 
 
+def test_lbfgs_backs_off_a_step_that_goes_uphill(bowl):
+    """A step size far too long for the bowl: fixed steps would climb, backtracking still
+    converges, and an uphill evaluation is never the point the next step starts from."""
+    target, scales = bowl
+    inside = target.clamp(0.05, 0.95)
+    x = torch.full_like(target, 0.5).requires_grad_(True)
+    optimizer = BoxLBFGS(x, lr=8.0)
+    closure = _quadratic(x, inside, scales)
+    losses = [optimizer.step(closure).item() for _ in range(80)]
+    assert max(losses[1:]) > losses[0]  # it did overshoot …
+    assert losses[-1] < 1e-6 * losses[0]  # … and recovered
+    assert torch.allclose(x.detach(), inside, atol=1e-3)
+
+
 def test_adam_matches_torch_adam_inside_the_box():
     torch.manual_seed(1)
     target = torch.rand(2, 5, 5) * 0.6 + 0.2  # inside, so the clamp never acts
