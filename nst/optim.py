@@ -14,6 +14,8 @@ from typing import Callable
 import torch
 
 Closure = Callable[[], torch.Tensor]  # computes the loss and fills x.grad by backward()
+NOISE = 1e-3  # relative loss change L-BFGS treats as evaluation noise (bf16 convolutions)
+MAX_BACKTRACKS = 3
 
 
 class BoxLBFGS:
@@ -46,15 +48,20 @@ class BoxLBFGS:
         self._prev_x: torch.Tensor | None = None
         self._prev_g: torch.Tensor | None = None
         self._prev_loss = math.inf
+        self._backtracks = 0
 
     def step(self, closure: Closure) -> torch.Tensor:
         loss = closure()
         x, g = self.x.detach(), self.x.grad
         with torch.no_grad():
             value = float(loss)  # host read
-            if value > self._prev_loss:
+            # Increases within NOISE are reduced-precision rounding, not overshoot; and after
+            # MAX_BACKTRACKS in a row the point is taken anyway, so noise can never stall a run.
+            if value > self._prev_loss * (1 + NOISE) and self._backtracks < MAX_BACKTRACKS:
+                self._backtracks += 1
                 self._backtrack(value)
                 return loss
+            self._backtracks = 0
             self._prev_loss = value
             active = ((x <= 0) & (g > 0)) | ((x >= 1) & (g < 0))
             g.masked_fill_(active, 0.0)
