@@ -30,18 +30,17 @@ with content_col:
 with style_col:
     style_files = st.file_uploader("Style images", type=IMAGE_TYPES, accept_multiple_files=True, key="style_files",
                                    help="One or more paintings; with several, the blend weights mix them.")
-    styles: list[Upload] = []
-    for file in style_files or []:
-        upload = read_upload(file)
-        if upload is None:
-            continue
-        key = form.blend_key(len(styles))
-        styles.append(upload)
+    styles: list[Upload] = [u for u in map(read_upload, style_files or []) if u is not None]
+    for index, upload in enumerate(styles):
         thumb, weight = st.columns([1, 2])
         thumb.image(upload.thumb, width=shown_width(upload.thumb, 96))
-        st.session_state.setdefault(key, 1.0)
-        weight.slider(f"Blend weight · {upload.name}", 0.0, max(1.0, float(st.session_state[key])), step=0.05, key=key,
-                      help="Share of this style in the mix; weights are normalised to sum to 1.")
+        if len(styles) > 1:  # a lone style's weight would be normalised to 1 anyway
+            key = form.blend_key(index)
+            st.session_state.setdefault(key, 1.0)
+            weight.slider(f"Blend weight · {upload.name}", 0.0, max(1.0, float(st.session_state[key])), step=0.05,
+                          key=key, help="Share of this style in the mix; weights are normalised to sum to 1.")
+        else:
+            weight.caption(upload.name)
     form.remember()
 
 start_col, stop_col, _ = st.columns([1, 1, 4])

@@ -125,7 +125,9 @@ def settings_from_widgets(n_styles: int) -> Settings:
     rejected = s.pop(_REJECTED, None)
     if rejected:  # values set behind the widgets' back (see guard_state): refuse this start
         raise SettingsError(rejected)
-    blend = tuple(float(s.get(blend_key(i), 1.0)) for i in range(n_styles))
+    # One style needs no blend (its weight is normalised to 1), so a stale or raced slider
+    # value cannot refuse the start.
+    blend = tuple(float(s.get(blend_key(i), 1.0)) for i in range(n_styles)) if n_styles > 1 else ()
     style_layers = tuple(s[KEY["style_layers"]])
     values = {name: s[KEY[name]] for name in _FIELDS}
     values.update(

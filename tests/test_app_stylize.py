@@ -119,6 +119,31 @@ def captions(at: AppTest) -> list[str]:
     return [img.caption for element in at.image for img in element.proto.imgs]
 
 
+def blend_sliders(at: AppTest) -> list[str]:
+    return [s.key for s in at.slider if s.key and s.key.startswith("set_blend_")]
+
+
+def test_one_style_has_no_blend_weight_to_refuse_a_start(at, png_of):
+    """A lone style's weight is normalised to 1, so no slider is shown and a 0 left in the
+    session (by an earlier multi-style upload, or a rerun race) cannot make Start fail."""
+    at.session_state["set_blend_0"] = 0.0
+    upload_inputs(at, png_of)
+    at.number_input(key="set_size").set_value(32)
+    at.number_input(key="set_steps").set_value(2)
+    at.run()
+    assert blend_sliders(at) == []
+    button(at, "Start").click().run()
+    assert not at.error
+    poll(at, finished)
+    assert at.session_state["latest_result"].settings.style_blend is None
+
+
+def test_each_of_several_styles_gets_a_blend_slider(at, png_of):
+    upload_inputs(at, png_of, styles=2)
+    at.run()
+    assert blend_sliders(at) == ["set_blend_0", "set_blend_1"]
+
+
 def test_stop_keeps_the_current_image(at, png_of):
     upload_inputs(at, png_of)
     at.number_input(key="set_size").set_value(64)
