@@ -107,9 +107,9 @@ class _Objective:
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float], dict[str, float]]:
         s = self.s
-        raw: dict[str, torch.Tensor] = {}
         zero = image.new_zeros(())
         content, style = zero, zero
+        per_layer: dict[str, torch.Tensor] = {}
         # Each layer's terms are built as soon as the pass yields it (see iter_features).
         for layer, f in self.model.iter_features(image[None], self.layers, pooling=s.pooling, dtype=self.dtype):
             if layer in self.t.content:
@@ -118,11 +118,10 @@ class _Objective:
                 g = gram(f)  # one Gram per layer, shared by every style image
                 e = sum((b * (g - grams[layer]).pow(2).sum() / (4 * g.shape[-1] ** 2)
                          for grams, b in zip(self.t.grams, self.t.blend)), zero)
-                raw[f"style/{layer}"] = e
+                per_layer[f"style/{layer}"] = e
                 style = style + self.style_weights[layer] * e
-        raw = {"content": content, **raw}
-        raw["style"] = style
-        raw["tv"] = tv_loss(image[None]) if s.tv_weight > 0 else zero
+        raw = {"content": content, **per_layer, "style": style,
+               "tv": tv_loss(image[None]) if s.tv_weight > 0 else zero}
         weighted = {
             "content": s.content_weight * raw["content"],
             "style": s.style_weight * raw["style"],

@@ -2,8 +2,8 @@
 
 Written here rather than taken from ``torch.optim``: its first use imports ``torch._dynamo``,
 which adds about 150 MB of resident memory to the process (more than a 512 px run's saved
-activations) for a compiler this engine never calls. Both do what ``torch.optim``'s do for one
-step, plus the box, and never read a number back to the host except where noted.
+activations) for a compiler this engine never calls. Each step is one evaluation of the loss
+(one streamed record); the few numbers read back to the host are marked.
 """
 
 from __future__ import annotations
@@ -19,15 +19,16 @@ MAX_BACKTRACKS = 3
 
 
 class BoxLBFGS:
-    """L-BFGS for a float32 image ``x`` without line search: a fixed step ``lr`` along the two-loop direction (the first
-    step scaled by min(1, 1/|g|₁), as ``torch.optim.LBFGS`` does), and the box handled as in
-    L-BFGS-B's active set.
+    """L-BFGS for a float32 image ``x``, as ``torch.optim.LBFGS`` with ``max_iter=1`` runs it (no
+    line search: a fixed step ``lr`` along the two-loop direction, the first one scaled by
+    min(1, 1/|g|₁)), plus the box [0, 1] and a back-off from uphill steps.
 
     * A pixel at 0 or 1 whose gradient pushes it further out is held: zero gradient and zero
       direction, so the step does not keep running into the box's wall and the curvature
       pairs' coupling cannot move it either.
     * After each step the image is clamped, and the curvature pair is built from the move
       actually made (s = x_new − x_old), not the one proposed.
+    * A step that raised the loss is taken back part of the way (see ``_backtrack``).
 
     The ``history`` most recent pairs live in preallocated buffers, so a step allocates no
     long-lived memory.
