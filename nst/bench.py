@@ -359,15 +359,13 @@ def evaluate(image: Image.Image, content: Image.Image, style: Image.Image,
     side = max(image.size)
     content = content.resize(image.size, Image.Resampling.LANCZOS) if content.size != image.size else content
     style = resize_max_side(style, style_side(settings, side))
-    n = len(settings.style_layers)
-    layer_weights = settings.style_layer_weights or (1.0 / n,) * n
     with torch.no_grad():
         feats = _fp32_features(image, settings.content_layers + settings.style_layers, settings)
         content_feats = _fp32_features(content, settings.content_layers, settings)
         style_feats = _fp32_features(style, settings.style_layers, settings)
         c = sum(float(content_loss(feats[l], content_feats[l])) for l in settings.content_layers)
         s = sum(w * float(style_loss(feats[l], gram(style_feats[l])))
-                for l, w in zip(settings.style_layers, layer_weights))
+                for l, w in zip(settings.style_layers, settings.layer_weights))
     return {"content": c, "style": s, "total": settings.content_weight * c + settings.style_weight * s}
 
 

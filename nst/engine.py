@@ -21,7 +21,7 @@ from nst import color
 from nst.cache import GRAMS, GramCache, fingerprint
 from nst.device import resolve_device, resolve_dtype
 from nst.images import resize_max_side
-from nst.losses import content_loss, gram, tv_loss
+from nst.losses import content_loss, gram, gram_error, tv_loss
 from nst.optim import BoxAdam, BoxLBFGS
 from nst.records import StepRecord
 from nst.settings import Settings, SettingsError
@@ -99,10 +99,9 @@ class _Objective:
 
     def __init__(self, model: VGG19Features, settings: Settings, target: _Target, dtype: torch.dtype) -> None:
         self.model, self.s, self.t, self.dtype = model, settings, target, dtype
-        n = len(settings.style_layers)
-        layer_weights = settings.style_layer_weights or [1.0 / n] * n
         # w_l per style layer; none when β = 0, so the pass can stop at the content layer.
-        self.style_weights = dict(zip(settings.style_layers, layer_weights)) if settings.style_weight > 0 else {}
+        self.style_weights = dict(zip(settings.style_layers, settings.layer_weights)) \
+            if settings.style_weight > 0 else {}
         self.layers = set(self.style_weights) | set(target.content)
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float], dict[str, float]]:
@@ -116,8 +115,7 @@ class _Objective:
                 content = content + content_loss(f, self.t.content[layer])
             if layer in self.style_weights:
                 g = gram(f)  # one Gram per layer, shared by every style image
-                e = sum((b * (g - grams[layer]).pow(2).sum() / (4 * g.shape[-1] ** 2)
-                         for grams, b in zip(self.t.grams, self.t.blend)), zero)
+                e = sum((b * gram_error(g, grams[layer]) for grams, b in zip(self.t.grams, self.t.blend)), zero)
                 per_layer[f"style/{layer}"] = e
                 style = style + self.style_weights[layer] * e
         raw = {"content": content, **per_layer, "style": style,

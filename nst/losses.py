@@ -73,10 +73,15 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return _HalfMeanSquare.apply(features, target)
 
 
+def gram_error(g: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """E_l = Σ(G − A)² / (4 N²) for a Gram G already computed (N × N), in fp32."""
+    n = g.shape[-1]
+    return (g - target_gram).pow(2).sum() / (4 * n * n)
+
+
 def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
     """E_l = Σ(G − A)² / (4 N²) with G = F Fᵀ / M, in fp32."""
-    n = features.shape[1]
-    return (gram(features) - target_gram).pow(2).sum() / (4 * n * n)
+    return gram_error(gram(features), target_gram)
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

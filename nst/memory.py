@@ -20,7 +20,7 @@ def _libc() -> ctypes.CDLL | None:
 def trim() -> None:
     """Hand freed heap pages back to the OS (glibc's malloc_trim; a no-op elsewhere).
 
-    glibc keeps freed blocks in its arenas, so after a run or a weights decode the resident
+    glibc keeps freed blocks in its arenas, so after a run or a weights-file load the resident
     memory would stay at its high-water mark although nothing uses it.
     """
     libc = _libc()

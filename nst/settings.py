@@ -78,6 +78,14 @@ class Settings:
             return self.lr
         return DEFAULT_LR[self.optimizer]
 
+    @property
+    def layer_weights(self) -> tuple[float, ...]:
+        """w_l per style layer: ``style_layer_weights``, or equal weights summing to 1."""
+        if self.style_layer_weights:
+            return tuple(self.style_layer_weights)
+        n = len(self.style_layers)
+        return (1.0 / n,) * n if n else ()
+
     def replace(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)

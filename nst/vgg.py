@@ -14,7 +14,6 @@ from nst.memory import trim
 from nst.weights import Preprocess, VGGWeights, load_weights
 
 
-
 class _MaxPool(torch.autograd.Function):
     """2×2 max pooling (ceil mode) that keeps its argmax indices as int32, half the bytes of
     PyTorch's int64: at 512 px the four pools' indices are 47 MB of the activations held for the
