@@ -2,7 +2,8 @@
 
     python -m bench.load [--runs 20] [--sessions 4] [--size 128] [--steps 30] [--images DIR]
 
-Starts ``streamlit run app.py`` on a free 127.0.0.1 port (the e2e launcher), then:
+Starts ``streamlit run app.py`` on a free 127.0.0.1 port (``bench/browser.py``, the e2e tests'
+launcher), then:
 
 1. N consecutive runs through one browser session: wall seconds and server RSS after each run;
 2. K sessions pressing Start at once: queue places seen, wait (Start -> running) and run
@@ -10,7 +11,7 @@ Starts ``streamlit run app.py`` on a free 127.0.0.1 port (the e2e launcher), the
 3. server RSS before/after pressing Stop mid-run, and before/after closing a tab mid-run.
 
 Images: ``DIR/tubingen.jpg`` and ``DIR/starry_night.jpg`` when ``--images DIR`` holds them,
-else the small generated ones from ``tests/e2e/helpers.py``. All traffic goes to 127.0.0.1;
+else the small generated ones from ``bench/browser.py``. All traffic goes to 127.0.0.1;
 every wait is bounded; the server is terminated at the end whatever happens.
 """
 
@@ -22,12 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, HEARTBEAT_TIMEOUT_S, launch_server, new_page
-from tests.e2e.helpers import (PeakRss, make_content, make_style, prepare, rss_mb, run_journal, start_run,
-                               wait_results)
+from bench.browser import (CHROMIUM, CHROMIUM_ARGS, HEARTBEAT_TIMEOUT_S, PeakRss, launch_server, make_content,
+                           make_style, new_page, prepare, rss_mb, run_journal, start_run, wait_results)
 
 CONTENT_NAME, STYLE_NAME = "tubingen.jpg", "starry_night.jpg"
 LONG_STEPS = 5000  # minutes of work: only Stop or a closed tab ends it in time
@@ -190,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                         lines += phase(browser, server.url, pid, content, style, args)
                 finally:
                     browser.close()
-        except (Exception, pytest.fail.Exception) as exc:  # helpers fail through pytest.fail
+        except Exception as exc:  # includes bench.browser.BrowserCheckFailed
             print("\n".join(lines))
             print(f"\n**load run failed:** {exc}")
             try:

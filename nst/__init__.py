@@ -1,16 +1,15 @@
 """Neural style transfer (Gatys et al. 2015) on VGG19: the engine behind the studio and the CLI."""
 
-from nst.device import DeviceError
 from nst.engine import run, stylize
-from nst.images import ImageError, load_image, save_image
+from nst.errors import DeviceError, ImageError, NSTError, RecipeError, SettingsError, WeightsError
+from nst.images import load_image, save_image
 from nst.records import StepRecord
-from nst.settings import PRESETS, Settings, SettingsError, preset
+from nst.settings import PRESETS, Settings, preset
 from nst.vgg import load_model
-from nst.weights import WeightsError
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DeviceError", "ImageError", "PRESETS", "Settings", "SettingsError", "StepRecord", "WeightsError",
-    "load_image", "load_model", "preset", "run", "save_image", "stylize", "__version__",
+    "DeviceError", "ImageError", "NSTError", "PRESETS", "RecipeError", "Settings", "SettingsError", "StepRecord",
+    "WeightsError", "load_image", "load_model", "preset", "run", "save_image", "stylize", "__version__",
 ]

@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from nst.device import DeviceError
 from nst.engine import stylize
-from nst.images import ImageError, load_image, read_recipe, save_image
-from nst.recipe import make_recipe, settings_from_recipe
+from nst.errors import NSTError, SettingsError
+from nst.images import load_image, save_image
+from nst.recipe import make_recipe, read_recipe, settings_from_recipe
 from nst.records import loss_row, losses_csv
-from nst.settings import (COLOR_MODES, INITS, MULTISCALE, OPTIMIZERS, POOLINGS, PRECISIONS, PRESETS, Settings,
-                          SettingsError, preset)
-from nst.weights import ENV_WEIGHTS, WeightsError
+from nst.settings import (CHOICE, DEFAULTS, FLOAT, FLOATS, INT, LAYERS, PRESET_ALIASES, PRESETS, RULES, TEXT, Rule,
+                          Settings, preset)
+from nst.weights import ENV_WEIGHTS
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -31,34 +31,31 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
-# flag -> (Settings field, argparse keywords). Every flag defaults to None so a recipe or preset
-# supplies the value unless the flag is given.
-SETTING_FLAGS: dict[str, tuple[str, dict]] = {
-    "--size": ("size", dict(type=int, help="max side of the output, px (default 512)")),
-    "--steps": ("steps", dict(type=int, help="optimiser steps over all scales (default 300)")),
-    "--seed": ("seed", dict(type=int, help="random seed; a CPU run repeats bit for bit (default 0)")),
-    "--device": ("device", dict(help="auto, cpu, cuda, cuda:N or mps (default auto)")),
-    "--precision": ("precision", dict(choices=PRECISIONS, help="convolution precision (default auto)")),
-    "--optimizer": ("optimizer", dict(choices=OPTIMIZERS, help="default lbfgs")),
-    "--lr": ("lr", dict(type=float, help="L-BFGS step length or Adam learning rate")),
-    "--betas": ("betas", dict(type=_floats, help="Adam betas, e.g. 0.9,0.999")),
-    "--eps": ("eps", dict(type=float, help="Adam epsilon")),
-    "--content-weight": ("content_weight", dict(type=float, help="alpha (default 1)")),
-    "--style-weight": ("style_weight", dict(type=float, help="beta (default 3e-4)")),
-    "--tv-weight": ("tv_weight", dict(type=float, help="gamma, total variation (default 0)")),
-    "--content-layers": ("content_layers", dict(type=_names, help="e.g. conv4_2")),
-    "--style-layers": ("style_layers", dict(type=_names, help="e.g. conv1_1,conv2_1,conv3_1,conv4_1,conv5_1")),
-    "--style-layer-weights": ("style_layer_weights", dict(type=_floats, help="one per style layer")),
-    "--style-blend": ("style_blend", dict(type=_floats, help="blend weights, one per style image")),
-    "--style-scale": ("style_scale", dict(type=float, help="style size relative to the output (default 1)")),
-    "--init": ("init", dict(choices=INITS, help="start image (default content)")),
-    "--preserve-color": ("preserve_color", dict(choices=COLOR_MODES, help="keep the content's colours")),
-    "--multiscale": ("multiscale", dict(choices=MULTISCALE, help="coarse-to-fine (default auto)")),
-    "--min-scale": ("min_scale", dict(type=int, help="side of the coarsest scale, px (default 128)")),
-    "--pooling": ("pooling", dict(choices=POOLINGS, help="VGG pooling (default max)")),
-    "--weights": ("weights", dict(help=f"bundled, torchvision or a VGG19 state-dict path (env {ENV_WEIGHTS})")),
-    "--preview-every": ("preview_every", dict(type=int, help="image every N steps, for --save-every")),
-}
+PARSERS = {INT: int, FLOAT: float, TEXT: str, CHOICE: str, LAYERS: _names, FLOATS: _floats}
+EXTRA_HELP = {"weights": f"Env {ENV_WEIGHTS} supplies it when the flag is not given.",
+              "preview_every": "With --save-every, also how often an image is saved."}
+
+
+def flag(name: str) -> str:
+    """The CLI flag of Settings field ``name``: --style-weight for style_weight."""
+    return "--" + name.replace("_", "-")
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _setting_flag(name: str, r: Rule) -> dict:
+    """argparse keywords for one Settings field, from its rule."""
+    default = DEFAULTS[name]
+    parts = [r.help, f"Range: {r.bounds()}." if r.kind in (INT, FLOAT) and r.bounds() else "",
+             EXTRA_HELP.get(name, ""), "" if default is None else f"(default {_shown(default)})"]
+    kwargs: dict = dict(type=PARSERS[r.kind], help=" ".join(p for p in parts if p))
+    if r.kind == CHOICE:
+        kwargs["choices"] = r.choices
+    return kwargs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,10 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("content", help="content image")
     parser.add_argument("styles", nargs="+", metavar="style", help="style image(s)")
     parser.add_argument("-o", "--output", required=True, help="output .png (recipe embedded) or .jpg")
-    parser.add_argument("--preset", choices=sorted(PRESETS), help="start from a named preset")
+    parser.add_argument("--preset", choices=sorted(PRESETS) + sorted(PRESET_ALIASES), metavar="NAME",
+                        help=f"start from a named preset: {', '.join(PRESETS)} (default fast)")
     parser.add_argument("--recipe", help="re-run the settings of a result .png or a recipe .json")
-    for flag, (_, kwargs) in SETTING_FLAGS.items():
-        parser.add_argument(flag, default=None, **kwargs)
+    settings = parser.add_argument_group("settings (each defaults to the preset's or recipe's value)")
+    for name, r in RULES.items():
+        # None: a recipe or preset supplies the value unless the flag is given.
+        settings.add_argument(flag(name), dest=name, default=None, **_setting_flag(name, r))
     parser.add_argument("--save-every", type=int, default=0, metavar="N",
                         help="also save the current image every N steps next to the output")
     parser.add_argument("--log-every", type=int, default=50, metavar="N", help="loss log line every N steps")
@@ -84,11 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Preset or recipe first, then every flag given on top; env NST_WEIGHTS supplies --weights."""
     if args.recipe and args.preset:
-        raise SettingsError("Invalid settings: give --recipe or --preset, not both")
+        raise SettingsError("give --recipe or --preset, not both")
     base = settings_from_recipe(read_recipe(args.recipe)) if args.recipe else preset(args.preset or "fast")
-    changes = {field: getattr(args, flag[2:].replace("-", "_"))
-               for flag, (field, _) in SETTING_FLAGS.items()}
-    changes = {k: v for k, v in changes.items() if v is not None}
+    changes = {name: getattr(args, name) for name in RULES if getattr(args, name) is not None}
     if "weights" not in changes and os.environ.get(ENV_WEIGHTS) and not args.recipe:
         changes["weights"] = os.environ[ENV_WEIGHTS]
     return base.replace(**changes)
@@ -134,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _run(args)
-    except (SettingsError, ImageError, DeviceError, WeightsError, FloatingPointError, OSError) as exc:
+    except (NSTError, OSError) as exc:
         print(f"nst: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -146,9 +144,9 @@ def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     output = Path(args.output)
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise SettingsError(f"Invalid settings: output must end in .png, .jpg or .jpeg, got {output.name!r}")
+        raise SettingsError(f"output must end in .png, .jpg or .jpeg, got {str(output)!r}")
     if not output.parent.is_dir():
-        raise SettingsError(f"Invalid settings: the folder of {output} does not exist")
+        raise SettingsError(f"the folder of {output} does not exist")
     content = load_image(args.content)
     styles = [load_image(path) for path in args.styles]
     if args.save_every > 0:

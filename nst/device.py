@@ -6,9 +6,7 @@ import platform
 
 import torch
 
-
-class DeviceError(ValueError):
-    """The requested device or precision is not available on this machine."""
+from nst.errors import DeviceError
 
 
 def _mps_available() -> bool:
@@ -81,3 +79,15 @@ def gpu_name() -> str | None:
     """Name of the accelerator 'auto' would pick, or None when there is none."""
     device = resolve_device("auto")
     return None if device.type == "cpu" else describe(device)
+
+
+def device_key(name: str) -> str:
+    """The device a setting names, as one key per physical device ('cpu', 'cuda:0', 'mps'); the raw
+    name when it names none here (the run itself then fails with :func:`resolve_device`'s message)."""
+    try:
+        device = resolve_device(name)
+    except DeviceError:
+        return name
+    if device.type == "cuda":
+        return f"cuda:{device.index or 0}"
+    return device.type

@@ -7,10 +7,9 @@ fine: each scale starts from the previous scale's result, upsampled.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -24,7 +23,8 @@ from nst.images import resize_max_side
 from nst.losses import content_loss, gram, gram_error, tv_loss
 from nst.optim import BoxAdam, BoxLBFGS
 from nst.records import StepRecord
-from nst.settings import Settings, SettingsError
+from nst.errors import DivergedError, SettingsError
+from nst.settings import Settings
 from nst.vgg import VGG19Features, load_model
 
 # L-BFGS curvature pairs kept; each costs two image-sized vectors, so memory stays bounded.
@@ -161,24 +161,96 @@ def _init_image(settings: Settings, content: torch.Tensor, styles: list[torch.Te
 
 
 def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings: Settings) -> list[float]:
-    problems = []
+    """The style blend normalised to sum to 1, or SettingsError listing what the inputs lack."""
+    problems: dict[str, str] = {}
     if not isinstance(content, Image.Image):
-        problems.append("the content must be a PIL image")
+        problems["content"] = "the content must be a PIL image"
     if not styles and (settings.style_weight > 0 or settings.init == "style"):
-        problems.append("at least one style image is needed (or set style_weight to 0)")
+        problems["styles"] = "at least one style image is needed (or set style_weight to 0)"
     if any(not isinstance(s, Image.Image) for s in styles):
-        problems.append("every style must be a PIL image")
+        problems["styles"] = "every style must be a PIL image"
     blend = list(settings.style_blend) if settings.style_blend is not None else [1.0] * len(styles)
     if styles and len(blend) != len(styles):
-        problems.append(f"style_blend has {len(blend)} weights for {len(styles)} style images")
+        problems["style_blend"] = f"style_blend has {len(blend)} weights for {len(styles)} style images"
     if problems:
-        raise SettingsError("Invalid settings: " + "; ".join(problems))
+        raise SettingsError(problems)
     total = sum(blend) or 1.0
     return [b / total for b in blend]
 
 
+@dataclass
+class _Scale:
+    """One scale of a run: the image being optimised, its optimiser and objective."""
+
+    index: int
+    steps: int
+    shape: tuple[int, int]
+    x: torch.Tensor  # the optimised image (leaf, requires grad)
+    objective: _Objective
+    optimizer: "BoxLBFGS | BoxAdam"
+    content_rgb: torch.Tensor
+    luminance_only: bool
+
+    def output(self) -> torch.Tensor:
+        """The current image as RGB in [0, 1] (chroma put back in luminance mode)."""
+        image = self.x.detach().clamp(0, 1)
+        return color.recombine(image, self.content_rgb) if self.luminance_only else image
+
+
+class _Run:
+    """What a whole run shares across its scales: device, model, inputs at full size, the plan."""
+
+    def __init__(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
+                 model: VGG19Features | None, cache: GramCache) -> None:
+        self.settings, self.cache = settings, cache
+        self.blend = _check_inputs(content, styles, settings)
+        self.device = resolve_device(settings.device)
+        self.dtype = resolve_dtype(settings.precision, self.device)
+        self.model = model if model is not None else load_model(settings.weights)
+        # Pillow's Lanczos gives the best downscale of the full-resolution inputs; scales below
+        # the output are made from these tensors.
+        self.content = to_tensor(resize_max_side(content, settings.size), self.device)
+        style_side = max(1, round(settings.size * settings.style_scale))
+        self.styles = [to_tensor(resize_max_side(s, style_side), self.device) for s in styles]
+        self.sides = scale_sides(settings.size, settings)
+        self.plan = split_steps(settings.steps, len(self.sides))
+
+    def scale(self, index: int, previous: torch.Tensor | None) -> _Scale:
+        """Targets, start image and optimiser of scale ``index``, continuing from ``previous``."""
+        s, model, dtype = self.settings, self.model, self.dtype
+        height, width = self.content.shape[-2:]
+        side = self.sides[index]
+        shape = _shape_for(side, width, height)
+        content_rgb = _resize(self.content, shape)
+        style_side = max(1, round(side * s.style_scale))
+        styles = [_resize(t, _shape_for(style_side, t.shape[-1], t.shape[-2])) for t in self.styles]
+        net_content = content_rgb
+        if s.preserve_color == "luminance":
+            net_content = color.luminance(content_rgb)
+            styles = [color.match_luminance(t, content_rgb) for t in styles]
+        elif s.preserve_color == "histogram":
+            styles = [color.match_histogram(t, content_rgb) for t in styles]
+
+        content_layers = s.content_layers if s.content_weight > 0 else ()
+        with torch.no_grad():
+            content_targets = model.features(net_content[None], content_layers, pooling=s.pooling,
+                                             dtype=dtype) if content_layers else {}
+        grams = [_style_grams(model, t, s, dtype, self.cache) for t in styles] if s.style_weight > 0 else []
+        objective = _Objective(model, s, _Target(content_targets, grams, self.blend, content_rgb), dtype)
+        start = _init_image(s, net_content, styles) if previous is None else _resize(previous, shape)
+        x = start.detach().clone().requires_grad_(True)
+        return _Scale(index, self.plan[index], shape, x, objective, _optimizer(s, x), content_rgb,
+                      s.preserve_color == "luminance")
+
+
+class StopSignal(Protocol):
+    """What :func:`stylize` polls once per step: a ``threading.Event`` or anything with ``is_set``."""
+
+    def is_set(self) -> bool: ...
+
+
 def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
-            stop: threading.Event | None = None, model: VGG19Features | None = None,
+            stop: StopSignal | None = None, model: VGG19Features | None = None,
             cache: GramCache = GRAMS) -> Iterator[StepRecord]:
     """Optimise an image so its VGG19 content matches ``content`` and its Grams the ``styles``.
 
@@ -187,93 +259,45 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
     run still yields a final record with the current image.
     """
     start = time.perf_counter()
-    blend = _check_inputs(content, styles, settings)
-    device = resolve_device(settings.device)
-    dtype = resolve_dtype(settings.precision, device)
-    model = model if model is not None else load_model(settings.weights)
-
-    # Pillow's Lanczos gives the best downscale of the full-resolution inputs; scales below
-    # the output are made from that tensor.
-    content_full = to_tensor(resize_max_side(content, settings.size), device)
-    height, width = content_full.shape[-2:]
-    sides = scale_sides(settings.size, settings)
-    plan = split_steps(settings.steps, len(sides))
-    total_steps = settings.steps
-    style_sources = [to_tensor(resize_max_side(s, max(1, round(settings.size * settings.style_scale))), device)
-                     for s in styles]
-
+    run = _Run(content, styles, settings, model, cache)
+    n_scales = len(run.sides)
     image: torch.Tensor | None = None
-    step = 0
     record: StepRecord | None = None
-    for index, (side, count) in enumerate(zip(sides, plan)):
-        shape = _shape_for(side, width, height)
-        content_rgb = _resize(content_full, shape)
-        style_side = max(1, round(side * settings.style_scale))
-        styles_here = [_resize(s, _shape_for(style_side, s.shape[-1], s.shape[-2])) for s in style_sources]
-        if settings.preserve_color == "luminance":
-            net_content = color.luminance(content_rgb)
-            styles_here = [color.match_luminance(s, content_rgb) for s in styles_here]
-        else:
-            net_content = content_rgb
-            if settings.preserve_color == "histogram":
-                styles_here = [color.match_histogram(s, content_rgb) for s in styles_here]
-
-        with torch.no_grad():
-            content_layers = settings.content_layers if settings.content_weight > 0 else ()
-            content_targets = model.features(net_content[None], content_layers, pooling=settings.pooling,
-                                             dtype=dtype) if content_layers else {}
-        grams = [_style_grams(model, s, settings, dtype, cache) for s in styles_here] \
-            if settings.style_weight > 0 else []
-        objective = _Objective(model, settings, _Target(content_targets, grams, blend, content_rgb), dtype)
-
-        if image is None:
-            start_image = _init_image(settings, net_content, styles_here)
-        else:
-            start_image = _resize(image, shape)
-        x = start_image.detach().clone().requires_grad_(True)
-        optimizer = _optimizer(settings, x)
-        # L-BFGS assumes a well-scaled problem for its first step and its curvature test, and
-        # Gatys losses on 0-255 Caffe features reach 1e10. It minimises L / L0 instead (L0: the
-        # scale's first loss), which has the same minimiser; records show the true L.
-        conditioning: list[float] = []
-
-        def output() -> torch.Tensor:
-            if settings.preserve_color == "luminance":
-                return color.recombine(x.detach().clamp(0, 1), content_rgb)
-            return x.detach().clamp(0, 1)
-
-        for k in range(count):
+    for index in range(n_scales):
+        scale = run.scale(index, image)
+        for k in range(scale.steps):
             if stop is not None and stop.is_set():
-                yield _final(record, output(), start, total_steps, stopped=True)
+                yield _final(record, scale.output(), start, settings.steps, stopped=True)
                 return
-            losses: dict[str, float] = {}
-            raw: dict[str, float] = {}
-
-            def closure() -> torch.Tensor:
-                x.grad = None
-                total, weighted, unweighted = objective(x)
-                if settings.optimizer == "lbfgs":
-                    if not conditioning:
-                        conditioning.append(1.0 / max(weighted["total"], 1e-12))
-                    total = total * conditioning[0]
-                total.backward()
-                losses.update(weighted)
-                raw.update(unweighted)
-                return total
-
-            optimizer.step(closure)
-            step += 1
-            last = index == len(sides) - 1 and k == count - 1
+            losses, raw = _step(scale)
+            step = (record.step if record else 0) + 1
+            if not math.isfinite(losses.get("total", math.nan)):
+                raise DivergedError(f"The loss became {losses.get('total')} at step {step}; lower the learning"
+                                    " rate or the weights.")
+            last = index == n_scales - 1 and k == scale.steps - 1
             # The first step too, so a viewer sees the start image at once, not after k steps.
             preview = last or step == 1 or step % settings.preview_every == 0
-            if not math.isfinite(losses.get("total", math.nan)):
-                raise FloatingPointError(f"the loss became {losses.get('total')} at step {step};"
-                                         " lower the learning rate or the weights")
-            record = StepRecord(step=step, total_steps=total_steps, scale=index, n_scales=len(sides),
-                                shape=shape, losses=losses, raw=raw, elapsed=time.perf_counter() - start,
-                                image=to_uint8(output()) if preview else None, done=last)
+            record = StepRecord(step=step, total_steps=settings.steps, scale=index, n_scales=n_scales,
+                                shape=scale.shape, losses=losses, raw=raw, elapsed=time.perf_counter() - start,
+                                image=to_uint8(scale.output()) if preview else None, done=last)
             yield record
-        image = x.detach().clamp(0, 1)
+        image = scale.x.detach().clamp(0, 1)
+
+
+def _step(scale: _Scale) -> tuple[dict[str, float], dict[str, float]]:
+    """One optimiser step; the weighted and raw loss terms of the image it evaluated."""
+    losses: dict[str, float] = {}
+    raw: dict[str, float] = {}
+
+    def closure() -> torch.Tensor:
+        scale.x.grad = None
+        total, weighted, unweighted = scale.objective(scale.x)
+        losses.update(weighted)
+        raw.update(unweighted)
+        return total
+
+    scale.optimizer.step(closure)
+    return losses, raw
 
 
 def _final(record: StepRecord | None, image: torch.Tensor, start: float, total_steps: int, *,

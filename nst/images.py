@@ -7,36 +7,28 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from nst.errors import ImageError
+from nst.files import Source, read_source
+from nst.recipe import RECIPE_KEY
+
 MAX_PIXELS: int = 40_000_000
-MAX_BYTES: int = 50 * 1024 * 1024
-MAX_RECIPE_BYTES = 1024 * 1024
-RECIPE_KEY = "nst-recipe"
 
 # Decoders we trust with user uploads; every other Pillow plugin stays out of the attack surface.
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
 _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_DEFAULT_NAME = "The file"
-
-Source = str | os.PathLike | bytes | BinaryIO
-
-
-class ImageError(ValueError):
-    """A file that cannot be used as an image; the message is one clear sentence for a user."""
-
 
 def load_image(source: Source, max_side: int | None = None, *, name: str | None = None) -> Image.Image:
     """Open, validate and normalise to an RGB image; optionally downscale so max(w,h) <= max_side.
 
     Downscaling keeps the aspect ratio, uses LANCZOS and never upscales. ``name`` labels
-    error messages (defaults to a path's basename or a stream's ``name``).
+    error messages (defaults to the path as given or a stream's ``name``).
     """
-    data, label = _read(source, name)
+    data, label = read_source(source, name, ImageError)
     image = _decode(data, label)
     if max_side is not None and max(image.size) > max_side:
         image = resize_max_side(image, max_side)
@@ -109,56 +101,8 @@ def save_image(
     elif suffix in (".jpg", ".jpeg"):
         data = jpeg_bytes(image)
     else:
-        raise ImageError(f"{path.name} has an unsupported extension; use .png, .jpg or .jpeg.")
+        raise ImageError(f"{path} has an unsupported extension; use .png, .jpg or .jpeg.")
     path.write_bytes(data)
-
-
-def read_recipe(source: Source, *, name: str | None = None) -> dict:
-    """Read a recipe from a PNG written by :func:`png_bytes` or from a JSON file/bytes."""
-    data, label = _read(source, name)
-    if data.startswith(_PNG_SIGNATURE):
-        return _parse_recipe(_png_recipe(data, label), label)
-    if len(data) > MAX_RECIPE_BYTES:
-        raise ImageError(f"{label} is too large for a recipe; the limit is 1 MB.")
-    try:
-        text = data.decode("utf-8-sig")  # tolerate the BOM some editors write
-    except UnicodeDecodeError as exc:
-        raise ImageError(f"{label} has no recipe; expected a PNG saved by this app or a JSON file.") from exc
-    return _parse_recipe(text, label)
-
-
-def _read(source: Source, name: str | None) -> tuple[bytes, str]:
-    """Return the source's bytes (at most MAX_BYTES) and the label to use in messages."""
-    limit = MAX_BYTES
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data, label = bytes(source), name or _DEFAULT_NAME
-    elif isinstance(source, (str, os.PathLike)):
-        path = os.fsdecode(source)
-        label = name or os.path.basename(path) or path
-        try:
-            with open(path, "rb") as file:
-                data = file.read(limit + 1)  # one extra byte tells "too big" apart from "exactly at limit"
-        except FileNotFoundError as exc:
-            raise ImageError(f"{label} does not exist.") from exc
-        except IsADirectoryError as exc:
-            raise ImageError(f"{label} is a folder, not a file.") from exc
-        except OSError as exc:
-            raise ImageError(f"{label} could not be read ({exc.strerror or exc}).") from exc
-    else:
-        stream_name = getattr(source, "name", None)
-        # Uploads (e.g. Streamlit's UploadedFile) and open files carry a name worth showing.
-        label = name or (isinstance(stream_name, str) and os.path.basename(stream_name)) or _DEFAULT_NAME
-        try:
-            data = source.read(limit + 1)
-        except OSError as exc:
-            raise ImageError(f"{label} could not be read ({exc.strerror or exc}).") from exc
-        if not isinstance(data, bytes):
-            raise TypeError("expected a binary stream (open the file with 'rb')")
-    if len(data) > limit:
-        raise ImageError(f"{label} is larger than {limit // (1024 * 1024)} MB, the limit for a file.")
-    if not data:
-        raise ImageError(f"{label} is empty.")
-    return data, label
 
 
 def _decode(data: bytes, label: str) -> Image.Image:
@@ -222,27 +166,3 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 def _as_image(image: Image.Image | np.ndarray) -> Image.Image:
     return to_image(image) if isinstance(image, np.ndarray) else image
-
-
-def _png_recipe(data: bytes, label: str) -> str:
-    """Return the recipe text chunk of a PNG without decoding its pixels."""
-    try:
-        with Image.open(io.BytesIO(data), formats=("PNG",)) as png:
-            text = png.info.get(RECIPE_KEY)
-    except Exception as exc:  # corrupt chunks, oversized text chunks, decompression bombs
-        raise ImageError(f"{label} is not a readable PNG (truncated or corrupt file).") from exc
-    if not isinstance(text, str):
-        raise ImageError(f"{label} has no recipe.")
-    return text
-
-
-def _parse_recipe(text: str, label: str) -> dict:
-    try:
-        recipe = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImageError(f"{label} is not valid JSON ({exc.msg} at line {exc.lineno}).") from exc
-    except RecursionError as exc:  # absurdly nested input; json gives up rather than erroring cleanly
-        raise ImageError(f"{label} is not a usable recipe (nested too deeply).") from exc
-    if not isinstance(recipe, dict):
-        raise ImageError(f"{label} does not hold a recipe (expected a JSON object).")
-    return recipe

@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch
 
-Closure = Callable[[], torch.Tensor]  # computes the loss and fills x.grad by backward()
+Closure = Callable[[], torch.Tensor]  # clears x.grad and computes the loss; the optimiser differentiates it
 NOISE = 1e-3  # relative loss change L-BFGS treats as evaluation noise (bf16 convolutions)
 MAX_BACKTRACKS = 3
 
@@ -29,6 +29,10 @@ class BoxLBFGS:
     * After each step the image is clamped, and the curvature pair is built from the move
       actually made (s = x_new − x_old), not the one proposed.
     * A step that raised the loss is taken back part of the way (see ``_backtrack``).
+    * It minimises L / L0, where L0 is the first loss it sees: L-BFGS assumes a well-scaled
+      problem for its first step and its curvature test, and Gatys losses on 0-255 Caffe
+      features reach 1e10. The minimiser is the same; the scaling happens before the backward,
+      so reduced-precision gradients stay in range.
 
     The ``history`` most recent pairs live in preallocated buffers, so a step allocates no
     long-lived memory.
@@ -50,12 +54,18 @@ class BoxLBFGS:
         self._prev_g: torch.Tensor | None = None
         self._prev_loss = math.inf
         self._backtracks = 0
+        self._loss_scale: float | None = None  # 1 / L0
 
     def step(self, closure: Closure) -> torch.Tensor:
+        """Evaluate the loss (the closure's, unscaled) and move ``x``; returns that loss."""
         loss = closure()
+        if self._loss_scale is None:
+            self._loss_scale = 1.0 / max(float(loss.detach()), 1e-12)  # host read, first step only
+        scaled = loss * self._loss_scale
+        scaled.backward()
         x, g = self.x.detach(), self.x.grad
         with torch.no_grad():
-            value = float(loss)  # host read
+            value = float(scaled)  # host read
             # Increases within NOISE are reduced-precision rounding, not overshoot; and after
             # MAX_BACKTRACKS in a row the point is taken anyway, so noise can never stall a run.
             if value > self._prev_loss * (1 + NOISE) and self._backtracks < MAX_BACKTRACKS:
@@ -142,7 +152,9 @@ class BoxAdam:
         self._t = 0
 
     def step(self, closure: Closure) -> torch.Tensor:
+        """Evaluate the loss, differentiate it and move ``x``; returns the loss."""
         loss = closure()
+        loss.backward()
         b1, b2 = self.betas
         self._t += 1
         with torch.no_grad():

@@ -1,12 +1,18 @@
-"""Validated settings for a style-transfer run, presets, and their JSON form (the "recipe")."""
+"""Validated settings for a style-transfer run, and presets.
+
+Every field carries its :class:`Rule` (type, bounds or choices, unit, help): the one source from
+which validation (:meth:`Settings.problems`), the CLI's flags (:mod:`nst.cli`), the studio's
+widget ranges and help, and the reading of JSON recipes all derive.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
+from nst.errors import SettingsError
 from nst.layers import CONV_LAYERS
 
 DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("conv4_2",)
@@ -22,10 +28,104 @@ MULTISCALE = ("auto", "on", "off")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 MAX_SIZE = 4096
 MAX_STEPS = 100_000
+MAX_SEED = 2**63 - 1
+
+# Value kinds a Rule checks: a whole number, a real number, one of ``choices``, free text, a list
+# of VGG19 layer names, or a list of real numbers.
+INT, FLOAT, CHOICE, TEXT, LAYERS, FLOATS = "int", "float", "choice", "text", "layers", "floats"
 
 
-class SettingsError(ValueError):
-    """One or more settings are impossible; the message lists every problem."""
+@dataclass(frozen=True)
+class Rule:
+    """What one setting may hold, and how it is explained.
+
+    Numbers lie in [low, high] (an open end with ``above``/``below``); a list of numbers applies
+    the bounds to each item, and ``length`` fixes its length. ``optional`` admits None.
+    """
+
+    kind: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    above: bool = False  # strictly greater than ``low``
+    below: bool = False  # strictly less than ``high``
+    choices: tuple[str, ...] = ()
+    unit: str = ""
+    length: int | None = None
+    optional: bool = False
+
+    def bounds(self) -> str:
+        """The allowed range in words, e.g. 'from 16 to 4096', '>= 0', 'in [0, 1)'."""
+        low, high = _num(self.low), _num(self.high)
+        if self.low is not None and self.high is not None:
+            if self.above or self.below:
+                return f"in {'(' if self.above else '['}{low}, {high}{')' if self.below else ']'}"
+            return f"from {low} to {high}"
+        if self.low is not None:
+            return f"{'>' if self.above else '>='} {low}"
+        if self.high is not None:
+            return f"{'<' if self.below else '<='} {high}"
+        return ""
+
+    def describe(self) -> str:
+        """What a valid value is, as the end of 'NAME must be …'."""
+        if self.kind == CHOICE:
+            return "one of " + ", ".join(self.choices)
+        if self.kind == TEXT:
+            return "a non-empty text"
+        if self.kind == LAYERS:
+            return "a list of distinct VGG19 layer names (conv1_1 … conv5_4)"
+        unit = f" of {self.unit}" if self.unit else ""
+        noun = f"a whole number{unit}" if self.kind == INT else "a number"
+        if self.kind == FLOAT and self.low == 0 and self.above and self.high is None:
+            noun, range_ = "a positive number", ""
+        elif self.kind == FLOAT and self.high is None:
+            noun, range_ = "a finite number", self.bounds()
+        else:
+            range_ = self.bounds()
+        if self.kind == FLOATS:
+            count = f"{self.length} numbers" if self.length else "a list of numbers"
+            return f"{count}{' ' + range_ if range_ else ''}"
+        return f"{noun}{' ' + range_ if range_ else ''}"
+
+    def accepts(self, value: Any) -> bool:
+        """True when ``value`` is of this rule's kind and within its bounds."""
+        if value is None:
+            return self.optional
+        if self.kind == CHOICE:
+            return isinstance(value, str) and value in self.choices
+        if self.kind == TEXT:
+            return isinstance(value, str) and bool(value)
+        if self.kind == LAYERS:
+            return (isinstance(value, (list, tuple)) and all(isinstance(v, str) and v in CONV_LAYERS for v in value)
+                    and len(set(value)) == len(value))
+        if self.kind == FLOATS:
+            return (isinstance(value, (list, tuple)) and (self.length is None or len(value) == self.length)
+                    and all(self._in_range(v, whole=False) for v in value))
+        return self._in_range(value, whole=self.kind == INT)
+
+    def _in_range(self, value: Any, whole: bool) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+            return False
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.above else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.below else value <= self.high)
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def setting(default: Any, kind: str, help: str, **rule: Any) -> Any:
+    """A Settings field with its rule in the field's metadata."""
+    return field(default=default, metadata={"rule": Rule(kind, help, **rule)})
+
+
+def rule(name: str) -> Rule:
+    """The rule of Settings field ``name``."""
+    return RULES[name]
 
 
 @dataclass(frozen=True)
@@ -36,40 +136,73 @@ class Settings:
     normalised loss terms documented in :mod:`nst.losses`.
     """
 
-    size: int = 512  # max side of the output, px
-    steps: int = 300  # total optimiser steps over all scales
-    optimizer: str = "lbfgs"
-    lr: float | None = None  # L-BFGS step length or Adam learning rate; None: the optimiser's default
-    betas: tuple[float, float] = (0.9, 0.999)  # Adam only
-    eps: float = 1e-8  # Adam only
-    content_weight: float = 1.0
-    style_weight: float = 3e-4
-    tv_weight: float = 0.0
-    content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
-    style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] | None = None  # None: equal weights summing to 1
-    style_blend: tuple[float, ...] | None = None  # one per style image; None: equal
-    style_scale: float = 1.0  # style image max side relative to the output's
-    init: str = "content"
-    preserve_color: str = "none"
-    multiscale: str = "auto"  # auto: on when size >= 2 * min_scale
-    min_scale: int = 128  # side of the coarsest scale when multi-scale
-    pooling: str = "max"
-    weights: str = "bundled"  # "bundled", "torchvision", or a path to a torchvision-layout VGG19
-    device: str = "auto"
-    precision: str = "auto"
-    seed: int = 0
-    preview_every: int = 10
+    size: int = setting(512, INT, "Longer side of the output. Time grows with its square.",
+                        low=16, high=MAX_SIZE, unit="pixels")
+    steps: int = setting(300, INT, "Optimiser steps over all scales. L-BFGS needs a few hundred; Adam about 1000.",
+                         low=1, high=MAX_STEPS)
+    optimizer: str = setting("lbfgs", CHOICE, "L-BFGS converges in fewer steps; Adam is the original recipe's"
+                             " choice.", choices=OPTIMIZERS)
+    lr: float | None = setting(None, FLOAT, "L-BFGS step length or Adam's learning rate on 0–1 pixels; empty:"
+                               " the optimiser's default (" + ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LR.items())
+                               + ").", low=0, above=True, optional=True)
+    betas: tuple[float, float] = setting((0.9, 0.999), FLOATS, "Adam only: momentum of the gradient and of its"
+                                         " square.", low=0, high=1, below=True, length=2)
+    eps: float = setting(1e-8, FLOAT, "Adam only: the denominator's floor.", low=0, above=True)
+    content_weight: float = setting(1.0, FLOAT, "α: how strongly the result keeps the content's layout.", low=0)
+    style_weight: float = setting(3e-4, FLOAT, "β: how strongly it takes the style's textures. Raise by powers of"
+                                  " ten for more style.", low=0)
+    tv_weight: float = setting(0.0, FLOAT, "γ: total-variation smoothing; removes speckle noise. 0 turns it off.",
+                               low=0)
+    content_layers: tuple[str, ...] = setting(DEFAULT_CONTENT_LAYERS, LAYERS, "VGG19 layers whose activations the"
+                                              " result must match (conv4_2 in the paper).")
+    style_layers: tuple[str, ...] = setting(DEFAULT_STYLE_LAYERS, LAYERS, "Layers whose Gram matrices carry the"
+                                            " style; lower layers give finer textures.")
+    style_layer_weights: tuple[float, ...] | None = setting(None, FLOATS, "One weight per style layer; empty:"
+                                                            " equal weights summing to 1.", low=0, optional=True)
+    style_blend: tuple[float, ...] | None = setting(None, FLOATS, "Blend weights, one per style image (normalised"
+                                                    " to sum to 1); empty: equal.", low=0, optional=True)
+    style_scale: float = setting(1.0, FLOAT, "Size of the style image relative to the output: larger gives bigger"
+                                 " brush strokes.", low=0.1, high=4.0)
+    init: str = setting("content", CHOICE, "The starting image. Content converges fastest; noise gives more varied"
+                        " results.", choices=INITS)
+    preserve_color: str = setting("none", CHOICE, "Keep the content's colours: transfer luminance only, or match"
+                                  " the style's colour histogram.", choices=COLOR_MODES)
+    multiscale: str = setting("auto", CHOICE, "Optimise coarse to fine. Auto turns it on for outputs at least twice"
+                              " the coarsest scale.", choices=MULTISCALE)
+    min_scale: int = setting(128, INT, "Side of the first scale when multi-scale is on.", low=16, high=MAX_SIZE,
+                             unit="pixels")
+    pooling: str = setting("max", CHOICE, "VGG pooling. Average gives smoother gradients (the paper's"
+                           " suggestion); max is VGG's own.", choices=POOLINGS)
+    weights: str = setting("bundled", TEXT, "VGG19 weights: bundled (the Caffe network of the paper, offline),"
+                           " torchvision, or a path to a torchvision-layout state dict.")
+    device: str = setting("auto", TEXT, "Where the run goes: auto, cpu, cuda, cuda:N or mps.")
+    precision: str = setting("auto", CHOICE, "Convolution precision. Auto uses bf16/fp16 where they are faster;"
+                             " fp32 is exact.", choices=PRECISIONS)
+    seed: int = setting(0, INT, "Random seed for noise initialisation; the same seed repeats a run bit for bit on"
+                        " the CPU.", low=0, high=MAX_SEED)
+    preview_every: int = setting(10, INT, "Return the current image every N steps.", low=1, high=MAX_STEPS)
 
     def __post_init__(self) -> None:
         # Normalise list-likes (from JSON or widgets) to tuples so the dataclass stays hashable.
-        for name in ("betas", "content_layers", "style_layers", "style_layer_weights", "style_blend"):
+        for name in _LIST_FIELDS:
             value = getattr(self, name)
-            if value is not None and not isinstance(value, tuple):
+            if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
-        problems = _problems(self)
+        problems = self.problems(dataclasses.asdict(self))
         if problems:
-            raise SettingsError("Invalid settings: " + "; ".join(problems))
+            raise SettingsError(problems)
+
+    @classmethod
+    def problems(cls, values: Mapping[str, Any]) -> dict[str, str]:
+        """Every reason ``values`` (field -> value; missing fields take their defaults) cannot make
+        Settings, as {field: message}, in field order; empty when they can."""
+        v = {name: values.get(name, default) for name, default in DEFAULTS.items()}
+        found = {name: f"unknown setting {name!r}" for name in values if name not in RULES}
+        for name, r in RULES.items():
+            if not r.accepts(v[name]):
+                found[name] = f"{name} must be {r.describe()}, got {v[name]!r}"
+        _cross_field_problems(v, found)
+        return found
 
     @property
     def learning_rate(self) -> float:
@@ -100,169 +233,85 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Settings":
-        """Build from a (possibly untrusted) mapping; unknown keys and wrong types are errors."""
+        """Build from a (possibly untrusted) mapping such as a recipe's JSON; unknown keys and values
+        of the wrong kind are errors, reported together."""
         if not isinstance(data, Mapping):
-            raise SettingsError("Invalid settings: expected a JSON object of settings")
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        problems = [f"unknown setting {name!r}" for name in unknown]
-        kwargs: dict[str, Any] = {}
-        for name, value in data.items():
-            if name in known:
-                try:
-                    kwargs[name] = _coerce(name, value, cls.__dataclass_fields__[name].default)
-                except (TypeError, ValueError) as exc:
-                    problems.append(f"{name}: {exc}")
+            raise SettingsError("expected a JSON object of settings")
+        values = {name: _from_json(name, value) for name, value in data.items()}
+        problems = cls.problems(values)
         if problems:
-            raise SettingsError("Invalid settings: " + "; ".join(problems))
-        try:
-            return cls(**kwargs)
-        except TypeError as exc:  # e.g. betas of the wrong length reaching comparison code
-            raise SettingsError(f"Invalid settings: {exc}") from exc
+            raise SettingsError(problems)
+        return cls(**values)
 
 
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    """Check a JSON value against the field's type (taken from its default)."""
-    if name in ("content_layers", "style_layers"):
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise TypeError("expected a list of layer names")
+RULES: dict[str, Rule] = {f.name: f.metadata["rule"] for f in fields(Settings)}
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
+_LIST_FIELDS = tuple(name for name, r in RULES.items() if r.kind in (LAYERS, FLOATS))
+
+
+def _from_json(name: str, value: Any) -> Any:
+    """JSON's lists become tuples and its whole numbers count as reals where a real is expected."""
+    r = RULES.get(name)
+    if r is None:
+        return value
+    if r.kind in (LAYERS, FLOATS) and isinstance(value, list):
         return tuple(value)
-    if name == "lr":
-        return None if value is None else _number(value)
-    if name in ("style_layer_weights", "style_blend"):
-        if value is None:
-            return None
-        if not isinstance(value, (list, tuple)):
-            raise TypeError("expected a list of numbers")
-        return tuple(_number(v) for v in value)
-    if name == "betas":
-        if not isinstance(value, (list, tuple)) or len(value) != 2:
-            raise TypeError("expected two numbers")
-        return tuple(_number(v) for v in value)
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise TypeError("expected true or false")
-        return value
-    if isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError("expected a whole number")
-        return value
-    if isinstance(default, float):
-        return _number(value)
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise TypeError("expected a string")
-        return value
+    if r.kind == FLOAT and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
     return value
 
 
-def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a number, got {value!r}")
-    return float(value)
+def _cross_field_problems(v: Mapping[str, Any], found: dict[str, str]) -> None:
+    """Rules that tie several fields together; each is judged only where its fields are valid."""
+    def ok(*names: str) -> bool:
+        return not any(name in found for name in names)
+
+    if ok("content_weight", "style_weight") and v["content_weight"] == 0 and v["style_weight"] == 0:
+        found["style_weight"] = "content_weight and style_weight cannot both be 0"
+    for kind in ("content", "style"):
+        layers, weight = f"{kind}_layers", f"{kind}_weight"
+        if ok(layers, weight) and not v[layers] and v[weight] > 0:
+            found[layers] = f"{layers} is empty but {weight} > 0"
+    lw = v["style_layer_weights"]
+    if ok("style_layer_weights", "style_layers", "style_weight") and lw is not None:
+        if len(lw) != len(v["style_layers"]):
+            found["style_layer_weights"] = (f"style_layer_weights needs {len(v['style_layers'])} values (one per"
+                                            f" style layer), got {len(lw)}")
+        elif lw and sum(lw) == 0 and v["style_weight"] > 0:
+            found["style_layer_weights"] = "style_layer_weights are all 0"
+    blend = v["style_blend"]
+    if ok("style_blend") and blend is not None:
+        if not blend:
+            found["style_blend"] = "style_blend must list at least one weight"
+        elif sum(blend) == 0:
+            found["style_blend"] = "style_blend weights are all 0"
 
 
-def _finite_nonneg(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
-
-
-def _problems(s: Settings) -> list[str]:
-    """Every reason these settings cannot run, in field order."""
-    p: list[str] = []
-
-    def is_int(v: Any) -> bool:
-        return isinstance(v, int) and not isinstance(v, bool)
-
-    if not is_int(s.size) or not 16 <= s.size <= MAX_SIZE:
-        p.append(f"size must be a whole number of pixels from 16 to {MAX_SIZE}, got {s.size!r}")
-    if not is_int(s.steps) or not 1 <= s.steps <= MAX_STEPS:
-        p.append(f"steps must be a whole number from 1 to {MAX_STEPS}, got {s.steps!r}")
-    if s.optimizer not in OPTIMIZERS:
-        p.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {s.optimizer!r}")
-    if s.lr is not None and (not _finite_nonneg(s.lr) or s.lr == 0):
-        p.append(f"lr must be a positive number, got {s.lr!r}")
-    if len(s.betas) != 2 or not all(_finite_nonneg(b) and b < 1 for b in s.betas):
-        p.append(f"betas must be two numbers in [0, 1), got {s.betas!r}")
-    if not _finite_nonneg(s.eps) or s.eps == 0:
-        p.append(f"eps must be a positive number, got {s.eps!r}")
-    for name in ("content_weight", "style_weight", "tv_weight"):
-        if not _finite_nonneg(getattr(s, name)):
-            p.append(f"{name} must be a finite number >= 0, got {getattr(s, name)!r}")
-    if _finite_nonneg(s.content_weight) and _finite_nonneg(s.style_weight):
-        if s.content_weight == 0 and s.style_weight == 0:
-            p.append("content_weight and style_weight cannot both be 0")
-    for name in ("content_layers", "style_layers"):
-        layers = getattr(s, name)
-        bad = [layer for layer in layers if layer not in CONV_LAYERS]
-        if bad:
-            p.append(f"unknown {name[:-1].replace('_', ' ')} name(s) {', '.join(map(repr, bad))}"
-                     f" (choose from conv1_1 … conv5_4)")
-        if len(set(layers)) != len(layers):
-            p.append(f"{name} has repeated layers")
-    if not s.content_layers and s.content_weight > 0:
-        p.append("content_layers is empty but content_weight > 0")
-    if not s.style_layers and s.style_weight > 0:
-        p.append("style_layers is empty but style_weight > 0")
-    if s.style_layer_weights is not None:
-        if len(s.style_layer_weights) != len(s.style_layers):
-            p.append(f"style_layer_weights needs {len(s.style_layers)} values (one per style layer),"
-                     f" got {len(s.style_layer_weights)}")
-        if not all(_finite_nonneg(w) for w in s.style_layer_weights):
-            p.append("style_layer_weights must be finite numbers >= 0")
-        elif s.style_layer_weights and sum(s.style_layer_weights) == 0 and s.style_weight > 0:
-            p.append("style_layer_weights are all 0")
-    if s.style_blend is not None:
-        if not s.style_blend or not all(_finite_nonneg(w) for w in s.style_blend):
-            p.append("style_blend must be finite numbers >= 0")
-        elif sum(s.style_blend) == 0:
-            p.append("style_blend weights are all 0")
-    if not _finite_nonneg(s.style_scale) or not 0.1 <= s.style_scale <= 4:
-        p.append(f"style_scale must be from 0.1 to 4, got {s.style_scale!r}")
-    if s.init not in INITS:
-        p.append(f"init must be one of {', '.join(INITS)}, got {s.init!r}")
-    if s.preserve_color not in COLOR_MODES:
-        p.append(f"preserve_color must be one of {', '.join(COLOR_MODES)}, got {s.preserve_color!r}")
-    if s.multiscale not in MULTISCALE:
-        p.append(f"multiscale must be one of {', '.join(MULTISCALE)}, got {s.multiscale!r}")
-    if not is_int(s.min_scale) or not 16 <= s.min_scale <= MAX_SIZE:
-        p.append(f"min_scale must be a whole number from 16 to {MAX_SIZE}, got {s.min_scale!r}")
-    if s.pooling not in POOLINGS:
-        p.append(f"pooling must be one of {', '.join(POOLINGS)}, got {s.pooling!r}")
-    if not isinstance(s.weights, str) or not s.weights:
-        p.append("weights must be 'bundled', 'torchvision' or a file path")
-    if not isinstance(s.device, str) or not s.device:
-        p.append("device must be auto, cpu, cuda, cuda:N or mps")
-    if s.precision not in PRECISIONS:
-        p.append(f"precision must be one of {', '.join(PRECISIONS)}, got {s.precision!r}")
-    if not is_int(s.seed) or not 0 <= s.seed < 2**63:
-        p.append(f"seed must be a whole number >= 0, got {s.seed!r}")
-    if not is_int(s.preview_every) or s.preview_every < 1:
-        p.append(f"preview_every must be a whole number >= 1, got {s.preview_every!r}")
-    return p
-
-
-# Named starting points. "seed" is the original recipe this project started from: Adam with
+# Named starting points. "paper" is the original recipe this project started from: Adam with
 # lr 0.01, beta1 0.99, eps 0.1 for 1000 steps and a light touch of style (its content:style
 # ratio was 10:1 in its own normalisation; here that is a tenth of our default style weight).
 PRESETS: dict[str, dict[str, Any]] = {
     "fast": {},  # the defaults: L-BFGS, coarse-to-fine, a good image quickly
-    "seed": {
+    "paper": {
         "optimizer": "adam",
         "lr": 0.01,
         "betas": (0.99, 0.999),
         "eps": 0.1,
         "steps": 1000,
-        "style_weight": Settings.style_weight / 10,
+        "style_weight": DEFAULTS["style_weight"] / 10,
         "multiscale": "off",
     },
 }
+# Old names still accepted (recipes and scripts written before the rename).
+PRESET_ALIASES = {"seed": "paper"}
 
 
 def preset(name: str, **overrides: Any) -> Settings:
-    """Settings for a named preset, with any fields overridden."""
+    """Settings for a named preset (or an old alias of one), with any fields overridden."""
+    name = PRESET_ALIASES.get(name, name)
     if name not in PRESETS:
-        raise SettingsError(f"Invalid settings: unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+        raise SettingsError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
     return Settings(**{**PRESETS[name], **overrides})
 
 
-__all__ = ["Settings", "SettingsError", "PRESETS", "preset"]
+__all__ = ["Settings", "SettingsError", "Rule", "RULES", "DEFAULTS", "PRESETS", "PRESET_ALIASES", "preset", "rule"]

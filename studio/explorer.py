@@ -2,7 +2,7 @@
 
 Content reconstructions match one layer's activations (style weight 0); style reconstructions
 match the Gram matrices of a growing set of layers (content weight 0). Each image is a small
-run through the shared job limiter, cached process-wide per (image digest, kind, layers, settings).
+run through the shared device queue, cached process-wide per (image digest, settings).
 """
 
 from __future__ import annotations
@@ -14,15 +14,18 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
-from nst import Settings
-from nst.jobs import DONE, Job, Snapshot
-from nst.settings import DEFAULT_STYLE_LAYERS
-from studio.resources import cached_model
+from nst.settings import DEFAULT_STYLE_LAYERS, Settings
+from studio.jobs import DONE, QUEUED, Job, Snapshot
 from studio.uploads import Upload
 
 CONTENT_LAYERS: tuple[str, ...] = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
 STYLE_SETS: tuple[tuple[str, ...], ...] = tuple(DEFAULT_STYLE_LAYERS[: k + 1] for k in range(len(DEFAULT_STYLE_LAYERS)))
 MAX_CACHED = 256
+# kind -> (title, the layer sets it renders, caption of one layer set)
+KINDS: dict[str, tuple[str, list[tuple[str, ...]], Callable[[tuple[str, ...]], str]]] = {
+    "content": ("Content reconstructions", [(layer,) for layer in CONTENT_LAYERS], lambda layers: layers[0]),
+    "style": ("Style reconstructions", list(STYLE_SETS), lambda layers: " + ".join(layers)),
+}
 
 
 class ReconstructionError(RuntimeError):
@@ -65,7 +68,7 @@ def reconstruct(upload: Upload, settings: Settings, on_update: Callable[[Snapsho
     if hit is not None:
         return hit
     styles = [upload.image] if settings.style_weight > 0 else []
-    job = Job(upload.image, styles, settings, model=cached_model(settings.weights)).start()
+    job = Job(upload.image, styles, settings).start()
     try:
         while not job.join(0.25):
             job.heartbeat()
@@ -78,3 +81,23 @@ def reconstruct(upload: Upload, settings: Settings, on_update: Callable[[Snapsho
         raise ReconstructionError(snap.message or "The reconstruction was stopped.")
     _keep(key, snap.result)
     return snap.result
+
+
+def render_kind(kind: str, upload: Upload, size: int, steps: int, device: str) -> None:
+    """One row of reconstructions of ``kind``, drawn as each finishes, with a progress bar."""
+    title, layer_sets, caption = KINDS[kind]
+    progress = st.progress(0.0, text="Starting …")
+    columns = st.columns(len(layer_sets))
+    for index, (column, layers) in enumerate(zip(columns, layer_sets)):
+
+        def update(snap: Snapshot, index: int = index, layers: tuple = layers) -> None:
+            if snap.status == QUEUED:
+                progress.progress(index / len(layer_sets), text=f"Waiting for the {snap.device} "
+                                  f"(number {snap.queue_position or 1} in the queue) …")
+            else:
+                progress.progress((index + snap.fraction) / len(layer_sets),
+                                  text=f"{caption(layers)}: step {snap.step} of {snap.total_steps}")
+
+        image = reconstruct(upload, reconstruction_settings(kind, layers, size, steps, device), update)
+        column.image(image, caption=caption(layers), width="stretch")
+    progress.empty()

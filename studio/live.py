@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from nst.jobs import QUEUED, Snapshot
+from studio import runs
 from studio.charts import loss_chart
+from studio.jobs import QUEUED, Snapshot
+
+POLL_SECONDS = 0.5
 
 
 def duration(seconds: float | None) -> str:
@@ -43,3 +46,22 @@ def job_panel(snap: Snapshot) -> None:
             st.caption("The first preview appears after a few steps.")
     with chart:
         loss_chart(snap.rows)
+
+
+def live_panel() -> None:
+    """This session's running job, redrawn every POLL_SECONDS while it runs (a fragment)."""
+    st.fragment(_poll, run_every=POLL_SECONDS if runs.running() else None)()
+
+
+def _poll() -> None:
+    """Heartbeat, progress, preview and losses; once the job ends, collect it and redraw the page."""
+    run = runs.active()
+    if run is None:
+        return
+    run.job.heartbeat()
+    snap = run.job.snapshot()
+    if snap.finished:
+        runs.collect()
+        st.rerun()  # the whole page redraws with the result
+    job_panel(snap)
+

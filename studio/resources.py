@@ -11,8 +11,7 @@ from nst import load_model
 from nst.device import describe, gpu_name, resolve_device
 from nst.vgg import VGG19Features
 from nst.weights import TORCHVISION_FILE
-
-WEIGHT_SOURCES = ("bundled", "torchvision")  # the only sources the studio offers; never a path
+from studio.state import WEIGHT_SOURCES
 
 
 @st.cache_resource(show_spinner="Loading VGG19 …")
@@ -39,3 +38,9 @@ def accelerator() -> tuple[str, str] | None:
 def cpu_name() -> str:
     """Human name of the CPU device."""
     return describe(torch.device("cpu"))
+
+
+def default_device() -> str:
+    """The device setting a new form starts with: the GPU where there is one, else the CPU."""
+    gpu = accelerator()
+    return gpu[0] if gpu else "cpu"

@@ -13,14 +13,15 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from nst import Settings
 from nst.images import jpeg_bytes, png_bytes, to_image
-from nst.jobs import STOPPED, Snapshot
 from nst.recipe import make_recipe
 from nst.records import losses_csv
+from nst.settings import Settings
+from studio.charts import loss_chart
+from studio.jobs import STOPPED, Snapshot
+from studio.uploads import thumbnail
 
 _GALLERY = "gallery"
-THUMB_SIDE = 256
 
 
 @dataclass(eq=False)
@@ -62,9 +63,7 @@ class Result:
 
     @cached_property
     def thumb(self) -> Image.Image:
-        image = to_image(self.image)
-        image.thumbnail((THUMB_SIDE, THUMB_SIDE))
-        return image
+        return thumbnail(to_image(self.image))
 
     def recipe(self) -> dict:
         """The recipe embedded in the PNG and offered as JSON."""
@@ -119,3 +118,20 @@ def download_buttons(result: Result, key: str) -> None:
             name = f"{result.stem}{suffix}" if suffix.startswith("-") else f"{result.stem}.{suffix}"
             st.download_button(label, data, file_name=name, mime=mime, help=help, key=f"{key}-{suffix}",
                                on_click="ignore")
+
+
+def result_view(result: Result) -> None:
+    """A result: the image, before/after, its loss curve and every download."""
+    st.subheader(f"Result #{result.number}" + (" (stopped early)" if result.stopped else ""))
+    result_tab, compare_tab, losses_tab = st.tabs(["Result", "Before / after", "Losses"])
+    with result_tab:
+        st.image(result.image, caption="Result")
+    with compare_tab:
+        before, after = st.columns(2)
+        before.image(result.content, caption="Before: content")
+        after.image(result.image, caption="After: stylised")
+    with losses_tab:
+        loss_chart(result.rows)
+        st.json({"final losses": result.losses, "seconds": round(result.elapsed, 2), "steps": result.step},
+                expanded=False)
+    download_buttons(result, key="latest")

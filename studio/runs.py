@@ -9,9 +9,9 @@ import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from nst import Settings
-from nst.jobs import CANCELLED, FAILED, STOPPED, Job
-from nst.weights import WeightsError
+from nst.errors import WeightsError
+from nst.settings import Settings
+from studio.jobs import CANCELLED, FAILED, STOPPED, Job
 from studio.resources import cached_model
 from studio.results import Result, add_result
 from studio.uploads import Upload
@@ -75,11 +75,11 @@ def start(content: Upload | None, styles: list[Upload], settings: Settings) -> N
         say("error", "Upload at least one style image (or set the style weight β to 0).")
         return
     try:
-        model = cached_model(settings.weights)
+        cached_model(settings.weights)  # loaded here, with a spinner and its error on the page
     except WeightsError as exc:
         say("error", str(exc))
         return
-    job = Job(content.image, [s.image for s in styles], settings, model=model, keepalive=_session_alive())
+    job = Job(content.image, [s.image for s in styles], settings, keepalive=_session_alive())
     st.session_state[_ACTIVE] = ActiveRun(job.start(), content, [s.name for s in styles])
     st.session_state.pop(_MESSAGE, None)
 

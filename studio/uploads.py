@@ -9,7 +9,8 @@ import streamlit as st
 from PIL import Image
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from nst.images import ImageError, load_image
+from nst.errors import ImageError
+from nst.images import load_image
 from nst.settings import MAX_SIZE
 
 # Every format nst.images decodes (its FORMATS); a type missing here is refused before the loader sees it.
@@ -30,9 +31,14 @@ class Upload:
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _decode(data: bytes, name: str) -> Upload:
     image = load_image(data, max_side=MAX_SIZE, name=name)
+    return Upload(name, hashlib.sha256(data).hexdigest(), image, thumbnail(image))
+
+
+def thumbnail(image: Image.Image) -> Image.Image:
+    """A copy of ``image`` no larger than THUMB_SIDE on either side."""
     thumb = image.copy()
     thumb.thumbnail((THUMB_SIDE, THUMB_SIDE))
-    return Upload(name, hashlib.sha256(data).hexdigest(), image, thumb)
+    return thumb
 
 
 def shown_width(image: Image.Image, width: int) -> int | str:

@@ -13,14 +13,14 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from nst import Settings, preset
+from bench.synthetic import encode, gradient
+from nst import Settings
 from nst.images import load_image, png_bytes
 from nst.recipe import make_recipe
 from nst.settings import MAX_SIZE
-from tests.conftest import (APP, app_button, app_captions, app_finished, app_poll, app_texts, encode, make_image,
-                            stop_app)
-from studio import form
+from studio import state
 from tests.hostile import EXPECTED_OK, corpus
+from tests.support import APP, button, captions, finished, poll, stop_app, texts
 
 BAD = sorted(set(corpus()) - EXPECTED_OK)
 # As a style image: every refused kind, plus odd modes and shapes that must still blend in (the rest
@@ -35,11 +35,11 @@ def as_upload(name: str, data: bytes) -> tuple[str, bytes, str]:
 
 
 def good_content() -> tuple[str, bytes, str]:
-    return "content.png", encode(make_image(64, 48, 1)), "image/png"
+    return "content.png", encode(gradient(64, 48, 1)), "image/png"
 
 
 def good_style() -> tuple[str, bytes, str]:
-    return "style.png", encode(make_image(48, 48, 2)), "image/png"
+    return "style.png", encode(gradient(48, 48, 2)), "image/png"
 
 
 def tiny_run(at) -> None:
@@ -49,11 +49,11 @@ def tiny_run(at) -> None:
     at.radio(key="set_multiscale").set_value("off")
     at.run()
     assert not at.exception
-    app_button(at, "Start").click().run()
-    assert not at.exception and not at.error, app_texts(at.error)
-    app_poll(at, app_finished)
-    assert not at.exception and not at.error, app_texts(at.error)
-    assert "Result" in app_captions(at)
+    button(at, "Start").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    poll(at, finished)
+    assert not at.exception and not at.error, texts(at.error)
+    assert "Result" in captions(at)
 
 
 def result_shape(at) -> tuple[int, ...]:
@@ -89,24 +89,24 @@ def test_corpus_as_content(at, name):
     at.file_uploader(key="content_file").set_value(as_upload(name, data)).run()
     assert not at.exception
     if name in EXPECTED_OK:
-        assert not at.error, app_texts(at.error)
+        assert not at.error, texts(at.error)
         width, height = load_image(data, max_side=MAX_SIZE, name=name).size
-        assert f"{name} · {width}×{height}" in app_captions(at)
+        assert f"{name} · {width}×{height}" in captions(at)
         tiny_run(at)
         shape = result_shape(at)
         assert max(shape[:2]) == 32 and min(shape[:2]) >= 1 and shape[2] == 3
         assert math.isclose(shape[1] / shape[0], width / height, rel_tol=0.5) or min(shape[:2]) <= 2
     else:
-        errors = app_texts(at.error)
+        errors = texts(at.error)
         assert len(errors) == 1 and name in errors[0], errors
-        app_button(at, "Start").click().run()  # nothing usable to run on: asked for a content image
+        button(at, "Start").click().run()  # nothing usable to run on: asked for a content image
         assert not at.exception and "active_run" not in at.session_state
-        assert any("Upload a content image" in e for e in app_texts(at.error))
+        assert any("Upload a content image" in e for e in texts(at.error))
 
     # The same session serves the next request: a valid image replaces the hostile one.
     at.file_uploader(key="content_file").set_value(good_content()).run()
-    assert not at.exception and not any(name in e for e in app_texts(at.error))
-    assert "content.png · 64×48" in app_captions(at)
+    assert not at.exception and not any(name in e for e in texts(at.error))
+    assert "content.png · 64×48" in captions(at)
 
 
 @pytest.mark.parametrize("name", STYLE_SUBSET)
@@ -115,18 +115,18 @@ def test_corpus_as_style(at, name):
     at.file_uploader(key="style_files").set_value([as_upload(name, corpus()[name])]).run()
     assert not at.exception
     if name in EXPECTED_OK:
-        assert not at.error, app_texts(at.error)
+        assert not at.error, texts(at.error)
         tiny_run(at)
         assert result_shape(at) == (24, 32, 3)
     else:
-        errors = app_texts(at.error)
+        errors = texts(at.error)
         assert len(errors) == 1 and name in errors[0], errors
-        app_button(at, "Start").click().run()
+        button(at, "Start").click().run()
         assert not at.exception and "active_run" not in at.session_state
-        assert any("Upload at least one style image" in e for e in app_texts(at.error))
+        assert any("Upload at least one style image" in e for e in texts(at.error))
         at.file_uploader(key="style_files").set_value([good_style()]).run()
-        assert not at.exception and not any(name in e for e in app_texts(at.error))
-        assert "style.png" in app_texts(at.caption)  # the good style replaced the refused one
+        assert not at.exception and not any(name in e for e in texts(at.error))
+        assert "style.png" in texts(at.caption)  # the good style replaced the refused one
 
 
 def test_huge_style_with_one_pixel_content(at):
@@ -139,39 +139,42 @@ def test_huge_style_with_one_pixel_content(at):
 
 
 # -- settings forced through the session state -------------------------------------------------------
-LAST_VALID = {"set_steps": 300, "set_size": 512, "set_seed": 0, "set_style_scale": 1.0,
-              "set_content_layers": ["conv4_2"]}
+LAST_VALID = {"set_style_scale": 1.0, "set_content_layers": ["conv4_2"], "set_seed": 0}
 
 
-# Sent after the first run, a value travels as the widget's own state, as a crafted browser message
-# would; Streamlit resets what its bounds refuse and the app must not run with the substitute.
+# Sent after the first run, a value travels as the widget's own state, as a typed value or a crafted
+# browser message would. A number the widget can show stays on screen with its rule's message and
+# Start refuses it; one it cannot show (NaN, unknown layers) is replaced by the last valid value.
 @pytest.mark.parametrize("key, value, expected", [
-    ("set_steps", -5, "steps must be a whole number"),
+    ("set_steps", -5, "steps must be a whole number from 1 to 100000, got -5"),
     ("set_steps", 0, "steps must be a whole number"),
     ("set_steps", 10**9, "steps must be a whole number"),
     ("set_size", 0, "size must be a whole number of pixels"),
     ("set_size", 10**6, "size must be a whole number of pixels"),
     ("set_seed", -1, "seed must be a whole number"),
-    ("set_style_scale", float("nan"), "style_scale must be from 0.1 to 4"),
-    ("set_style_scale", 1e300, "style_scale must be from 0.1 to 4"),
+    ("set_style_scale", float("nan"), "style_scale must be a number from 0.1 to 4"),
+    ("set_style_scale", 1e300, "style_scale must be a number from 0.1 to 4"),
     ("set_lr", -1.0, "lr must be a positive number"),
-    ("set_content_layers", ["../../etc/passwd"], "unknown content layer name"),
+    ("set_content_layers", ["../../etc/passwd"], "content_layers must be a list of distinct VGG19 layer names"),
 ])
 def test_out_of_range_widget_values_are_refused(at, key, value, expected):
     at.file_uploader(key="content_file").set_value(good_content())
     at.file_uploader(key="style_files").set_value([good_style()])
     at.run()
     at.session_state[key] = value
-    app_button(at, "Start").click().run()
+    button(at, "Start").click().run()
     assert not at.exception
-    errors = app_texts(at.error)
+    errors = texts(at.error)
     assert len(errors) == 1 and expected in errors[0], errors
     assert "active_run" not in at.session_state and "latest_result" not in at.session_state
-    if key in LAST_VALID:  # the form shows the last valid value again
+    if key in LAST_VALID and not state.showable(key, value):  # the form shows the last valid value again
         assert at.session_state[key] == LAST_VALID[key]
+    else:  # the form still shows what was typed, marked with the same message
+        assert at.session_state[key] == value
+        assert any(expected in m.value for m in at.sidebar.markdown)
 
 
-DEFAULTS = form.widget_values(preset("fast", device=form.default_device()))
+DEFAULTS = state.default_values()
 
 
 # Set before the first run, a value is plain session state that no widget has seen yet (a script,
@@ -199,15 +202,18 @@ def test_invalid_session_state_is_refused_at_start(monkeypatch, key, value, expe
         at.file_uploader(key="content_file").set_value(good_content())
         at.file_uploader(key="style_files").set_value([good_style()])
         at.run()
-        app_button(at, "Start").click().run()
+        button(at, "Start").click().run()
         assert not at.exception
-        errors = app_texts(at.error)
+        errors = texts(at.error)
         assert len(errors) == 1 and expected in errors[0], errors
         assert "active_run" not in at.session_state
         assert at.session_state["set_weights"] == "bundled"
-        assert at.session_state[key] == DEFAULTS[key]  # the form shows the default again
+        if state.showable(key, value):  # shown as set, with its message, and refused
+            assert at.session_state[key] == value
+        else:  # the form shows the default again
+            assert at.session_state[key] == DEFAULTS[key]
         if key == "set_weights":  # the rejection was reported once: the next Start runs on the bundled VGG19
-            app_button(at, "Start").click().run()
+            button(at, "Start").click().run()
             assert not at.exception and not at.error and "active_run" in at.session_state
         assert not any("passwd" in p or "secret.pth" in p for p in opened)
     finally:
@@ -245,8 +251,8 @@ RECIPES = {
     "size_huge": (recipe_with(size=10**7), "size must be a whole number of pixels"),
     "style_weight_inf": (recipe_with(style_weight=1e400), "style_weight must be a finite number"),
     "unknown_key": (recipe_with(colour=1, exec="rm -rf /"), "unknown setting 'colour'"),
-    "wrong_type": (recipe_with(steps="300"), "steps: expected a whole number"),
-    "wrong_type_layers": (recipe_with(content_layers="conv4_2"), "expected a list of layer names"),
+    "wrong_type": (recipe_with(steps="300"), "steps must be a whole number from 1 to 100000, got '300'"),
+    "wrong_type_layers": (recipe_with(content_layers="conv4_2"), "content_layers must be a list of distinct"),
     "etc_passwd": (recipe_with(weights="/etc/passwd"), "file path"),
     "relative_path": (recipe_with(weights="../../secret.pth"), "file path"),
     "sentinel_path": (None, "file path"),
@@ -257,7 +263,7 @@ RECIPES = {
 
 def recipe_files(recipe: dict, stem: str) -> list[tuple[str, bytes, str]]:
     return [(f"{stem}.json", json.dumps(recipe).encode(), "application/json"),
-            (f"{stem}.png", png_bytes(make_image(16, 16), recipe), "image/png")]
+            (f"{stem}.png", png_bytes(gradient(16, 16), recipe), "image/png")]
 
 
 @pytest.mark.parametrize("stem", sorted(RECIPES))
@@ -272,7 +278,7 @@ def test_crafted_recipes_are_refused(at, monkeypatch, tmp_path, stem):
     for name, data, mime in recipe_files(recipe, stem):
         at.file_uploader(key="recipe_file").set_value((name, data, mime)).run()
         assert not at.exception
-        errors = app_texts(at.error)
+        errors = texts(at.error)
         assert len(errors) == 1 and expected in errors[0], (name, errors)
         assert not at.success
         assert settings_state(at) == before, name  # the form is untouched
@@ -295,14 +301,14 @@ def test_crafted_recipes_are_refused(at, monkeypatch, tmp_path, stem):
     ("deep.json", b"[" * 100_000 + b"]" * 100_000, "recipe"),
     ("broken.json", b'{"format": ', "not valid JSON"),
     ("binary.json", bytes(range(256)) * 8, "has no recipe"),
-    ("plain.png", png_bytes(make_image(16, 16)), "has no recipe"),
-    ("truncated.png", png_bytes(make_image(16, 16), make_recipe(Settings()))[:60], "not a readable PNG"),
+    ("plain.png", png_bytes(gradient(16, 16)), "has no recipe"),
+    ("truncated.png", png_bytes(gradient(16, 16), make_recipe(Settings()))[:60], "not a readable PNG"),
     ("bomb.png", corpus()["bomb.png"], "not a readable PNG"),
 ])
 def test_unreadable_recipes_are_refused(at, name, data, expected):
     before = settings_state(at)
     at.file_uploader(key="recipe_file").set_value((name, data, "application/octet-stream")).run()
     assert not at.exception
-    errors = app_texts(at.error)
+    errors = texts(at.error)
     assert len(errors) == 1 and expected in errors[0] and name in errors[0], errors
     assert settings_state(at) == before

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,19 +11,14 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from nst import Settings
-from nst.images import read_recipe
+from nst.recipe import read_recipe
 from studio.explorer import CONTENT_LAYERS
 from studio.results import Result, zip_bytes
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from tests.support import start_app
 
 
 def open_page(page: str, **state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    return at.switch_page(page).run()
+    return start_app(**state).switch_page(page).run()
 
 
 def make_result(number: int, content_image: Image.Image) -> Result:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -13,48 +11,19 @@ from streamlit.testing.v1 import AppTest
 
 from nst import Settings, preset
 from nst.device import gpu_name
-from nst.images import read_recipe
-from nst.recipe import make_recipe
-from studio import form
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
+from nst.recipe import make_recipe, read_recipe
+from studio import state
+from tests.support import button, captions, finished, poll, start_app, texts
 
 @pytest.fixture
-def at():
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.run()
-    yield app
-    run = app.session_state["active_run"] if "active_run" in app.session_state else None
-    if run is not None:  # never leave a job holding the shared device slot
-        run.job.stop()
-        run.job.join(10)
+def at(studio_app):
+    return studio_app
 
 
 def upload_inputs(at: AppTest, png_of, styles: int = 1) -> None:
     at.file_uploader(key="content_file").set_value(("content.png", png_of(64, 48, 1), "image/png"))
     at.file_uploader(key="style_files").set_value(
         [(f"style{i}.png", png_of(48, 48, 10 + i), "image/png") for i in range(styles)])
-
-
-def button(at: AppTest, label: str):
-    return next(b for b in at.button if b.label == label)
-
-
-def poll(at: AppTest, until, timeout: float = 120.0) -> None:
-    end = time.monotonic() + timeout
-    while not until(at):
-        assert time.monotonic() < end, "timed out waiting for the app"
-        time.sleep(0.1)
-        at.run()
-
-
-def finished(at: AppTest) -> bool:
-    return "active_run" not in at.session_state
-
-
-def texts(elements) -> list[str]:
-    return [e.value for e in elements]
 
 
 def test_widgets_have_defaults(at):
@@ -79,8 +48,8 @@ def test_widgets_have_defaults(at):
         assert device.value == "cpu" and device.disabled
 
 
-def test_seed_preset_sets_the_original_recipe(at):
-    at.selectbox(key="preset").set_value("seed").run()
+def test_paper_preset_sets_the_original_recipe(at):
+    at.selectbox(key="preset").set_value("paper").run()
     assert at.number_input(key="set_steps").value == 1000
     assert at.radio(key="set_optimizer").value == "adam"
     assert at.number_input(key="set_lr").value == 0.01
@@ -96,12 +65,6 @@ def test_run_streams_then_shows_result_and_downloads(at, png_of):
     button(at, "Start").click().run()
     assert not at.error
 
-    poll(at, lambda a: any(c.startswith("Step ") for c in captions(a)) or finished(a))
-    if not finished(at):  # caught mid-run: live preview, progress and chart
-        assert at.get("vega_lite_chart") and at.get("progress")
-        button(at, "Start").click().run()  # a second Start is refused
-        assert any("already in progress" in w for w in texts(at.warning))
-
     poll(at, finished)
     assert "Result" in captions(at)
     assert at.get("vega_lite_chart")
@@ -113,10 +76,6 @@ def test_run_streams_then_shows_result_and_downloads(at, png_of):
     assert recipe["settings"] == result.settings.to_dict() and "total" in recipe["losses"]
     assert result.losses_csv().decode().splitlines()[0].startswith("step,scale,elapsed_s,content,style,tv,total")
     assert len(at.session_state["gallery"]) == 1
-
-
-def captions(at: AppTest) -> list[str]:
-    return [img.caption for element in at.image for img in element.proto.imgs]
 
 
 def blend_sliders(at: AppTest) -> list[str]:
@@ -142,6 +101,18 @@ def test_each_of_several_styles_gets_a_blend_slider(at, png_of):
     upload_inputs(at, png_of, styles=2)
     at.run()
     assert blend_sliders(at) == ["set_blend_0", "set_blend_1"]
+
+
+def test_live_view_and_a_second_start_refused_while_running(at, png_of):
+    upload_inputs(at, png_of)
+    at.number_input(key="set_size").set_value(64)
+    at.number_input(key="set_steps").set_value(5000)
+    button(at, "Start").click().run()
+    poll(at, lambda a: any(c.startswith("Step ") for c in captions(a)))
+    assert at.get("vega_lite_chart") and at.get("progress")  # live preview, progress and chart
+    button(at, "Start").click().run()
+    assert any("already in progress" in w for w in texts(at.warning))
+    assert at.session_state["active_run"].job.snapshot().status == "running"
 
 
 def test_stop_keeps_the_current_image(at, png_of):
@@ -187,7 +158,7 @@ def test_settings_the_engine_rejects_show_its_message(at, png_of):
     assert "active_run" not in at.session_state
 
 
-EXOTIC = preset("seed", size=64, steps=3, lr=None, style_weight=3.3e-5, tv_weight=2.0, init="noise",
+EXOTIC = preset("paper", size=64, steps=3, lr=None, style_weight=3.3e-5, tv_weight=2.0, init="noise",
                 preserve_color="histogram", pooling="avg", seed=1234, style_scale=1.5, min_scale=32,
                 content_layers=("conv3_2", "conv4_2"), style_layers=("conv1_1", "conv3_1", "conv5_1"),
                 style_layer_weights=(0.5, 0.25, 0.25), style_blend=(0.25, 0.75), preview_every=2,
@@ -208,11 +179,10 @@ def test_recipe_round_trip_restores_every_setting(at, png_of):
     result = at.session_state["latest_result"]
     assert result.settings == EXOTIC  # recipe -> widgets -> the settings actually run
 
-    fresh = AppTest.from_file(APP, default_timeout=60)
-    fresh.run()
+    fresh = start_app()
     load_recipe(fresh, "result.png", result.png(), "image/png")
     assert not fresh.error
-    for key, value in form.widget_values(EXOTIC, n_blends=2).items():
+    for key, value in state.widget_values(EXOTIC, n_blends=2).items():
         assert fresh.session_state[key] == value, key
 
 

@@ -7,15 +7,15 @@ import pytest
 from PIL import Image
 
 from nst.cli import main
-from nst.images import read_recipe
-from tests.synthetic import content_image, style_image
+from nst.recipe import read_recipe
+from bench.synthetic import scene, stripes
 
 
 @pytest.fixture()
 def files(tmp_path):
     content, style = tmp_path / "content.png", tmp_path / "style.jpg"
-    content_image(96, 64).save(content)
-    style_image(64).save(style)
+    scene(96, 64).save(content)
+    stripes(64).save(style)
     return tmp_path, str(content), str(style)
 
 

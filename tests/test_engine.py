@@ -11,14 +11,14 @@ from nst.cache import GramCache
 from nst.device import DeviceError
 from nst.engine import run, scale_sides, split_steps, stylize, to_tensor
 from nst.settings import Settings, SettingsError
-from tests.synthetic import checker_style, content_image, style_image
+from bench.synthetic import checks, scene, stripes
 
 SMALL = dict(size=64, multiscale="off", preview_every=2)
 
 
 @pytest.fixture(scope="module")
 def pair():
-    return content_image(64, 48), style_image(64)
+    return scene(64, 48), stripes(64)
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
@@ -26,7 +26,7 @@ def pair():
 def test_every_optimiser_and_init_lowers_the_total_loss(pair, optimizer, init):
     content, _ = pair
     settings = Settings(steps=16, optimizer=optimizer, init=init, **SMALL)
-    records = list(stylize(content, [checker_style(64)], settings))
+    records = list(stylize(content, [checks(64)], settings))
     first, last = records[0].losses["total"], records[-1].losses["total"]
     assert last < 0.7 * first, (first, last)
     assert len(records) == 16 and records[-1].done and not records[-1].stopped
@@ -95,7 +95,7 @@ def test_luminance_mode_keeps_the_contents_chroma(pair):
 def test_histogram_matching_gives_the_style_the_contents_colour_statistics(pair):
     content, _ = pair
     c = to_tensor(content, torch.device("cpu"))
-    s = to_tensor(style_image(64), torch.device("cpu"))
+    s = to_tensor(stripes(64), torch.device("cpu"))
     matched = color.match_histogram(s, c)
     assert torch.allclose(matched.reshape(3, -1).mean(1), c.reshape(3, -1).mean(1), atol=0.03)
     # clipping the matched image to [0, 1] trims a little variance
@@ -105,7 +105,7 @@ def test_histogram_matching_gives_the_style_the_contents_colour_statistics(pair)
 
 def test_histogram_mode_result_keeps_content_colours_better(pair):
     content, _ = pair
-    style = checker_style(64)
+    style = checks(64)
     mean = lambda img: img.reshape(-1, 3).mean(0) / 255  # noqa: E731
     target = np.asarray(content).reshape(-1, 3).mean(0) / 255
     plain = run(content, [style], Settings(steps=10, **SMALL)).image
@@ -114,9 +114,9 @@ def test_histogram_mode_result_keeps_content_colours_better(pair):
 
 
 def test_multi_style_and_multi_scale_reach_the_requested_size():
-    content = content_image(120, 80)
+    content = scene(120, 80)
     settings = Settings(size=80, steps=9, multiscale="on", min_scale=20, style_blend=(1.0, 3.0))
-    records = list(stylize(content, [style_image(64), checker_style(48)], settings))
+    records = list(stylize(content, [stripes(64), checks(48)], settings))
     assert [r.n_scales for r in records][0] == 3
     assert sorted({r.shape for r in records}) == [(13, 20), (26, 40), (53, 80)]  # 53·20/80 = 13.3
     assert records[-1].image.shape == (53, 80, 3) and records[-1].step == 9
@@ -153,7 +153,7 @@ def test_style_targets_are_cached_and_bounded(pair):
     assert len(cache) == 2
     tiny = GramCache(max_bytes=100_000)  # conv1_1 + conv2_1 Grams: 80 kB a style, so room for one
     run(content, [style], settings.replace(style_layers=("conv1_1", "conv2_1")), cache=tiny)
-    run(content, [checker_style(64)], settings.replace(style_layers=("conv1_1", "conv2_1")), cache=tiny)
+    run(content, [checks(64)], settings.replace(style_layers=("conv1_1", "conv2_1")), cache=tiny)
     assert len(tiny) == 1
 
 

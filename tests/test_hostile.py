@@ -7,7 +7,7 @@ from nst.engine import run
 from nst.images import ImageError, load_image
 from nst.settings import Settings
 from tests.hostile import EXPECTED_OK, corpus
-from tests.synthetic import content_image, style_image
+from bench.synthetic import scene, stripes
 
 FAST = Settings(size=32, steps=2, multiscale="off")
 
@@ -20,9 +20,9 @@ def test_engine_gives_a_result_or_a_clear_message(name):
             load_image(data, name=name)
         return
     image = load_image(data, name=name)
-    as_content = run(image, [style_image(32)], FAST).image
+    as_content = run(image, [stripes(32)], FAST).image
     assert max(as_content.shape[:2]) == 32 and min(as_content.shape[:2]) >= 1
-    as_style = run(content_image(32, 24), [image], FAST).image
+    as_style = run(scene(32, 24), [image], FAST).image
     assert as_style.shape == (24, 32, 3)
 
 
@@ -39,7 +39,7 @@ def test_cli_exit_code_and_message(tmp_path, capsys, name):
     bad = tmp_path / name
     bad.write_bytes(corpus()[name])
     style = tmp_path / "style.png"
-    style_image(32).save(style)
+    stripes(32).save(style)
     out = tmp_path / "out.png"
     code = main([str(bad), str(style), "-o", str(out), "--size", "24", "--steps", "1", "--quiet"])
     err = capsys.readouterr().err.strip()

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from nst.errors import RecipeError
 from nst.recipe import make_recipe, settings_from_recipe
 from nst.settings import PRESETS, Settings, SettingsError, preset
 
@@ -15,12 +16,13 @@ def test_defaults_are_valid_and_documented_values():
     assert s.learning_rate == 1.0 and Settings(optimizer="adam").learning_rate == 0.02
 
 
-def test_seed_preset_is_the_original_recipe():
-    s = preset("seed")
+def test_paper_preset_is_the_original_recipe_and_seed_its_old_name():
+    s = preset("paper")
     assert (s.optimizer, s.lr, s.betas[0], s.eps, s.steps) == ("adam", 0.01, 0.99, 0.1, 1000)
     assert s.style_weight == Settings().style_weight / 10
+    assert preset("seed") == s  # recipes and scripts written before the rename
     assert preset("fast") == Settings()
-    assert set(PRESETS) >= {"fast", "seed"}
+    assert set(PRESETS) == {"fast", "paper"}
     with pytest.raises(SettingsError, match="unknown preset"):
         preset("nope")
 
@@ -66,5 +68,5 @@ def test_recipe_round_trip_through_json():
     recipe = json.loads(json.dumps(make_recipe(s, losses={"total": 1.5})))
     assert settings_from_recipe(recipe) == s
     assert recipe["versions"]["torch"] and recipe["settings"]["seed"] == 9
-    with pytest.raises(SettingsError, match="not a recipe"):
+    with pytest.raises(RecipeError, match="not a recipe"):
         settings_from_recipe({"settings": s.to_dict()})

@@ -10,7 +10,7 @@ from nst.engine import to_tensor
 from nst.layers import CONV_LAYERS, POOLED
 from nst.vgg import VGG19Features, load_model
 from nst.weights import CAFFE, EXPECTED, IMAGENET, WeightsError, load_bundled, load_file, load_torchvision
-from tests.synthetic import content_image, style_image
+from bench.synthetic import scene, stripes
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +69,9 @@ def test_max_pool_with_int32_indices_matches_pytorchs():
 
 def test_real_image_gives_structured_features():
     model = load_model("bundled")
-    img = to_tensor(content_image(96, 64), torch.device("cpu"))[None]
+    img = to_tensor(scene(96, 64), torch.device("cpu"))[None]
     noisy = (img + 0.02 * torch.randn_like(img)).clamp(0, 1)
-    other = to_tensor(style_image(64), torch.device("cpu"))[None]
+    other = to_tensor(stripes(64), torch.device("cpu"))[None]
     other = torch.nn.functional.interpolate(other, size=img.shape[-2:])
     f = lambda x: model.features(x, ["conv4_2"])["conv4_2"].flatten()  # noqa: E731
     cos = torch.nn.functional.cosine_similarity

@@ -1,9 +1,9 @@
 """Browser end-to-end test: upload, configure, run, watch progress, download the result.
 
-Drives the real Streamlit app in headless Chromium (fixtures in ``conftest.py``). A
-MutationObserver installed before "Start" journals every DOM state of the loss chart, the
-"Step N" preview and the "Result" image, so the "while running" assertions hold however
-fast the run is; screenshots of each stage land in the artifacts dir.
+Drives the real Streamlit app in headless Chromium (fixtures in ``conftest.py``, helpers in
+``bench/browser.py``). A MutationObserver installed before "Start" journals every DOM state of
+the loss chart, the "Step N" preview and the "Result" image, so the "while running" assertions
+hold however fast the run is; screenshots of each stage land in the artifacts dir.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import time
 from pathlib import Path
 
 from PIL import Image
+import pytest
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from nst.images import read_recipe
-from tests.e2e.helpers import (LOAD_TIMEOUT_MS, image_with_caption, make_content, make_style, set_number, upload,
-                               wait_for_app_idle, wait_visible)
+from bench.browser import (LOAD_TIMEOUT_MS, image_with_caption, make_content, make_style, set_number, upload,
+                           wait_for_app_idle, wait_visible)
+from nst.recipe import read_recipe
+
+pytestmark = pytest.mark.slow  # real server and browser: the full run, not the quick loop
 
 STEPS = 40
 SIZE = 64

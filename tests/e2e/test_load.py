@@ -11,17 +11,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page
 
-from nst.jobs import ENV_MAX_RUNS
-from tests.e2e.conftest import HEARTBEAT_TIMEOUT_S, Server
-from tests.e2e.helpers import (PeakRss, make_content, make_style, prepare, rss_mb, run_journal, start_run,
-                               wait_results)
+from bench.browser import (HEARTBEAT_TIMEOUT_S, PeakRss, Server, make_content, make_style, prepare, rss_mb,
+                           run_journal, start_run, wait_results)
+from studio.policy import ENV_MAX_RUNS
+
+pytestmark = pytest.mark.slow  # real server and browser: the full run, not the quick loop
 
 SESSIONS = 4
 STEPS, SIZE = 15, 48
 LONG_STEPS, LONG_SIZE = 5000, 64  # minutes of work: only a stop can free the device in time
-PEAK_BOUND_MB = 3072.0
+# Measured here (2-core AMD EPYC, 2026-11-26): 4 sessions of 48 px took the server from 710 to 767 MB
+# at peak; a closed tab's run left it 5 MB above where it started.
+PEAK_GROWTH_MB = 150.0
+LEFT_AFTER_MB = 100.0
 RUN_TIMEOUT_S = 90.0
 
 
@@ -54,7 +59,7 @@ def test_four_sessions_queue_and_all_finish(app_server: Server, open_page: Calla
               f"result at {log['result']} ms")
     if _slots() < SESSIONS:
         assert any(log["places"] for log in journals), f"no page showed its place in the queue: {journals}"
-    assert peak.peak < PEAK_BOUND_MB, f"server peak RSS {peak.peak:.0f} MB"
+    assert peak.peak - before < PEAK_GROWTH_MB, f"server RSS went from {before:.0f} to a peak of {peak.peak:.0f} MB"
 
 
 def test_closing_a_tab_mid_run_frees_the_device(app_server: Server, open_page: Callable[[], Page],
@@ -84,4 +89,4 @@ def test_closing_a_tab_mid_run_frees_the_device(app_server: Server, open_page: C
           f"(queue places {run_journal(other)['places']})")
     # The long run alone would take minutes; the device must come free about a heartbeat timeout after the close.
     assert freed_after < HEARTBEAT_TIMEOUT_S + 20, f"the closed tab's run held the device for {freed_after:.0f} s"
-    assert after < before + 200, f"server RSS grew from {before:.0f} to {after:.0f} MB"
+    assert after < before + LEFT_AFTER_MB, f"server RSS grew from {before:.0f} to {after:.0f} MB"

@@ -1,49 +1,157 @@
-"""Shared helpers for the browser tests and ``bench/load.py``: page actions and server memory.
+"""The studio in a headless browser, for the e2e tests and ``bench/load.py``.
 
-Page helpers follow Streamlit's own e2e harness (wait for the script run an action triggers,
-fail fast with the app's own error text). Memory is read from ``/proc/<pid>/status``.
+``launch_server`` runs the app as a real ``streamlit run`` subprocess on a free loopback port
+and waits on ``/_stcore/health`` (modelled on Streamlit's own ``e2e_playwright`` harness);
+``new_page`` opens a page in a fresh browser context. Page helpers follow the same harness (wait
+for the script run an action triggers, fail fast with the app's own error text). Memory is read
+from ``/proc/<pid>/status``. Plain module, no pytest: a failed check raises
+:class:`BrowserCheckFailed`, an ``AssertionError``, so pytest reports it as a test failure.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-from PIL import Image, ImageDraw
+from bench.synthetic import save, scene, stripes
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HEALTH_TIMEOUT_S = 60.0
+LOG_TAIL_CHARS = 4000
+HEARTBEAT_TIMEOUT_S = 3.0
 LOAD_TIMEOUT_MS = 30_000
 
 
+class BrowserCheckFailed(AssertionError):
+    """A check on the server or the page failed (the app showed an error, something never appeared)."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _tail(path: Path, chars: int = LOG_TAIL_CHARS) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError as exc:
+        return f"<could not read {path}: {exc}>"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running ``streamlit run app.py``: its URL and process (``proc.pid`` for memory readings)."""
+
+    url: str
+    proc: subprocess.Popen
+
+
+@contextmanager
+def launch_server(log_path: Path) -> Iterator[Server]:
+    """Run ``streamlit run app.py`` on a free loopback port until the block ends."""
+    app = REPO_ROOT / "app.py"
+    assert app.is_file(), f"{app} does not exist; nothing to test"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # One intra-op thread: the test checks the UI flow, not speed, and on a small shared CI box
+    # torch's default (one thread per core) collapses under contention (measured on 2 busy
+    # cores: 40 steps at 64 px took 4 s with 1 thread, 42-74 s with 2). Override via the env.
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("MKL_NUM_THREADS", env["OMP_NUM_THREADS"])
+    # A closed tab's run ends this long after its last heartbeat (live sessions renew it).
+    env.setdefault("NST_HEARTBEAT_TIMEOUT", str(HEARTBEAT_TIMEOUT_S))
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            _wait_healthy(proc, url, log_path)
+            yield Server(url, proc)
+        finally:
+            _stop(proc)
+
+
+def _wait_healthy(proc: subprocess.Popen, url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    last_error = "no response yet"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BrowserCheckFailed(
+                f"streamlit exited with code {proc.returncode} before becoming healthy.\n"
+                f"--- {log_path} (tail) ---\n{_tail(log_path)}"
+            )
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                body = resp.read().decode(errors="replace").strip()
+            if body == "ok":
+                return
+            last_error = f"health said {body!r}"
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+            last_error = repr(exc)
+        time.sleep(0.25)
+    raise BrowserCheckFailed(
+        f"streamlit at {url} not healthy after {HEALTH_TIMEOUT_S:.0f} s ({last_error}).\n"
+        f"--- {log_path} (tail) ---\n{_tail(log_path)}"
+    )
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def new_page(browser):
+    """A page in a fresh browser context (its own cookies, so its own Streamlit session)."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 2000})
+    context.set_default_timeout(30_000)
+    return context.new_page()
+
+
 def make_content(path: Path) -> Path:
-    """96x64 gradient with a few shapes: enough structure for a content loss."""
-    img = Image.new("RGB", (96, 64))
-    px = img.load()
-    for x in range(96):
-        for y in range(64):
-            px[x, y] = (int(255 * x / 95), int(255 * y / 63), 128)
-    draw = ImageDraw.Draw(img)
-    draw.ellipse((10, 10, 40, 40), fill=(250, 240, 30))
-    draw.rectangle((55, 20, 85, 55), fill=(20, 30, 200))
-    draw.line((0, 63, 95, 0), fill=(255, 255, 255), width=3)
-    img.save(path)
-    return path
+    """A 96x64 scene (bench.synthetic): enough structure for a content loss."""
+    return save(scene(96, 64), path)
 
 
 def make_style(path: Path) -> Path:
-    """64x64 diagonal red/black stripes."""
-    img = Image.new("RGB", (64, 64))
-    px = img.load()
-    for x in range(64):
-        for y in range(64):
-            px[x, y] = (220, 40, 30) if ((x + y) // 6) % 2 else (15, 15, 15)
-    img.save(path)
-    return path
+    """64x64 colour stripes (bench.synthetic)."""
+    return save(stripes(64), path)
 
 
 def wait_for_app_idle(page: Page, timeout: int = LOAD_TIMEOUT_MS) -> None:
@@ -102,7 +210,7 @@ def check_no_app_error(page: Page) -> None:
     """Fail at once, with the app's own message, if it shows an exception or an st.error."""
     errors = page.evaluate(ERRORS_JS)
     if errors:
-        pytest.fail("the app shows an error:\n" + "\n---\n".join(errors)[:4000], pytrace=False)
+        raise BrowserCheckFailed("the app shows an error:\n" + "\n---\n".join(errors)[:4000])
 
 
 def wait_visible(page: Page, locator: Locator, what: str, timeout_ms: int) -> None:
@@ -113,7 +221,7 @@ def wait_visible(page: Page, locator: Locator, what: str, timeout_ms: int) -> No
         if locator.filter(visible=True).count():
             return
         if time.monotonic() > deadline:
-            pytest.fail(f"no {what} after {timeout_ms / 1000:.0f} s", pytrace=False)
+            raise BrowserCheckFailed(f"no {what} after {timeout_ms / 1000:.0f} s")
         page.wait_for_timeout(200)
 
 
@@ -252,6 +360,6 @@ def wait_results(pages: list[Page], timeout_s: float) -> None:
             if run_journal(page)["result"] is not None:
                 waiting.remove(page)
         if waiting and time.monotonic() > deadline:
-            pytest.fail(f"{len(waiting)} of {len(pages)} pages showed no result after {timeout_s:.0f} s",
-                        pytrace=False)
+            raise BrowserCheckFailed(f"{len(waiting)} of {len(pages)} pages showed no result"
+                                     f" after {timeout_s:.0f} s")
         time.sleep(0.2)

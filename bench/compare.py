@@ -1,6 +1,6 @@
 """Benchmark our engine against pastiche (PyPI ``pastiche``) on one image pair.
 
-Run ``python -m nst.bench [--content PATH --style PATH] [--size 512] [--steps N]
+Run ``python -m bench.compare [--content PATH --style PATH] [--size 512] [--steps N]
 [--pastiche-steps N] [--out DIR] [--skip-pastiche] [--gpu-only] [--quick] [--synthetic]``.
 
 Each tool runs in its own spawned process, so the peak RSS reported is that tool's alone. Both
@@ -30,12 +30,15 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.synthetic import scene, stripes
 from nst.device import cpu_has_bf16, resolve_device, resolve_dtype
 from nst.engine import scale_sides, stylize, to_tensor
-from nst.images import ImageError, load_image, resize_max_side
+from nst.errors import SettingsError
+from nst.errors import ImageError
+from nst.images import load_image, resize_max_side
 from nst.layers import CHANNELS, CONV_LAYERS, POOLED, depth
 from nst.losses import content_loss, gram, style_loss
-from nst.settings import Settings, SettingsError
+from nst.settings import Settings
 from nst.vgg import load_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -67,16 +70,8 @@ class RunResult:
 
 
 def synthetic_pair(size: int) -> tuple[Image.Image, Image.Image]:
-    """A deterministic content (smooth shapes) and style (coloured strokes) pair."""
-    rng = np.random.default_rng(0)
-    h, w = round(size * 0.75), size
-    y, x = np.mgrid[0:h, 0:w] / size
-    content = np.stack([x, y, 0.5 + 0.5 * np.sin(6 * x * y)], axis=-1)
-    content[(x - 0.5) ** 2 + (y - 0.4) ** 2 < 0.04] = (0.9, 0.8, 0.2)
-    angle = rng.uniform(0, np.pi, size=3)
-    style = np.stack([0.5 + 0.5 * np.sin(40 * (np.cos(a) * x + np.sin(a) * y)) for a in angle], axis=-1)
-    style = np.clip(style + rng.normal(0, 0.1, style.shape), 0, 1)
-    return (Image.fromarray(np.uint8(content * 255)), Image.fromarray(np.uint8(style * 255)))
+    """A deterministic content (a scene) and style (colour stripes) pair from bench.synthetic."""
+    return scene(size, round(size * 0.75)), stripes(size)
 
 
 def input_pair(args: argparse.Namespace) -> tuple[Image.Image, Image.Image]:
@@ -471,7 +466,7 @@ def speed_claim(results: list[RunResult], scores: list[dict[str, float]]) -> str
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Flags; --quick changes the defaults only, explicit flags still win."""
-    parser = argparse.ArgumentParser(prog="python -m nst.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--content", help=f"content image (default {DEFAULT_CONTENT})")
     parser.add_argument("--style", help=f"style image (default {DEFAULT_STYLE})")
     parser.add_argument("--synthetic", action="store_true", help="generate the image pair instead")

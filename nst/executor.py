@@ -1,0 +1,115 @@
+"""The one seam between a caller and a run: submit a run, read its records as they come.
+
+The CLI and the studio never call :func:`nst.engine.stylize` themselves: they hand the run to
+an :class:`Executor` and iterate the :class:`RunHandle` it returns. :class:`LocalExecutor` runs
+the engine in the thread that reads the records, optionally behind a :class:`Gate` (the
+studio's per-device queue); other executors (a cluster) keep the same contract.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, Protocol, Sequence
+
+from PIL import Image
+
+from nst.device import device_key
+from nst.engine import stylize
+from nst.records import StepRecord
+from nst.settings import Settings
+from nst.vgg import VGG19Features, load_model
+
+Cancelled = Callable[[], bool]  # polled at least once per step; True ends the run
+
+
+def _never() -> bool:
+    return False
+
+
+def _nothing() -> None:
+    pass
+
+
+class RunHandle(Protocol):
+    """One submitted run."""
+
+    def records(self) -> Iterator[StepRecord]:
+        """The run's records in order, the last with ``done=True``. Nothing at all when it was
+        cancelled before it started; a stopped run still ends with its current image."""
+        ...
+
+    def position(self) -> int:
+        """1-based place in the queue while the run waits; 0 once it has started."""
+        ...
+
+
+class Executor(Protocol):
+    """Where runs execute."""
+
+    def submit(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
+               cancelled: Cancelled = _never, on_start: Callable[[], None] = _nothing) -> RunHandle:
+        """A handle for a run of ``settings``; ``on_start`` is called once it leaves the queue."""
+        ...
+
+
+class Gate(Protocol):
+    """Admission to a device: who may run on it now (see ``studio.limiter.Limiter``)."""
+
+    def acquire(self, device: str, ticket: object, cancelled: Cancelled) -> bool: ...
+
+    def release(self, device: str, ticket: object) -> None: ...
+
+    def position(self, device: str, ticket: object) -> int: ...
+
+
+class _StopFlag:
+    """``cancelled`` as the stop event :func:`stylize` polls."""
+
+    def __init__(self, cancelled: Cancelled) -> None:
+        self.is_set = cancelled
+
+
+class LocalRun:
+    """A run in this process, executed by the thread that iterates :meth:`records`."""
+
+    def __init__(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
+                 gate: Gate | None, model: Callable[[str], VGG19Features], cancelled: Cancelled,
+                 on_start: Callable[[], None]) -> None:
+        self.settings = settings
+        self._inputs = (content, list(styles))
+        self._gate, self._model, self._cancelled, self._on_start = gate, model, cancelled, on_start
+        self._device = device_key(settings.device)
+        self._started = False
+
+    def records(self) -> Iterator[StepRecord]:
+        gate = self._gate
+        if gate is not None and not gate.acquire(self._device, self, self._cancelled):
+            return
+        try:
+            self._started = True
+            self._on_start()
+            content, styles = self._inputs
+            yield from stylize(content, styles, self.settings, stop=_StopFlag(self._cancelled),
+                               model=self._model(self.settings.weights))
+        finally:
+            self._inputs = ((), ())  # type: ignore[assignment]  # let the images go with the run
+            if gate is not None:
+                gate.release(self._device, self)
+
+    def position(self) -> int:
+        if self._started:
+            return 0
+        return max(1, self._gate.position(self._device, self)) if self._gate is not None else 1
+
+
+class LocalExecutor:
+    """Runs the engine in this process, behind ``gate`` when one is given."""
+
+    def __init__(self, gate: Gate | None = None, model: Callable[[str], VGG19Features] = load_model) -> None:
+        self.gate, self.model = gate, model
+
+    def submit(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
+               cancelled: Cancelled = _never, on_start: Callable[[], None] = _nothing) -> LocalRun:
+        return LocalRun(content, styles, settings, self.gate, self.model, cancelled, on_start)
+
+
+__all__ = ["Cancelled", "Executor", "Gate", "LocalExecutor", "LocalRun", "RunHandle"]
