@@ -137,9 +137,9 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-def new_page(browser):
+def new_page(browser, width: int = 1280, height: int = 2000):
     """A page in a fresh browser context (its own cookies, so its own Streamlit session)."""
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 2000})
+    context = browser.new_context(accept_downloads=True, viewport={"width": width, "height": height})
     context.set_default_timeout(30_000)
     return context.new_page()
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from nst.engine import stylize
-from nst.errors import NSTError, SettingsError
-from nst.images import load_image, save_image
+from nst.engine import ScalePlan, scale_plan, stylize
+from nst.estimate import remaining_seconds
+from nst.errors import ImageError, NSTError, SettingsError
+from nst.images import fit_problems, load_image, save_image
 from nst.recipe import make_recipe, read_recipe, settings_from_recipe
-from nst.records import loss_row, losses_csv
+from nst.records import StepRecord, loss_row, losses_csv
 from nst.settings import (CHOICE, DEFAULTS, FLOAT, FLOATS, INT, LAYERS, PRESET_ALIASES, PRESETS, RULES, TEXT, Rule,
                           Settings, preset)
 from nst.weights import ENV_WEIGHTS
@@ -93,13 +95,18 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 class Progress:
-    """A one-line progress bar on a terminal, plus the log line every N steps."""
+    """Progress on ``stream``: a one-line bar on a terminal; elsewhere (a log file, CI) a status line
+    when the run starts and every ``interval`` seconds. Plus the loss line every ``log_every`` steps."""
 
-    def __init__(self, stream: TextIO, log_every: int, quiet: bool) -> None:
-        self.stream, self.log_every, self.quiet = stream, log_every, quiet
+    def __init__(self, stream: TextIO, log_every: int, quiet: bool, plan: Sequence[ScalePlan],
+                 interval: float = 10.0) -> None:
+        self.stream, self.log_every, self.quiet, self.plan, self.interval = stream, log_every, quiet, plan, interval
         self.tty = stream.isatty()
+        self.rows: list[dict[str, float]] = []
+        self._said_at = -math.inf
 
-    def update(self, rec) -> None:
+    def update(self, rec: StepRecord) -> None:
+        self.rows.append(loss_row(rec))
         if self.quiet:
             return
         if self.log_every > 0 and (rec.step % self.log_every == 0 or rec.done):
@@ -111,12 +118,17 @@ class Progress:
         if self.tty:
             width = 30
             filled = int(width * rec.step / max(rec.total_steps, 1))
-            rate = rec.step / rec.elapsed if rec.elapsed > 0 else 0.0
-            eta = (rec.total_steps - rec.step) / rate if rate > 0 else 0.0
-            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {rec.step}/{rec.total_steps}"
-                              f" scale {rec.scale + 1}/{rec.n_scales} {rec.shape[1]}x{rec.shape[0]}"
-                              f" {rate:.2f} steps/s ETA {eta:.0f} s ")
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self._status(rec)} ")
             self.stream.flush()
+        elif not rec.done and rec.elapsed - self._said_at >= self.interval:
+            self._said_at = rec.elapsed
+            print(self._status(rec), file=self.stream, flush=True)
+
+    def _status(self, rec: StepRecord) -> str:
+        """'40/300 scale 2/3 256x192 12.3 s ETA 51 s'."""
+        eta = remaining_seconds(self.plan, self.rows, rec.step, rec.scale)
+        return (f"{rec.step}/{rec.total_steps} scale {rec.scale + 1}/{rec.n_scales} {rec.shape[1]}x{rec.shape[0]}"
+                f" {rec.elapsed:.1f} s ETA {'?' if eta is None else f'{eta:.0f} s'}")
 
     def _clear(self) -> None:
         if self.tty:
@@ -149,15 +161,17 @@ def _run(args: argparse.Namespace) -> int:
         raise SettingsError(f"the folder of {output} does not exist")
     content = load_image(args.content)
     styles = [load_image(path) for path in args.styles]
+    too_small = fit_problems(content.size, [s.size for s in styles], settings.size, settings.style_scale,
+                             labels=[args.content, *args.styles])
+    if too_small:  # the engine refuses them too; here the message can name the files
+        raise ImageError(" ".join(too_small))
     if args.save_every > 0:
         settings = settings.replace(preview_every=args.save_every)
 
-    progress = Progress(sys.stderr, args.log_every, args.quiet)
-    rows: list[dict[str, float]] = []
+    progress = Progress(sys.stderr, args.log_every, args.quiet, scale_plan(settings, content.size))
     record = None
     try:
         for record in stylize(content, styles, settings):
-            rows.append(loss_row(record))
             progress.update(record)
             if args.save_every > 0 and record.image is not None and not record.done:
                 save_image(record.image, output.with_name(f"{output.stem}_step{record.step:05d}.png"))
@@ -170,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.recipe_json:
         Path(args.recipe_json).write_text(json.dumps(recipe, indent=2))
     if args.losses_csv:
-        Path(args.losses_csv).write_text(losses_csv(rows))
+        Path(args.losses_csv).write_text(losses_csv(progress.rows))
     if not args.quiet:
         print(f"saved {output} ({record.image.shape[1]}x{record.image.shape[0]}, {record.step} steps,"
               f" {record.elapsed:.1f} s)", file=sys.stderr)

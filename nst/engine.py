@@ -19,11 +19,11 @@ from PIL import Image
 from nst import color
 from nst.cache import GRAMS, GramCache, fingerprint
 from nst.device import resolve_device, resolve_dtype
-from nst.images import resize_max_side
+from nst.images import fit_problems, resize_max_side
 from nst.losses import content_loss, gram, gram_error, tv_loss
 from nst.optim import BoxAdam, BoxLBFGS
 from nst.records import StepRecord
-from nst.errors import DivergedError, SettingsError
+from nst.errors import DivergedError, ImageError, SettingsError
 from nst.settings import Settings
 from nst.vgg import VGG19Features, load_model
 
@@ -57,6 +57,27 @@ def split_steps(total: int, scales: int) -> list[int]:
         steps[i] -= 1
         steps[-1] += 1
     return steps
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    """One scale of a run: the (height, width) it optimises and its steps."""
+
+    shape: tuple[int, int]
+    steps: int
+
+    @property
+    def pixels(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+
+def scale_plan(settings: Settings, content_size: tuple[int, int]) -> list[ScalePlan]:
+    """The scales a run of ``settings`` goes through for content of ``content_size`` (width, height)."""
+    width, height = content_size
+    out_h, out_w = _shape_for(settings.size, width, height)
+    sides = scale_sides(settings.size, settings)
+    return [ScalePlan(_shape_for(side, out_w, out_h), steps)
+            for side, steps in zip(sides, split_steps(settings.steps, len(sides)))]
 
 
 def to_tensor(image: Image.Image, device: torch.device) -> torch.Tensor:
@@ -174,6 +195,9 @@ def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings:
         problems["style_blend"] = f"style_blend has {len(blend)} weights for {len(styles)} style images"
     if problems:
         raise SettingsError(problems)
+    too_small = fit_problems(content.size, [s.size for s in styles], settings.size, settings.style_scale)
+    if too_small:
+        raise ImageError(" ".join(too_small))
     total = sum(blend) or 1.0
     return [b / total for b in blend]
 
@@ -212,17 +236,14 @@ class _Run:
         self.content = to_tensor(resize_max_side(content, settings.size), self.device)
         style_side = max(1, round(settings.size * settings.style_scale))
         self.styles = [to_tensor(resize_max_side(s, style_side), self.device) for s in styles]
-        self.sides = scale_sides(settings.size, settings)
-        self.plan = split_steps(settings.steps, len(self.sides))
+        self.plan = scale_plan(settings, content.size)
 
     def scale(self, index: int, previous: torch.Tensor | None) -> _Scale:
         """Targets, start image and optimiser of scale ``index``, continuing from ``previous``."""
         s, model, dtype = self.settings, self.model, self.dtype
-        height, width = self.content.shape[-2:]
-        side = self.sides[index]
-        shape = _shape_for(side, width, height)
+        shape = self.plan[index].shape
         content_rgb = _resize(self.content, shape)
-        style_side = max(1, round(side * s.style_scale))
+        style_side = max(1, round(max(shape) * s.style_scale))
         styles = [_resize(t, _shape_for(style_side, t.shape[-1], t.shape[-2])) for t in self.styles]
         net_content = content_rgb
         if s.preserve_color == "luminance":
@@ -239,7 +260,7 @@ class _Run:
         objective = _Objective(model, s, _Target(content_targets, grams, self.blend, content_rgb), dtype)
         start = _init_image(s, net_content, styles) if previous is None else _resize(previous, shape)
         x = start.detach().clone().requires_grad_(True)
-        return _Scale(index, self.plan[index], shape, x, objective, _optimizer(s, x), content_rgb,
+        return _Scale(index, self.plan[index].steps, shape, x, objective, _optimizer(s, x), content_rgb,
                       s.preserve_color == "luminance")
 
 
@@ -260,14 +281,16 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
     """
     start = time.perf_counter()
     run = _Run(content, styles, settings, model, cache)
-    n_scales = len(run.sides)
+    n_scales = len(run.plan)
     image: torch.Tensor | None = None
     record: StepRecord | None = None
     for index in range(n_scales):
         scale = run.scale(index, image)
         for k in range(scale.steps):
             if stop is not None and stop.is_set():
-                yield _final(record, scale.output(), start, settings.steps, stopped=True)
+                # At the output size whatever scale it stopped at; ``shape`` says which that was.
+                final = _resize(scale.output(), tuple(run.content.shape[-2:]))  # type: ignore[arg-type]
+                yield _final(record, final, scale.shape, start, settings.steps)
                 return
             losses, raw = _step(scale)
             step = (record.step if record else 0) + 1
@@ -300,21 +323,22 @@ def _step(scale: _Scale) -> tuple[dict[str, float], dict[str, float]]:
     return losses, raw
 
 
-def _final(record: StepRecord | None, image: torch.Tensor, start: float, total_steps: int, *,
-           stopped: bool) -> StepRecord:
-    """The closing record of a run stopped before its last step."""
+def _final(record: StepRecord | None, image: torch.Tensor, shape: tuple[int, int], start: float,
+           total_steps: int) -> StepRecord:
+    """The closing record of a run stopped before its last step: ``image`` at the output size,
+    ``shape`` the scale it was optimised at."""
     return StepRecord(
         step=record.step if record else 0,
         total_steps=total_steps,
         scale=record.scale if record else 0,
         n_scales=record.n_scales if record else 1,
-        shape=tuple(image.shape[-2:]),  # type: ignore[arg-type]
+        shape=shape,
         losses=record.losses if record else {},
         raw=record.raw if record else {},
         elapsed=time.perf_counter() - start,
         image=to_uint8(image),
         done=True,
-        stopped=stopped,
+        stopped=True,
     )
 
 

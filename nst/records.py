@@ -22,7 +22,7 @@ class StepRecord:
     total_steps: int
     scale: int  # 0-based index of the current scale (coarse to fine)
     n_scales: int
-    shape: tuple[int, int]  # (height, width) being optimised at this scale
+    shape: tuple[int, int]  # (height, width) optimised at this scale (a stopped run's image is upsampled)
     losses: dict[str, float]
     raw: dict[str, float]
     elapsed: float  # seconds since the run started (model and targets included)

@@ -6,7 +6,8 @@ import streamlit as st
 
 from studio.explorer import KINDS, ReconstructionError, render_kind
 from studio.resources import default_device
-from studio.uploads import IMAGE_TYPES, read_upload, shown_width
+from studio import state
+from studio.uploads import kept_uploads, shown_width
 
 st.title("Layer explorer")
 st.markdown(
@@ -17,12 +18,18 @@ st.markdown(
     "large structures, while the layout is gone."
 )
 
-upload = read_upload(st.file_uploader("Image", type=IMAGE_TYPES, key="explorer_file"))
+uploads = kept_uploads("Image", "explorer_file")
+upload = uploads[0] if uploads else None
+WIDGETS = ("explorer_size", "explorer_steps")
+state.restore_widgets(*WIDGETS)
+st.session_state.setdefault("explorer_size", 128)
+st.session_state.setdefault("explorer_steps", 100)
 size_col, steps_col = st.columns(2)
-size = size_col.select_slider("Size (px)", [32, 64, 96, 128, 192, 256], value=128, key="explorer_size",
+size = size_col.select_slider("Size (px)", [32, 64, 96, 128, 192, 256], key="explorer_size",
                               help="Max side of each reconstruction. Time grows with its square.")
-steps = steps_col.number_input("Steps per image", min_value=1, max_value=2000, value=100, step=25,
+steps = steps_col.number_input("Steps per image", min_value=1, max_value=2000, step=25,
                                key="explorer_steps", help="L-BFGS steps for each reconstruction.")
+state.keep_widgets(*WIDGETS)
 if upload is None:
     st.info("Upload an image to explore what each layer keeps of it.")
     st.stop()

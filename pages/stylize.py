@@ -1,49 +1,59 @@
-"""Stylize: upload a content and style images, tune the settings, watch the run, download the result."""
+"""Stylize: upload a photo and paintings, tune the settings, watch the run, download the result."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from nst.errors import SettingsError
+from nst.images import fit_problems
 from studio import form, runs, state
-from studio.live import live_panel
-from studio.results import result_view
-from studio.uploads import IMAGE_TYPES, Upload, read_upload
+from studio.identity import browser_token
+from studio.live import stage
+from studio.uploads import kept_uploads, shown_width
 
-st.title("Neural style transfer")
-st.caption("Gatys et al.: an image optimised to keep one picture's content and take others' style.")
+owner = browser_token()
+runs.collect(owner)
+
+inputs, stage_column = st.columns([2, 3], gap="medium")
+with inputs:
+    st.markdown("#### Neural style transfer")
+    content_column, style_column = st.columns(2)  # side by side: the Start button stays in view
+with content_column:
+    contents = kept_uploads("Content image", "content_file", help="The picture whose layout the result keeps.",
+                            stale=runs.NOTES)
+    content = contents[0] if contents else None
+    if content is not None:
+        st.image(content.thumb, caption=f"{content.name} · {content.image.width}×{content.image.height}",
+                 width=shown_width(content.thumb, 140))
+with style_column:
+    styles = kept_uploads("Style images", "style_files", multiple=True, stale=runs.NOTES,
+                          help="One or more paintings; with several, the blend weights mix them.")
+with inputs:
+    form.blend_sliders(styles)
 
 with st.sidebar:
     st.header("Settings")
-    form.settings_form()
+    form.settings_form(content.image.size if content is not None else (4, 3))
 
-content_col, style_col = st.columns(2)
-with content_col:
-    content = read_upload(st.file_uploader("Content image", type=IMAGE_TYPES, key="content_file",
-                                           help="The picture whose layout the result keeps."))
-    if content is not None:
-        st.image(content.thumb, caption=f"{content.name} · {content.image.width}×{content.image.height}")
-with style_col:
-    style_files = st.file_uploader("Style images", type=IMAGE_TYPES, accept_multiple_files=True, key="style_files",
-                                   help="One or more paintings; with several, the blend weights mix them.")
-    styles: list[Upload] = [u for u in map(read_upload, style_files or []) if u is not None]
-    form.blend_sliders(styles)
+with inputs:
+    size, style_scale = st.session_state[state.KEY["size"]], st.session_state[state.KEY["style_scale"]]
+    if content is not None and not state.problems(st.session_state):
+        for problem in fit_problems(content.image.size, [s.image.size for s in styles], size, style_scale,
+                                    labels=[content.name, *(s.name for s in styles)]):
+            st.warning(problem)
+    start_col, stop_col = st.columns(2)
+    busy = runs.busy(owner)
+    if start_col.button("Queue another" if busy else "Start", key="start", type="primary", width="stretch",
+                        help="Runs the current settings after the run in progress." if busy else None):
+        try:
+            runs.start(owner, content, styles, state.session_settings(len(styles)))
+        except SettingsError as exc:
+            runs.say("error", str(exc))
+    if stop_col.button("Stop", key="stop", width="stretch", disabled=not runs.running(owner)):
+        runs.stop(owner)
+    note = runs.message()
+    if note:
+        getattr(st, note[0])(note[1])
 
-start_col, stop_col, _ = st.columns([1, 1, 4])
-if start_col.button("Start", type="primary", width="stretch"):
-    try:
-        runs.start(content, styles, state.session_settings(len(styles)))
-    except SettingsError as exc:
-        runs.say("error", str(exc))
-if stop_col.button("Stop", width="stretch"):
-    runs.stop()
-
-note = runs.message()
-if note:
-    getattr(st, note[0])(note[1])
-
-live_panel()
-
-result = runs.latest()
-if result is not None:
-    result_view(result)
+with stage_column:
+    stage(owner)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import streamlit as st
 
@@ -20,22 +20,39 @@ def loss_points(rows: list[dict[str, float]]) -> list[dict[str, Any]]:
             for row in picked for term in LOSS_TERMS if row.get(term, 0) > 0]
 
 
-def loss_chart(rows: list[dict[str, float]], height: int = 260) -> None:
-    """Draw the chart (or a note when there is nothing to plot yet)."""
+def scale_starts(rows: list[dict[str, float]]) -> list[int]:
+    """The steps at which a new scale began (where the losses jump as the image grows)."""
+    return [int(b["step"]) for a, b in zip(rows, rows[1:]) if b["scale"] != a["scale"]]
+
+
+def loss_chart(rows: list[dict[str, float]], height: int = 260, total_steps: int | None = None,
+               starts: Sequence[int] = ()) -> None:
+    """Draw the chart (or a note when there is nothing to plot yet). ``total_steps`` fixes the x axis
+    so it does not rescale as the run goes; ``starts`` marks where each later scale begins."""
     points = loss_points(rows)
     if not points:
         st.caption("The loss chart appears after the first step.")
         return
-    spec = {
+    x: dict[str, Any] = {"field": "step", "type": "quantitative", "title": "step"}
+    if total_steps:
+        x["scale"] = {"domain": [1, total_steps]}
+    lines = {
         "data": {"values": points},
         "mark": {"type": "line", "interpolate": "monotone"},
         "encoding": {
-            "x": {"field": "step", "type": "quantitative", "title": "step"},
+            "x": x,
             "y": {"field": "loss", "type": "quantitative", "scale": {"type": "log"}, "title": "loss (log scale)"},
-            "color": {"field": "term", "type": "nominal", "title": None,
+            "color": {"field": "term", "type": "nominal", "title": None, "legend": {"orient": "bottom"},
                       "sort": [TERM_LABELS[t] for t in LOSS_TERMS]},
             "tooltip": [{"field": "term"}, {"field": "step"}, {"field": "loss", "format": ".4g"}],
         },
-        "height": height,
     }
-    st.vega_lite_chart(spec=spec, width="stretch")
+    layers = [lines]
+    if starts:
+        layers.append({
+            "data": {"values": [{"step": s, "label": "new scale"} for s in starts]},
+            "mark": {"type": "rule", "strokeDash": [4, 3], "color": "#8a7f72"},
+            "encoding": {"x": {"field": "step", "type": "quantitative"},
+                         "tooltip": [{"field": "label"}, {"field": "step"}]},
+        })
+    st.vega_lite_chart(spec={"layer": layers, "height": height}, width="stretch")

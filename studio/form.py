@@ -15,7 +15,9 @@ from nst.layers import CONV_LAYERS
 from nst.settings import FLOAT, INT, PRESETS, RULES, preset
 from studio import state
 from studio.recipes import recipe_loader
-from studio.resources import accelerator, cpu_name, default_device, torchvision_usable
+from nst.estimate import estimate_seconds
+from studio.resources import accelerator, cpu_name, default_device, measured_step_cost, torchvision_usable
+from studio.timefmt import duration
 from studio.state import KEY
 from studio.uploads import Upload, shown_width
 
@@ -97,8 +99,42 @@ def device_picker() -> None:
         st.caption("No CUDA or Apple-silicon GPU was found, so runs use the CPU: keep the output small.")
 
 
-def settings_form() -> None:
-    """Draw every settings widget (call inside the container that should hold them)."""
+RUN_LENGTHS = {"quick": 100, "quality": 300}  # steps
+RUN_LENGTH = "run_length"
+
+
+def _set_run_length() -> None:
+    choice = st.session_state[RUN_LENGTH]
+    if choice in RUN_LENGTHS:
+        st.session_state[KEY["steps"]] = RUN_LENGTHS[choice]
+
+
+def _run_length(content_size: tuple[int, int]) -> None:
+    """Quick or Quality, each with the time it takes on this device for this content (once measured)."""
+    values = dict(st.session_state)
+    current = next((name for name, steps in RUN_LENGTHS.items() if values[KEY["steps"]] == steps), "custom")
+    st.session_state[RUN_LENGTH] = current  # follows Steps, which a preset or recipe may change
+    cost = measured_step_cost(values[KEY["device"]]) if not state.problems(values) else None
+
+    def label(option: str) -> str:
+        if option == "custom":
+            return f"Custom ({values[KEY['steps']]} steps)"
+        steps = RUN_LENGTHS[option]
+        name = f"{option.capitalize()} · {steps} steps"
+        if cost is None:
+            return name
+        settings = state.settings_from_widgets({**values, KEY["steps"]: steps}, 0)
+        return f"{name} · ≈ {duration(estimate_seconds(settings, content_size, cost))} here"
+
+    options = [*RUN_LENGTHS, *(["custom"] if current == "custom" else [])]
+    st.radio("Run length", options, key=RUN_LENGTH, format_func=label, on_change=_set_run_length,
+             help="Quick gives a good first image; Quality goes on refining it. The times are for this"
+                  " device and the content's size, measured here once.")
+
+
+def settings_form(content_size: tuple[int, int] = (4, 3)) -> None:
+    """Draw every settings widget (call inside the container that should hold them); the content's
+    (width, height) sizes the run-time estimates."""
     state.ensure_state()
     found = state.problems(st.session_state)
     st.selectbox("Preset", list(PRESETS), key=state.PRESET, format_func=lambda v: LABELS.get(v, v),
@@ -106,6 +142,7 @@ def settings_form() -> None:
     recipe_loader()
     device_picker()
     _number("Output size (px)", "size", found, step=32)
+    _run_length(content_size)
     _number("Steps", "steps", found, step=50)
     _choice(st.radio, "Optimiser", "optimizer", RULES["optimizer"].choices, horizontal=True)
     _number("Learning rate", "lr", found, step=0.01, format="%g", placeholder="default")
@@ -152,8 +189,8 @@ def _advanced(found: dict[str, str]) -> None:
 def blend_sliders(styles: list[Upload]) -> None:
     """A thumbnail per style image, and a blend weight for each when there are several."""
     for index, upload in enumerate(styles):
-        thumb, weight = st.columns([1, 2])
-        thumb.image(upload.thumb, width=shown_width(upload.thumb, 96))
+        thumb, weight = st.columns([1, 2], vertical_alignment="center")
+        thumb.image(upload.thumb, width=shown_width(upload.thumb, 72))
         if len(styles) > 1:  # a lone style's weight would be normalised to 1 anyway
             key = state.blend_key(index)
             st.session_state.setdefault(key, 1.0)

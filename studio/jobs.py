@@ -24,6 +24,8 @@ import numpy as np
 from PIL import Image
 
 from nst.device import device_key
+from nst.engine import ScalePlan, scale_plan
+from nst.estimate import remaining_seconds
 from nst.errors import NSTError
 from nst.executor import Executor, RunHandle
 from nst.memory import trim
@@ -59,6 +61,8 @@ class Snapshot:
     preview: np.ndarray | None
     preview_step: int
     result: np.ndarray | None
+    plan: tuple[ScalePlan, ...] = ()  # the run's scales, for the ETA
+    shape: tuple[int, int] = (0, 0)  # (height, width) of the scale of the latest step
 
     @property
     def finished(self) -> bool:
@@ -80,11 +84,8 @@ class Snapshot:
 
     @property
     def eta(self) -> float | None:
-        """Seconds left at the recent speed; None until it can be estimated."""
-        rate = self.steps_per_second
-        if rate is None or self.finished:
-            return None
-        return max(0.0, (self.total_steps - self.step) / rate)
+        """Seconds left, each remaining scale priced by its pixels (see nst.estimate.remaining_seconds)."""
+        return None if self.finished else remaining_seconds(self.plan, self.rows, self.step, self.scale)
 
 
 class Job:
@@ -101,8 +102,10 @@ class Job:
         preview_interval: float = PREVIEW_INTERVAL,
         heartbeat_timeout: float | None = None,
         keepalive: Callable[[], bool] | None = None,
+        on_finish: Callable[["Job", Snapshot], None] | None = None,
     ) -> None:
         self.settings = settings
+        self._on_finish = on_finish
         self._inputs: tuple[Image.Image, list[Image.Image]] | None = (content, list(styles))
         self._executor = executor if executor is not None else local_executor()
         self._handle: RunHandle | None = None
@@ -115,9 +118,11 @@ class Job:
         self._thread = threading.Thread(target=self._work, name="nst-job", daemon=True)
         self._beat = time.monotonic()
         self._preview_at = -math.inf
+        self._last_image: np.ndarray | None = None  # full size, the newest a record carried
         self._state = Snapshot(status=QUEUED, message="", device=device_key(settings.device), queue_position=0,
                                step=0, total_steps=settings.steps, scale=0, n_scales=1, elapsed=0.0, losses={},
-                               rows=[], preview=None, preview_step=0, result=None)
+                               rows=[], preview=None, preview_step=0, result=None,
+                               plan=tuple(scale_plan(settings, content.size)))
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> "Job":
@@ -141,7 +146,13 @@ class Job:
 
     @property
     def finished(self) -> bool:
-        return self._state.status in FINISHED
+        """The run has ended and its worker is done (its result handed to ``on_finish``)."""
+        return self._state.status in FINISHED and not self._thread.is_alive()
+
+    @property
+    def stopping(self) -> bool:
+        """Stop was asked for and the run has not ended yet (it will within a step)."""
+        return self._stop.is_set() and self._state.status not in FINISHED
 
     def snapshot(self) -> Snapshot:
         """The latest state, safe to read while the worker runs."""
@@ -178,28 +189,36 @@ class Job:
                                                  on_start=lambda: self._update(status=RUNNING))
             for record in self._handle.records():
                 self._take(record)
-            if not self.finished:  # no closing record: cancelled before it started
+            if self._state.status not in FINISHED:  # no closing record: cancelled before it started
                 self._update(status=CANCELLED, message=self._state.message or "Cancelled while waiting for the device.")
-        except NSTError as exc:
-            self._update(status=FAILED, message=str(exc))
+        except NSTError as exc:  # the last image seen stays the result: nothing made is lost
+            self._update(status=FAILED, message=str(exc), result=self._last_image)
         except Exception as exc:  # the page must keep working whatever the engine does
             log.exception("style-transfer job failed")
-            self._update(status=FAILED, message=f"The run failed unexpectedly ({exc.__class__.__name__}: {exc}).")
+            self._update(status=FAILED, message=f"The run failed unexpectedly ({exc.__class__.__name__}: {exc}).",
+                         result=self._last_image)
         finally:
             self._inputs = None  # drop the images; the result stays
             trim()  # the run's activations are freed: give the pages back to the OS
+        if self._on_finish is not None:
+            try:  # saved from here, so a result is kept even when no page is watching
+                self._on_finish(self, self.snapshot())
+            except Exception:
+                log.exception("saving a finished job failed")
 
     def _take(self, record: StepRecord) -> None:
         """Fold one record into the state: a loss row, a throttled preview, the final image."""
         changes: dict[str, Any] = dict(step=record.step, total_steps=record.total_steps, scale=record.scale,
                                        n_scales=record.n_scales, elapsed=record.elapsed,
-                                       losses=dict(record.losses))
+                                       losses=dict(record.losses), shape=record.shape)
         rows = self._state.rows
         if record.losses and (not rows or record.step > rows[-1]["step"]):
             row = loss_row(record)
             with self._lock:
                 rows.append(row)  # readers copy the list under the same lock
         now = time.monotonic()
+        if record.image is not None:
+            self._last_image = record.image
         if record.image is not None and (record.done or now - self._preview_at >= self._preview_interval):
             self._preview_at = now
             changes.update(preview=_downscale(record.image, self._preview_side), preview_step=record.step)

@@ -1,4 +1,5 @@
-"""Drawing a job's live state: queue place, progress, timing, preview image and loss chart."""
+"""The stage: this browser's run drawn live (queue place, progress, timing, preview, losses), or its
+latest result once the run has ended."""
 
 from __future__ import annotations
 
@@ -7,61 +8,60 @@ import streamlit as st
 from studio import runs
 from studio.charts import loss_chart
 from studio.jobs import QUEUED, Snapshot
+from studio.results import result_view, results
+from studio.timefmt import duration
 
 POLL_SECONDS = 0.5
+CHART_HEIGHT = 190
 
 
-def duration(seconds: float | None) -> str:
-    """'—', '8.2 s', '3 min 05 s' or '1 h 02 min'."""
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+def progress_text(snap: Snapshot) -> str:
+    """'Step 40 of 300 · scale 2 of 3 (256×192) · 12.5 s · ETA 20.1 s · 3.20 steps/s'."""
+    parts = [f"Step {snap.step} of {snap.total_steps}"]
+    if snap.n_scales > 1:
+        parts.append(f"scale {snap.scale + 1} of {snap.n_scales} ({snap.shape[1]}×{snap.shape[0]})")
+    rate = snap.steps_per_second
+    parts += [duration(snap.elapsed), f"ETA {duration(snap.eta)}", "—" if rate is None else f"{rate:.2f} steps/s"]
+    return " · ".join(parts)
 
 
 def job_panel(snap: Snapshot) -> None:
-    """The running (or queued) job as of ``snap``."""
+    """The running (or queued) job as of ``snap``: the preview fills the stage's width whatever the
+    scale, so it does not jump in size; the chart sits under it."""
     if snap.status == QUEUED:
         place = f"number {snap.queue_position} in the queue" if snap.queue_position else "next"
         st.info(f"Waiting for the {snap.device}: you are {place}, behind the run using it now. "
                 "Press Stop to cancel.")
         return
-    scale = f" · scale {snap.scale + 1} of {snap.n_scales}" if snap.n_scales > 1 else ""
-    st.progress(snap.fraction, text=f"Step {snap.step} of {snap.total_steps}{scale}")
-    rate = snap.steps_per_second
-    elapsed, eta, speed = st.columns(3)
-    elapsed.metric("Elapsed", duration(snap.elapsed))
-    eta.metric("ETA", duration(snap.eta))
-    speed.metric("Steps/s", "—" if rate is None else f"{rate:.2f}")
-    preview, chart = st.columns([2, 3])
-    with preview:
-        if snap.preview is not None:
-            st.image(snap.preview, caption=f"Step {snap.preview_step} of {snap.total_steps}")
-        else:
-            st.caption("The first preview appears after a few steps.")
-    with chart:
-        loss_chart(snap.rows)
+    st.progress(snap.fraction, text=progress_text(snap))
+    if snap.preview is not None:
+        st.image(snap.preview, caption=f"Step {snap.preview_step} of {snap.total_steps}", width="stretch")
+    else:
+        st.caption("The first preview appears after the first step.")
+    starts = [sum(p.steps for p in snap.plan[:k]) + 1 for k in range(1, len(snap.plan))]
+    loss_chart(snap.rows, height=CHART_HEIGHT, total_steps=snap.total_steps, starts=starts)
+    st.caption("Changes to the settings apply to the next run.")
 
 
-def live_panel() -> None:
-    """This session's running job, redrawn every POLL_SECONDS while it runs (a fragment)."""
-    st.fragment(_poll, run_every=POLL_SECONDS if runs.running() else None)()
+def stage(owner: str) -> None:
+    """This browser's run, redrawn every POLL_SECONDS while it runs (a fragment), else its latest result."""
+    st.fragment(_poll, run_every=POLL_SECONDS if runs.running(owner) else None)(owner)
 
 
-def _poll() -> None:
-    """Heartbeat, progress, preview and losses; once the job ends, collect it and redraw the page."""
-    run = runs.active()
+def _poll(owner: str) -> None:
+    run = runs.active(owner)
     if run is None:
+        latest = results(owner)
+        if latest:
+            result_view(latest[-1])
+        else:
+            st.info("Your picture appears here: upload a photo and a painting, then press Start.")
         return
-    run.job.heartbeat()
-    snap = run.job.snapshot()
-    if snap.finished:
-        runs.collect()
-        st.rerun()  # the whole page redraws with the result
-    job_panel(snap)
-
+    for other in runs.live_runs(owner):  # a queued run's page is this one too
+        other.job.heartbeat()
+    if run.job.finished:
+        runs.collect(owner)
+        st.rerun()  # the whole page redraws: buttons, note and the result
+    job_panel(run.job.snapshot())
+    if runs.waiting(owner):
+        st.caption(f"{runs.waiting(owner)} more run queued after this one.")

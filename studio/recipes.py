@@ -4,23 +4,37 @@ from __future__ import annotations
 
 import streamlit as st
 
-from nst.errors import NSTError, SettingsError
+from nst.errors import NSTError, RecipeError, SettingsError
 from nst.recipe import read_recipe, settings_from_recipe
-from nst.settings import Settings
+from nst.settings import RULES, Settings
 from studio import state
 
 RECIPE = "recipe_file"
-_MESSAGE = "_recipe_message"
+NOTE = "_recipe_message"  # (kind, text) of the last load; cleared when a run starts
 
 
-def load_recipe_bytes(data: bytes, name: str) -> Settings:
-    """Settings from a PNG or JSON recipe; RecipeError (unreadable) or SettingsError (invalid, or
-    not allowed in the studio)."""
-    settings = settings_from_recipe(read_recipe(data, name=name))
+def load_recipe_bytes(data: bytes, name: str) -> tuple[Settings, list[str]]:
+    """Settings from a PNG or JSON recipe and the names of the settings it gave (the rest keep their
+    defaults); RecipeError (unreadable, or no settings at all) or SettingsError (invalid, or not
+    allowed in the studio)."""
+    recipe = read_recipe(data, name=name)
+    settings = settings_from_recipe(recipe)
+    given = recipe.get("settings")
+    if not given:
+        raise RecipeError(f"{name} holds no settings, so the form is left as it was.")
     found = state.problems(state.widget_values(settings))
     if found:
         raise SettingsError({field: f"{name}: {message}" for field, message in found.items()})
-    return settings
+    return settings, [field for field in RULES if field in given]
+
+
+def loaded_note(name: str, given: list[str]) -> str:
+    """What a load did: every setting, or which ones it set and which it left at their defaults."""
+    if len(given) == len(RULES):
+        return f"Loaded every setting from {name}."
+    left = [field for field in RULES if field not in given]
+    return (f"Loaded {len(given)} of {len(RULES)} settings from {name} ({', '.join(given)}); the rest are at"
+            f" their defaults: {', '.join(left)}.")
 
 
 def _apply_recipe() -> None:
@@ -28,20 +42,21 @@ def _apply_recipe() -> None:
     if file is None:
         return
     try:
-        settings = load_recipe_bytes(file.getvalue(), file.name)
+        settings, given = load_recipe_bytes(file.getvalue(), file.name)
     except NSTError as exc:
-        st.session_state[_MESSAGE] = ("error", str(exc))
+        st.session_state[NOTE] = ("error", str(exc))
         return
     state.write_settings(settings)
     blends = len(settings.style_blend or ())
     note = f" Upload its {blends} style images in the same order to use its blend weights." if blends > 1 else ""
-    st.session_state[_MESSAGE] = ("success", f"Loaded every setting from {file.name}.{note}")
+    kind = "success" if len(given) == len(RULES) else "warning"
+    st.session_state[NOTE] = (kind, loaded_note(file.name, given) + note)
 
 
 def recipe_loader() -> None:
     """The "Load recipe" uploader and the outcome of the last load."""
     st.file_uploader("Load recipe", type=["png", "json"], key=RECIPE, on_change=_apply_recipe,
                      help="A result PNG or settings JSON saved by this studio or the CLI; every setting is restored.")
-    message = st.session_state.get(_MESSAGE)
+    message = st.session_state.get(NOTE)
     if message:
-        (st.error if message[0] == "error" else st.success)(message[1])
+        getattr(st, message[0])(message[1])

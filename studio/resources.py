@@ -1,16 +1,19 @@
-"""Process-wide resources for the pages: the cached VGG19 model, weights and device availability."""
+"""Process-wide resources for the pages: the cached VGG19 model, weights, the devices and their speed."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import streamlit as st
 import torch
 
 from nst import load_model
-from nst.device import describe, gpu_name, resolve_device
+from nst.device import describe, device_key, gpu_name, resolve_device
+from nst.estimate import StepCost, step_cost
 from nst.vgg import VGG19Features
 from nst.weights import TORCHVISION_FILE
+from studio.limiter import shared_limiter
 from studio.state import WEIGHT_SOURCES
 
 
@@ -44,3 +47,27 @@ def default_device() -> str:
     """The device setting a new form starts with: the GPU where there is one, else the CPU."""
     gpu = accelerator()
     return gpu[0] if gpu else "cpu"
+
+
+@st.cache_resource(show_spinner=False)
+def _step_cost_future(device: str) -> Future:
+    """The device's step cost, measured once on a background thread, queued like a run so it never
+    competes with one for the device."""
+    def measure() -> StepCost:
+        ticket = object()
+        limiter, key = shared_limiter(), device_key(device)
+        limiter.acquire(key, ticket, cancelled=lambda: False)
+        try:
+            return step_cost(device)
+        finally:
+            limiter.release(key, ticket)
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nst-step-cost").submit(measure)
+
+
+def measured_step_cost(device: str) -> StepCost | None:
+    """This device's step cost once it has been measured (None until then, or if it cannot be)."""
+    future = _step_cost_future(device)
+    if not future.done() or future.exception() is not None:
+        return None
+    return future.result()

@@ -1,4 +1,4 @@
-"""Finished runs: the session's gallery of results and every file a result can be downloaded as."""
+"""Finished runs: saving a job's outcome to the store, and every view and file a result offers."""
 
 from __future__ import annotations
 
@@ -6,75 +6,98 @@ import io
 import json
 import time
 import zipfile
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-from nst.images import jpeg_bytes, png_bytes, to_image
-from nst.recipe import make_recipe
+from nst.images import jpeg_bytes, to_image
+from nst.recipe import make_recipe, read_recipe
 from nst.records import losses_csv
 from nst.settings import Settings
 from studio.charts import loss_chart
-from studio.jobs import STOPPED, Snapshot
+from studio.jobs import FAILED, STOPPED, Snapshot
+from studio.store import Stored, shared_store
 from studio.uploads import thumbnail
 
-_GALLERY = "gallery"
 
-
-@dataclass(eq=False)
+@dataclass(frozen=True)
 class Result:
-    """One finished (or stopped) run, with its inputs' names, settings and per-step losses."""
+    """One finished, stopped or failed run as the store keeps it."""
 
-    number: int
-    image: np.ndarray  # RGB uint8, full resolution
-    content: Image.Image  # the content image at the result's size, for before/after
-    settings: Settings
-    rows: list[dict[str, float]]
-    losses: dict[str, float]
-    stopped: bool
-    step: int
-    elapsed: float
-    content_name: str
-    style_names: list[str]
-    created: str = field(default_factory=lambda: time.strftime("%H:%M:%S"))
+    stored: Stored
 
-    @classmethod
-    def from_snapshot(cls, snap: Snapshot, settings: Settings, content: Image.Image, content_name: str,
-                      style_names: list[str]) -> "Result":
-        """Build from a finished job's snapshot (its ``result`` must be set)."""
-        assert snap.result is not None
-        height, width = snap.result.shape[:2]
-        return cls(number=len(gallery()) + 1, image=snap.result,
-                   content=content.resize((width, height), Image.Resampling.LANCZOS),
-                   settings=settings, rows=snap.rows, losses=dict(snap.losses), stopped=snap.status == STOPPED,
-                   step=snap.step, elapsed=snap.elapsed, content_name=content_name, style_names=style_names)
+    @property
+    def number(self) -> int:
+        return self.stored.number
+
+    @property
+    def settings(self) -> Settings:
+        return self.stored.settings
+
+    @property
+    def meta(self) -> dict:
+        return self.stored.meta
+
+    @property
+    def rows(self) -> list[dict[str, float]]:
+        return self.meta["rows"]
+
+    @property
+    def losses(self) -> dict[str, float]:
+        return self.meta["losses"]
+
+    @property
+    def step(self) -> int:
+        return self.meta["step"]
+
+    @property
+    def stopped(self) -> bool:
+        return self.meta["status"] in (STOPPED, FAILED)
+
+    @property
+    def image(self) -> np.ndarray:
+        return _pixels(str(self.stored.image_path))
+
+    @property
+    def content(self) -> Image.Image:
+        return self.stored.content()
+
+    @property
+    def thumb(self) -> Image.Image:
+        return thumbnail(to_image(self.image))
 
     @property
     def title(self) -> str:
-        state = f"stopped at step {self.step}" if self.stopped else f"{self.step} steps"
-        return f"#{self.number} · {self.content_name} · {state} · {self.created}"
+        return f"#{self.number} · {self.meta['content_name']} · {self.state} · {self.meta['created']}"
+
+    @property
+    def state(self) -> str:
+        """'300 steps', or how and where it ended early."""
+        meta = self.meta
+        if meta["status"] == "done":
+            return f"{meta['step']} steps"
+        height, width = meta["scale_shape"]
+        where = f"at step {meta['step']} of {meta['total_steps']}"
+        if [height, width] != list(self.image.shape[:2]):  # upsampled from a coarser scale
+            where += f", scale {width}×{height} upsampled"
+        return f"{'failed' if meta['status'] == FAILED else 'stopped'} {where}"
 
     @property
     def stem(self) -> str:
         return f"nst-result-{self.number}"
 
-    @cached_property
-    def thumb(self) -> Image.Image:
-        return thumbnail(to_image(self.image))
-
-    def recipe(self) -> dict:
-        """The recipe embedded in the PNG and offered as JSON."""
-        return make_recipe(self.settings, losses=self.losses, steps_done=self.step, stopped=self.stopped,
-                           elapsed_s=round(self.elapsed, 3), content=self.content_name, styles=self.style_names)
-
     def png(self) -> bytes:
-        return png_bytes(self.image, self.recipe())
+        """The stored PNG, its recipe embedded."""
+        return self.stored.image_path.read_bytes()
 
     def jpeg(self) -> bytes:
         return jpeg_bytes(self.image)
+
+    def recipe(self) -> dict:
+        return read_recipe(self.stored.image_path)
 
     def recipe_json(self) -> bytes:
         return json.dumps(self.recipe(), indent=2, ensure_ascii=False).encode("utf-8")
@@ -84,20 +107,38 @@ class Result:
         return losses_csv(self.rows).encode("utf-8")
 
 
-def gallery() -> list[Result]:
-    """Every result of this session, oldest first."""
-    return st.session_state.setdefault(_GALLERY, [])
+@lru_cache(maxsize=32)
+def _pixels(path: str) -> np.ndarray:
+    """A stored image's pixels (results are never rewritten, so the path is a fine key)."""
+    return np.asarray(Image.open(path).convert("RGB"))
 
 
-def add_result(result: Result) -> None:
-    gallery().append(result)
+def save_result(owner: str, snap: Snapshot, settings: Settings, content: Image.Image, content_name: str,
+                style_names: list[str]) -> Result | None:
+    """Store a finished job's image (None when it ended without one) with its recipe and losses."""
+    if snap.result is None:
+        return None
+    height, width = snap.result.shape[:2]
+    meta = dict(status=snap.status, message=snap.message, step=snap.step, total_steps=snap.total_steps,
+                elapsed=round(snap.elapsed, 3), losses=snap.losses, rows=snap.rows, scale_shape=list(snap.shape),
+                content_name=content_name, style_names=style_names, created=time.strftime("%Y-%m-%d %H:%M"))
+    ended_early = {} if snap.status == "done" else {"optimized_at": {"width": snap.shape[1], "height": snap.shape[0]}}
+    recipe = make_recipe(settings, losses=snap.losses, steps_done=snap.step, stopped=snap.status != "done",
+                         elapsed_s=meta["elapsed"], content=content_name, styles=style_names, **ended_early)
+    before = content.resize((width, height), Image.Resampling.LANCZOS)
+    return Result(shared_store().add(owner, settings, snap.result, before, meta, recipe))
 
 
-def zip_bytes(results: list[Result]) -> bytes:
+def results(owner: str) -> list[Result]:
+    """Every result of this browser, oldest first."""
+    return [Result(s) for s in shared_store().list(owner)]
+
+
+def zip_bytes(chosen: list[Result]) -> bytes:
     """A ZIP with each result's PNG (recipe embedded), settings JSON and losses CSV."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for result in results:
+        for result in chosen:
             archive.writestr(f"{result.stem}.png", result.png())
             archive.writestr(f"{result.stem}.json", result.recipe_json())
             archive.writestr(f"{result.stem}-losses.csv", result.losses_csv())
@@ -122,16 +163,14 @@ def download_buttons(result: Result, key: str) -> None:
 
 def result_view(result: Result) -> None:
     """A result: the image, before/after, its loss curve and every download."""
-    st.subheader(f"Result #{result.number}" + (" (stopped early)" if result.stopped else ""))
+    st.markdown(f"**Result #{result.number}** · {result.state}")
     result_tab, compare_tab, losses_tab = st.tabs(["Result", "Before / after", "Losses"])
     with result_tab:
-        st.image(result.image, caption="Result")
+        st.image(result.image, caption="Result", width="stretch")
     with compare_tab:
         before, after = st.columns(2)
-        before.image(result.content, caption="Before: content")
-        after.image(result.image, caption="After: stylised")
+        before.image(result.content, caption="Before: content", width="stretch")
+        after.image(result.image, caption="After: stylised", width="stretch")
     with losses_tab:
         loss_chart(result.rows)
-        st.json({"final losses": result.losses, "seconds": round(result.elapsed, 2), "steps": result.step},
-                expanded=False)
-    download_buttons(result, key="latest")
+    download_buttons(result, key=f"latest-{result.number}")

@@ -1,45 +1,83 @@
-"""This session's run: starting and stopping its job, and folding the finished job into a result."""
+"""Each browser's runs: starting and stopping jobs, finding them again after a reload, and the note
+about the last one.
+
+Jobs are kept process-wide by browser token (:mod:`studio.identity`), not in the Streamlit
+session, so a reloaded page (a new session) finds its running job. A job saves its own result to
+the store when it ends, so nothing depends on a page watching at that moment.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Callable
 
 import streamlit as st
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from nst.errors import WeightsError
+from nst.errors import NSTError
+from nst.images import fit_problems
 from nst.settings import Settings
-from studio.jobs import CANCELLED, FAILED, STOPPED, Job
+from studio import recipes, state
+from studio.jobs import CANCELLED, DONE, FAILED, STOPPED, Job, Snapshot
 from studio.resources import cached_model
-from studio.results import Result, add_result
+from studio.results import save_result
 from studio.uploads import Upload
 
-_ACTIVE, _LATEST, _MESSAGE = "active_run", "latest_result", "run_message"
+_MESSAGE = "run_message"
+NOTES = (_MESSAGE,)  # session keys of the note about the last attempt, stale once the inputs change
+_CLEARED_ON_START = (recipes.NOTE, state.REJECTED)
 
 
 @dataclass
 class ActiveRun:
-    """The job plus what is needed to turn its output into a :class:`Result`."""
+    """A job and what its result will be saved with."""
 
     job: Job
-    content: Upload
+    owner: str
+    content_name: str
     style_names: list[str]
+    saved: list[int] = field(default_factory=list)  # the stored result's number, once saved
 
 
-def active() -> ActiveRun | None:
-    return st.session_state.get(_ACTIVE)
+_lock = threading.Lock()
+_runs: dict[str, list[ActiveRun]] = {}  # owner -> runs no page has collected yet, oldest first
 
 
-def running() -> bool:
-    run = active()
-    return run is not None and not run.job.finished
+def _owned(owner: str) -> list[ActiveRun]:
+    with _lock:
+        return list(_runs.get(owner, ()))
 
 
-def latest() -> Result | None:
-    """The newest result of this session (kept while later runs go on)."""
-    return st.session_state.get(_LATEST)
+MAX_LIVE = 2  # runs one browser may have going at once: the one running and one queued behind it
+
+
+def active(owner: str) -> ActiveRun | None:
+    """The run the stage shows: this browser's oldest run still going, else its newest ended one
+    that no page has collected yet."""
+    runs = _owned(owner)
+    live = [run for run in runs if not run.job.finished]
+    return live[0] if live else (runs[-1] if runs else None)
+
+
+def live_runs(owner: str) -> list[ActiveRun]:
+    """This browser's runs still going (running or queued), oldest first."""
+    return [run for run in _owned(owner) if not run.job.finished]
+
+
+def waiting(owner: str) -> int:
+    """This browser's runs queued behind the one the stage shows."""
+    return max(0, len(live_runs(owner)) - 1)
+
+
+def running(owner: str) -> bool:
+    return bool(live_runs(owner))
+
+
+def busy(owner: str) -> bool:
+    """A run is on and has not been asked to stop: a new one would queue behind it."""
+    return any(not run.job.stopping for run in live_runs(owner))
 
 
 def message() -> tuple[str, str] | None:
@@ -63,10 +101,11 @@ def _session_alive() -> Callable[[], bool]:
     return alive
 
 
-def start(content: Upload | None, styles: list[Upload], settings: Settings) -> None:
-    """Start a job unless one is running or an input is missing; the outcome goes to :func:`message`."""
-    if running():
-        say("warning", "A run is already in progress. Press Stop first, or wait for it to finish.")
+def start(owner: str, content: Upload | None, styles: list[Upload], settings: Settings) -> None:
+    """Start a job (it queues behind this browser's run still going, if any) unless MAX_LIVE are
+    going already or an input is missing; the outcome goes to :func:`message`."""
+    if sum(1 for run in live_runs(owner) if not run.job.stopping) >= MAX_LIVE:
+        say("warning", f"{MAX_LIVE} runs are already going: one runs and one waits. Stop one, or wait.")
         return
     if content is None:
         say("error", "Upload a content image first.")
@@ -74,40 +113,57 @@ def start(content: Upload | None, styles: list[Upload], settings: Settings) -> N
     if not styles and settings.style_weight > 0:
         say("error", "Upload at least one style image (or set the style weight β to 0).")
         return
+    too_small = fit_problems(content.image.size, [s.image.size for s in styles], settings.size,
+                             settings.style_scale, labels=[content.name, *(s.name for s in styles)])
+    if too_small:
+        say("error", " ".join(too_small))
+        return
     try:
         cached_model(settings.weights)  # loaded here, with a spinner and its error on the page
-    except WeightsError as exc:
+    except NSTError as exc:
         say("error", str(exc))
         return
-    job = Job(content.image, [s.image for s in styles], settings, keepalive=_session_alive())
-    st.session_state[_ACTIVE] = ActiveRun(job.start(), content, [s.name for s in styles])
-    st.session_state.pop(_MESSAGE, None)
+    for key in (_MESSAGE, *_CLEARED_ON_START):  # old notes belong to old runs
+        st.session_state.pop(key, None)
+    run = ActiveRun(None, owner, content.name, [s.name for s in styles])  # type: ignore[arg-type]
+
+    def finished(job: Job, snap: Snapshot) -> None:
+        result = save_result(owner, snap, job.settings, content.image, content.name, run.style_names)
+        if result is not None:
+            run.saved.append(result.number)
+
+    run.job = Job(content.image, [s.image for s in styles], settings, keepalive=_session_alive(),
+                  on_finish=finished).start()
+    with _lock:
+        _runs.setdefault(owner, []).append(run)
 
 
-def stop() -> None:
-    """Stop the running job (it keeps its current image) or cancel it while queued."""
-    run = active()
+def stop(owner: str) -> None:
+    """Stop the run the stage shows (it keeps its current image); a run queued behind it goes on."""
+    run = active(owner)
     if run is None or run.job.finished:
         say("info", "Nothing is running.")
         return
     run.job.stop()
 
 
-def collect() -> None:
-    """Turn a finished job into a gallery result (or a message) and let the job go."""
-    run = active()
-    if run is None or not run.job.finished:
-        return
-    del st.session_state[_ACTIVE]
-    snap = run.job.snapshot()
+def collect(owner: str) -> None:
+    """Let go of this browser's ended runs, leaving a note about the newest of them."""
+    with _lock:
+        runs = _runs.get(owner, [])
+        ended = [run for run in runs if run.job.finished]
+        _runs[owner] = [run for run in runs if run not in ended]
+    if ended:
+        _note(ended[-1].job.snapshot())
+
+
+def _note(snap: Snapshot) -> None:
     if snap.status == FAILED:
-        say("error", snap.message)
+        kept = " The last image is kept in the gallery." if snap.result is not None else ""
+        say("error", snap.message + kept)
     elif snap.status == CANCELLED:
         say("info", snap.message)
-    if snap.result is not None:
-        result = Result.from_snapshot(snap, run.job.settings, run.content.image, run.content.name,
-                                      run.style_names)
-        add_result(result)
-        st.session_state[_LATEST] = result
-        if snap.status == STOPPED:
-            say("info", snap.message or f"Stopped at step {snap.step} of {snap.total_steps}; the image so far is kept.")
+    elif snap.status == STOPPED:
+        say("info", snap.message or f"Stopped at step {snap.step} of {snap.total_steps}; the image so far is kept.")
+    elif snap.status == DONE:
+        st.session_state.pop(_MESSAGE, None)

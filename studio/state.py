@@ -23,7 +23,7 @@ from nst.settings import CHOICE, FLOAT, FLOATS, INT, LAYERS, RULES, Settings, pr
 FIELDS = [name for name, r in RULES.items() if r.kind != FLOATS]
 KEY: dict[str, str] = {name: f"set_{name}" for name in FIELDS}
 BETA1, BETA2, CUSTOM_LAYER_WEIGHTS, PRESET = "set_beta1", "set_beta2", "set_custom_lw", "preset"
-_STORE, _REJECTED = "_settings_store", "_rejected_settings"
+_STORE, REJECTED = "_settings_store", "_rejected_settings"
 
 # The studio's own rules, on top of the engine's. A browser number input holds integers exactly
 # only up to 2**53 - 1; the studio runs the bundled or torchvision VGG19, never a file path.
@@ -142,9 +142,7 @@ def default_values() -> dict[str, Any]:
 def ensure_state() -> None:
     """Give every widget key a value: the stored one from an earlier page visit, else the defaults.
     Then put back a good value where one cannot be shown (see :func:`guard_state`)."""
-    stored = st.session_state.get(_STORE)
-    if stored is None:
-        stored = default_values()
+    stored = {**default_values(), **st.session_state.get(_STORE, {})}
     for key, value in stored.items():
         if key not in st.session_state:
             st.session_state[key] = value
@@ -154,7 +152,10 @@ def ensure_state() -> None:
 
 def remember() -> None:
     """Save the form's values so they survive a visit to another page; call after the widgets."""
-    st.session_state[_STORE] = {k: v for k, v in st.session_state.items() if str(k).startswith("set_")}
+    # Merged, not replaced: a widget Streamlit has already dropped (another page was shown) keeps
+    # the value it had.
+    st.session_state.setdefault(_STORE, {}).update(
+        {k: v for k, v in st.session_state.items() if str(k).startswith("set_")})
 
 
 def write_settings(settings: Settings) -> None:
@@ -174,7 +175,7 @@ def guard_state() -> None:
         return
     found = problems(s)
     messages = [found.get(key.removeprefix("set_"), f"{key.removeprefix('set_')} cannot be {s[key]!r}") for key in bad]
-    s[_REJECTED] = SettingsError.PREFIX + "; ".join(dict.fromkeys(messages)) + ". The form shows the last valid values again."
+    s[REJECTED] = SettingsError.PREFIX + "; ".join(dict.fromkeys(messages)) + ". The form shows the last valid values again."
     stored = s.get(_STORE) or {}
     defaults = default_values()
     for key in bad:
@@ -185,7 +186,25 @@ def guard_state() -> None:
 def session_settings(n_styles: int) -> Settings:
     """The settings the form shows, for Start; SettingsError with the message to show otherwise
     (including a value that was refused by :func:`guard_state` since the last Start)."""
-    rejected = st.session_state.pop(_REJECTED, None)
+    rejected = st.session_state.pop(REJECTED, None)
     if rejected:
         raise SettingsError(rejected.removeprefix(SettingsError.PREFIX))
     return settings_from_widgets(st.session_state, n_styles)
+
+
+_KEPT_WIDGETS = "_kept_widgets"
+
+
+def restore_widgets(*keys: str) -> None:
+    """Give back the values these widgets had when their page was last drawn (call before them):
+    Streamlit forgets a widget's state when its page is left."""
+    kept = st.session_state.get(_KEPT_WIDGETS, {})
+    for key in keys:
+        if key not in st.session_state and key in kept:
+            st.session_state[key] = kept[key]
+
+
+def keep_widgets(*keys: str) -> None:
+    """Remember these widgets' values for :func:`restore_widgets` (call after them)."""
+    kept = st.session_state.setdefault(_KEPT_WIDGETS, {})
+    kept.update({key: st.session_state[key] for key in keys if key in st.session_state})

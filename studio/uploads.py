@@ -1,4 +1,9 @@
-"""Decoding uploads once: the working image, a thumbnail and a digest per uploaded file."""
+"""Uploads: decoded once, kept in the session so they survive visits to other pages.
+
+Streamlit forgets a file uploader's files when its page is left. Each uploader here copies what
+it receives (the decoded image, or the reason it is unusable) into a plain session key when the
+user changes it; the page works from that copy, so coming back finds the same inputs.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from nst.settings import MAX_SIZE
 # Every format nst.images decodes (its FORMATS); a type missing here is refused before the loader sees it.
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 THUMB_SIDE = 256
+_KEPT = "_kept_"  # + the uploader's key: what it last received, decoded
 
 
 @dataclass(frozen=True)
@@ -49,12 +55,43 @@ def shown_width(image: Image.Image, width: int) -> int | str:
     return width if image.height * width >= image.width else "content"
 
 
-def read_upload(file: UploadedFile | None) -> Upload | None:
-    """Decode an uploaded file, or show the reason it is unusable as ``st.error`` and return None."""
-    if file is None:
-        return None
+def decode(file: UploadedFile) -> Upload | str:
+    """The decoded upload, or the one-sentence reason it cannot be used."""
     try:
         return _decode(file.getvalue(), file.name)
     except ImageError as exc:
-        st.error(str(exc))
-        return None
+        return str(exc)
+
+
+def _keep(key: str, stale: tuple[str, ...]) -> None:
+    for note in stale:  # notes about the files that were there before
+        st.session_state.pop(note, None)
+    value = st.session_state.get(key)
+    files = value if isinstance(value, list) else [] if value is None else [value]
+    st.session_state[_KEPT + key] = [decode(file) for file in files]
+
+
+def _forget(key: str) -> None:
+    st.session_state[_KEPT + key] = []
+
+
+def kept_uploads(label: str, key: str, *, multiple: bool = False, help: str | None = None,
+                 stale: tuple[str, ...] = ()) -> list[Upload]:
+    """A file uploader whose decoded files outlive its page; shows why a file is refused. A change
+    of files drops the session keys in ``stale`` (notes that were about the old files).
+
+    Files kept from an earlier visit are named under the (then empty) uploader with a Clear button.
+    """
+    st.file_uploader(label, type=IMAGE_TYPES, key=key, accept_multiple_files=multiple, on_change=_keep,
+                     args=(key, stale), help=help)
+    kept = st.session_state.get(_KEPT + key, [])
+    for item in kept:
+        if isinstance(item, str):
+            st.error(item)
+    uploads = [item for item in kept if isinstance(item, Upload)]
+    if uploads and not st.session_state.get(key):
+        names = ", ".join(u.name for u in uploads)
+        note, clear = st.columns([4, 1])
+        note.caption(f"Kept from before: {names}")
+        clear.button("Clear", key=f"clear_{key}", on_click=_forget, args=(key,), help="Forget these files.")
+    return uploads

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 from PIL import Image
 
 from bench.synthetic import encode, gradient
 from tests.support import start_app, stop_app
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Results the studio stores during the tests go to a fresh folder, not the user's cache (the
+    browser tests' servers inherit it)."""
+    os.environ.setdefault("NST_DATA_DIR", tempfile.mkdtemp(prefix="nst-test-data-"))
 
 
 @pytest.fixture

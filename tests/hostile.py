@@ -24,11 +24,14 @@ EXPECTED_OK: set[str] = {
     "extreme_aspect.png",
     "huge_style.jpg",
 }
+# Decode fine but are refused for a run: a side under nst.images.MIN_SIDE, in the file or once resized.
+TOO_SMALL: set[str] = {"one_pixel.png", "extreme_aspect.png"}
 
 
 @functools.lru_cache(maxsize=None)
 def corpus() -> dict[str, bytes]:
-    """Name -> file bytes; names in EXPECTED_OK must load, every other one must be refused."""
+    """Name -> file bytes; names in EXPECTED_OK must load (those in TOO_SMALL are then refused for a
+    run), every other one must be refused."""
     return {
         "empty.png": b"",
         "truncated.jpg": _truncated(_encode(_noise(64, 48), "JPEG")),
@@ -48,8 +51,8 @@ def corpus() -> dict[str, bytes]:
 
 
 def sixteen_bit_gradient() -> np.ndarray:
-    """A 4×256 uint16 ramp whose column x holds x*257, i.e. exactly 8-bit value x once scaled."""
-    return np.tile(np.arange(256, dtype=np.uint16) * 257, (4, 1))
+    """A 64×256 uint16 ramp whose column x holds x*257, i.e. exactly 8-bit value x once scaled."""
+    return np.tile(np.arange(256, dtype=np.uint16) * 257, (64, 1))
 
 
 def _encode(image: Image.Image, fmt: str, **params: object) -> bytes:
@@ -78,10 +81,10 @@ def _gradient(width: int, height: int) -> Image.Image:
 
 
 def _palette_alpha() -> bytes:
-    """8×8 palette image: left half index 0 (fully transparent), right half index 1 (blue)."""
-    image = Image.new("P", (8, 8), 0)
+    """16×16 palette image: left half index 0 (fully transparent), right half index 1 (blue)."""
+    image = Image.new("P", (16, 16), 0)
     image.putpalette([0, 0, 0, *BLUE])
-    image.paste(1, (4, 0, 8, 8))
+    image.paste(1, (8, 0, 16, 16))
     return _encode(image, "PNG", transparency=0)
 
 

@@ -33,10 +33,33 @@ def start_app(**state: object) -> AppTest:
     return app
 
 
+def owner(app: AppTest) -> str:
+    """The browser token the app gave this session."""
+    return app.session_state["_browser_token"]
+
+
+def active_run(app: AppTest):
+    """The session's uncollected run (``studio.runs.ActiveRun``), or None."""
+    from studio import runs
+
+    return runs.active(owner(app)) if "_browser_token" in app.session_state else None
+
+
+def latest_result(app: AppTest):
+    """The session's newest stored result (``studio.results.Result``), or None."""
+    from studio.results import results
+
+    found = results(owner(app)) if "_browser_token" in app.session_state else []
+    return found[-1] if found else None
+
+
 def stop_app(app: AppTest) -> None:
     """Never leave a job holding the shared device slot."""
-    run = app.session_state["active_run"] if "active_run" in app.session_state else None
-    if run is not None:
+    from studio import runs
+
+    if "_browser_token" not in app.session_state:
+        return
+    for run in runs._owned(owner(app)):
         run.job.stop()
         run.job.join(10)
 
@@ -46,7 +69,8 @@ def button(app: AppTest, label: str):
 
 
 def finished(app: AppTest) -> bool:
-    return "active_run" not in app.session_state
+    """No run of this session is waiting to be collected by its page."""
+    return active_run(app) is None
 
 
 def poll(app: AppTest, until: Callable[[AppTest], bool], timeout: float = 120.0) -> None:

@@ -19,8 +19,8 @@ from nst.images import load_image, png_bytes
 from nst.recipe import make_recipe
 from nst.settings import MAX_SIZE
 from studio import state
-from tests.hostile import EXPECTED_OK, corpus
-from tests.support import APP, button, captions, finished, poll, stop_app, texts
+from tests.hostile import EXPECTED_OK, TOO_SMALL, corpus
+from tests.support import APP, active_run, button, captions, finished, latest_result, poll, stop_app, texts
 
 BAD = sorted(set(corpus()) - EXPECTED_OK)
 # As a style image: every refused kind, plus odd modes and shapes that must still blend in (the rest
@@ -43,8 +43,8 @@ def good_style() -> tuple[str, bytes, str]:
 
 
 def tiny_run(at) -> None:
-    """Output size 32, 2 steps, one scale: Start, wait, and check the result is there."""
-    at.number_input(key="set_size").set_value(32)
+    """Output size 64, 2 steps, one scale: Start, wait, and check the result is there."""
+    at.number_input(key="set_size").set_value(64)
     at.number_input(key="set_steps").set_value(2)
     at.radio(key="set_multiscale").set_value("off")
     at.run()
@@ -57,7 +57,7 @@ def tiny_run(at) -> None:
 
 
 def result_shape(at) -> tuple[int, ...]:
-    return at.session_state["latest_result"].image.shape
+    return latest_result(at).image.shape
 
 
 def settings_state(at) -> dict:
@@ -88,19 +88,23 @@ def test_corpus_as_content(at, name):
     at.file_uploader(key="style_files").set_value([good_style()])
     at.file_uploader(key="content_file").set_value(as_upload(name, data)).run()
     assert not at.exception
-    if name in EXPECTED_OK:
+    if name in TOO_SMALL:  # decoded and shown, but named with its size as soon as it is uploaded
+        width, height = load_image(data, max_side=MAX_SIZE, name=name).size
+        assert any(f"{name} is {width}×{height} px" in w for w in texts(at.warning))
+        refused_start(at, f"{name} is {width}×{height} px")
+    elif name in EXPECTED_OK:
         assert not at.error, texts(at.error)
         width, height = load_image(data, max_side=MAX_SIZE, name=name).size
         assert f"{name} · {width}×{height}" in captions(at)
         tiny_run(at)
         shape = result_shape(at)
-        assert max(shape[:2]) == 32 and min(shape[:2]) >= 1 and shape[2] == 3
-        assert math.isclose(shape[1] / shape[0], width / height, rel_tol=0.5) or min(shape[:2]) <= 2
+        assert max(shape[:2]) == 64 and min(shape[:2]) >= 16 and shape[2] == 3
+        assert math.isclose(shape[1] / shape[0], width / height, rel_tol=0.5)
     else:
         errors = texts(at.error)
         assert len(errors) == 1 and name in errors[0], errors
         button(at, "Start").click().run()  # nothing usable to run on: asked for a content image
-        assert not at.exception and "active_run" not in at.session_state
+        assert not at.exception and active_run(at) is None
         assert any("Upload a content image" in e for e in texts(at.error))
 
     # The same session serves the next request: a valid image replaces the hostile one.
@@ -114,28 +118,40 @@ def test_corpus_as_style(at, name):
     at.file_uploader(key="content_file").set_value(good_content())
     at.file_uploader(key="style_files").set_value([as_upload(name, corpus()[name])]).run()
     assert not at.exception
-    if name in EXPECTED_OK:
+    if name in TOO_SMALL:
+        width, height = load_image(corpus()[name], name=name).size
+        refused_start(at, f"{name} is {width}×{height} px")
+    elif name in EXPECTED_OK:
         assert not at.error, texts(at.error)
         tiny_run(at)
-        assert result_shape(at) == (24, 32, 3)
+        assert result_shape(at) == (48, 64, 3)
     else:
         errors = texts(at.error)
         assert len(errors) == 1 and name in errors[0], errors
         button(at, "Start").click().run()
-        assert not at.exception and "active_run" not in at.session_state
+        assert not at.exception and active_run(at) is None
         assert any("Upload at least one style image" in e for e in texts(at.error))
         at.file_uploader(key="style_files").set_value([good_style()]).run()
         assert not at.exception and not any(name in e for e in texts(at.error))
         assert "style.png" in texts(at.caption)  # the good style replaced the refused one
 
 
-def test_huge_style_with_one_pixel_content(at):
-    at.file_uploader(key="content_file").set_value(as_upload("one_pixel.png", corpus()["one_pixel.png"]))
+def test_huge_style_with_small_content(at):
+    at.file_uploader(key="content_file").set_value(("small.png", encode(gradient(16, 16)), "image/png"))
     at.file_uploader(key="style_files").set_value([as_upload("huge_style.jpg", corpus()["huge_style.jpg"])])
     at.run()
     assert not at.exception and not at.error
     tiny_run(at)
-    assert result_shape(at) == (32, 32, 3)
+    assert result_shape(at) == (64, 64, 3)
+
+
+def refused_start(at, expected: str) -> None:
+    """Start is refused with one error naming the file and its size; nothing runs."""
+    at.number_input(key="set_size").set_value(64)
+    button(at, "Start").click().run()
+    assert not at.exception and active_run(at) is None
+    errors = texts(at.error)
+    assert len(errors) == 1 and expected in errors[0], errors
 
 
 # -- settings forced through the session state -------------------------------------------------------
@@ -166,7 +182,7 @@ def test_out_of_range_widget_values_are_refused(at, key, value, expected):
     assert not at.exception
     errors = texts(at.error)
     assert len(errors) == 1 and expected in errors[0], errors
-    assert "active_run" not in at.session_state and "latest_result" not in at.session_state
+    assert active_run(at) is None and latest_result(at) is None
     if key in LAST_VALID and not state.showable(key, value):  # the form shows the last valid value again
         assert at.session_state[key] == LAST_VALID[key]
     else:  # the form still shows what was typed, marked with the same message
@@ -206,7 +222,7 @@ def test_invalid_session_state_is_refused_at_start(monkeypatch, key, value, expe
         assert not at.exception
         errors = texts(at.error)
         assert len(errors) == 1 and expected in errors[0], errors
-        assert "active_run" not in at.session_state
+        assert active_run(at) is None
         assert at.session_state["set_weights"] == "bundled"
         if state.showable(key, value):  # shown as set, with its message, and refused
             assert at.session_state[key] == value
@@ -214,7 +230,7 @@ def test_invalid_session_state_is_refused_at_start(monkeypatch, key, value, expe
             assert at.session_state[key] == DEFAULTS[key]
         if key == "set_weights":  # the rejection was reported once: the next Start runs on the bundled VGG19
             button(at, "Start").click().run()
-            assert not at.exception and not at.error and "active_run" in at.session_state
+            assert not at.exception and not at.error and active_run(at) is not None
         assert not any("passwd" in p or "secret.pth" in p for p in opened)
     finally:
         stop_app(at)

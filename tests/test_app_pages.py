@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 import zipfile
 
 import numpy as np
@@ -13,7 +14,9 @@ from streamlit.testing.v1 import AppTest
 from nst import Settings
 from nst.recipe import read_recipe
 from studio.explorer import CONTENT_LAYERS
-from studio.results import Result, zip_bytes
+from studio.compare import blend
+from studio.jobs import Snapshot
+from studio.results import Result, save_result, zip_bytes
 from tests.support import start_app
 
 
@@ -21,14 +24,25 @@ def open_page(page: str, **state) -> AppTest:
     return start_app(**state).switch_page(page).run()
 
 
-def make_result(number: int, content_image: Image.Image) -> Result:
-    image = np.asarray(content_image)[::-1].copy()
-    rows = [{"step": s, "scale": 0, "elapsed_s": 0.1 * s, "content": 1.0 / s, "style": 2.0 / s, "tv": 0.0,
-             "total": 3.0 / s} for s in (1, 2, 3)]
-    return Result(number=number, image=image, content=content_image, settings=Settings(size=64, steps=3, seed=number),
-                  rows=rows, losses={k: v for k, v in rows[-1].items() if k in ("content", "style", "tv", "total")},
-                  stopped=number == 2, step=3, elapsed=0.3, content_name=f"photo{number}.png",
-                  style_names=["paint.png"])
+def new_owner() -> str:
+    """A browser token no other test uses."""
+    return uuid.uuid4().hex
+
+
+def store_results(owner: str, content_image: Image.Image, count: int = 2) -> list[Result]:
+    """``count`` results of a browser, saved as a finished job saves them (the second stopped early)."""
+    saved = []
+    for number in range(1, count + 1):
+        rows = [{"step": s, "scale": 0, "elapsed_s": 0.1 * s, "content": 1.0 / s, "style": 2.0 / s, "tv": 0.0,
+                 "total": 3.0 / s} for s in (1, 2, 3)]
+        snap = Snapshot(status="stopped" if number == 2 else "done", message="", device="cpu", queue_position=0,
+                        step=3, total_steps=3 if number == 1 else 9, scale=0, n_scales=1, elapsed=0.3,
+                        losses={k: v for k, v in rows[-1].items() if k in ("content", "style", "tv", "total")},
+                        rows=rows, preview=None, preview_step=3, result=np.asarray(content_image)[::-1].copy(),
+                        shape=(48, 64))
+        saved.append(save_result(owner, snap, Settings(size=64, steps=3, seed=number), content_image,
+                                 f"photo{number}.png", ["paint.png"]))
+    return saved
 
 
 def test_how_it_works_has_formulas_and_references():
@@ -51,20 +65,40 @@ def test_empty_gallery_says_so():
 
 
 def test_gallery_lists_compares_and_downloads(content_image):
-    results = [make_result(1, content_image), make_result(2, content_image)]
-    at = open_page("pages/gallery.py", gallery=results)
+    owner = new_owner()
+    results = store_results(owner, content_image)
+    at = open_page("pages/gallery.py", _browser_token=owner)
     assert not at.exception
     labels = [d.label for d in at.download_button]
     assert labels[0] == "Download all (ZIP)" and labels.count("Download PNG") == 2
     assert [s.value for s in at.selectbox] == [1, 2]  # compare the last two by default
+    assert any("stopped at step 3 of 9" in m.value for m in at.markdown)
     at.selectbox(key="compare_a").set_value(2).run()
     assert not at.exception
-    assert any("stopped at step 3" in m.value for m in at.markdown)
 
     archive = zipfile.ZipFile(io.BytesIO(zip_bytes(results)))
     assert sorted(archive.namelist())[:3] == ["nst-result-1-losses.csv", "nst-result-1.json", "nst-result-1.png"]
     recipe = read_recipe(archive.read("nst-result-2.png"))
     assert recipe["settings"]["seed"] == 2 and recipe["stopped"] is True
+
+
+def test_gallery_compare_shows_same_size_views_and_the_settings_that_differ(content_image):
+    owner = new_owner()
+    store_results(owner, content_image)
+    at = open_page("pages/gallery.py", _browser_token=owner)
+    assert not at.exception and not any("{" in m.value for m in at.markdown)  # no raw JSON
+    frame = at.dataframe[0].value
+    assert list(frame["setting"]) == ["seed"] and list(frame["#1"]) == ["1"] and list(frame["#2"]) == ["2"]
+    assert at.slider(key="compare_share").value == 0.5
+    a, b = np.zeros((48, 64, 3), np.uint8), np.full((24, 32, 3), 200, np.uint8)  # the slider's crossfade
+    assert blend(a, b, 0.0).size == blend(a, b, 1.0).size == (64, 48)
+    assert np.asarray(blend(a, b, 0.5))[10, 10, 0] == 100
+
+
+def test_gallery_of_another_browser_is_not_shown(content_image):
+    store_results(new_owner(), content_image, count=1)
+    at = open_page("pages/gallery.py", _browser_token=new_owner())
+    assert any("No results yet" in i.value for i in at.info)
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from nst import Settings, preset
 from nst.device import gpu_name
 from nst.recipe import make_recipe, read_recipe
 from studio import state
-from tests.support import button, captions, finished, poll, start_app, texts
+from studio.results import results
+from tests.support import active_run, button, captions, finished, latest_result, owner, poll, start_app, texts
 
 @pytest.fixture
 def at(studio_app):
@@ -70,12 +71,12 @@ def test_run_streams_then_shows_result_and_downloads(at, png_of):
     assert at.get("vega_lite_chart")
     labels = [d.label for d in at.download_button]
     assert labels[:4] == ["Download PNG", "Download JPEG", "Download losses (CSV)", "Download settings (JSON)"]
-    result = at.session_state["latest_result"]
+    result = latest_result(at)
     assert result.step == 12 and not result.stopped and result.image.shape == (48, 64, 3)
     recipe = read_recipe(result.png())
     assert recipe["settings"] == result.settings.to_dict() and "total" in recipe["losses"]
     assert result.losses_csv().decode().splitlines()[0].startswith("step,scale,elapsed_s,content,style,tv,total")
-    assert len(at.session_state["gallery"]) == 1
+    assert [r.number for r in results(owner(at))] == [1]
 
 
 def blend_sliders(at: AppTest) -> list[str]:
@@ -94,7 +95,7 @@ def test_one_style_has_no_blend_weight_to_refuse_a_start(at, png_of):
     button(at, "Start").click().run()
     assert not at.error
     poll(at, finished)
-    assert at.session_state["latest_result"].settings.style_blend is None
+    assert latest_result(at).settings.style_blend is None
 
 
 def test_each_of_several_styles_gets_a_blend_slider(at, png_of):
@@ -103,16 +104,42 @@ def test_each_of_several_styles_gets_a_blend_slider(at, png_of):
     assert blend_sliders(at) == ["set_blend_0", "set_blend_1"]
 
 
-def test_live_view_and_a_second_start_refused_while_running(at, png_of):
+def test_while_running_start_queues_another_and_both_finish(at, png_of):
     upload_inputs(at, png_of)
     at.number_input(key="set_size").set_value(64)
     at.number_input(key="set_steps").set_value(5000)
     button(at, "Start").click().run()
     poll(at, lambda a: any(c.startswith("Step ") for c in captions(a)))
     assert at.get("vega_lite_chart") and at.get("progress")  # live preview, progress and chart
+    assert any("apply to the next run" in c for c in texts(at.caption))
+    assert at.button(key="start").label == "Queue another"  # never a silent refusal
+    at.number_input(key="set_steps").set_value(3).run()
+    at.button(key="start").click().run()
+    assert any("1 more run queued" in c for c in texts(at.caption))
+    at.button(key="start").click().run()  # a third is refused with a word: one running, one waiting
+    assert any("2 runs are already going" in w for w in texts(at.warning))
+    at.button(key="stop").click().run()
+    poll(at, lambda a: finished(a) and len(results(owner(a))) == 2)
+    first, second = results(owner(at))
+    assert first.stopped and first.settings.steps == 5000
+    assert not second.stopped and second.step == 3
+
+
+def test_stop_then_start_at_once_starts_the_new_run(at, png_of):
+    """Start pressed right after Stop, while the stopped run is still ending its step: the new run
+    goes ahead (queued behind the ending one), and the stopped one keeps its image."""
+    upload_inputs(at, png_of)
+    at.number_input(key="set_size").set_value(64)
+    at.number_input(key="set_steps").set_value(5000)
     button(at, "Start").click().run()
-    assert any("already in progress" in w for w in texts(at.warning))
-    assert at.session_state["active_run"].job.snapshot().status == "running"
+    poll(at, lambda a: active_run(a).job.snapshot().step >= 1)
+    at.button(key="stop").click()
+    at.button(key="start").click().run()  # both clicks in one rerun: as fast as a user can be
+    assert not at.error and not at.warning, (texts(at.error), texts(at.warning))
+    poll(at, lambda a: len(results(owner(a))) >= 1)
+    assert results(owner(at))[0].stopped
+    assert active_run(at) is not None and active_run(at).job.settings.steps == 5000
+    at.button(key="stop").click().run()
 
 
 def test_stop_keeps_the_current_image(at, png_of):
@@ -120,10 +147,10 @@ def test_stop_keeps_the_current_image(at, png_of):
     at.number_input(key="set_size").set_value(64)
     at.number_input(key="set_steps").set_value(5000)
     button(at, "Start").click().run()
-    poll(at, lambda a: a.session_state["active_run"].job.snapshot().step >= 2)
+    poll(at, lambda a: active_run(a).job.snapshot().step >= 2)
     button(at, "Stop").click().run()
     poll(at, finished, timeout=60)
-    result = at.session_state["latest_result"]
+    result = latest_result(at)
     assert result.stopped and 2 <= result.step < 5000
     assert any("Stopped at step" in i for i in texts(at.info))
     assert "Result" in captions(at)
@@ -155,7 +182,7 @@ def test_settings_the_engine_rejects_show_its_message(at, png_of):
     button(at, "Start").click().run()
     assert not at.exception
     assert any("content_layers is empty" in e for e in texts(at.error))
-    assert "active_run" not in at.session_state
+    assert active_run(at) is None
 
 
 EXOTIC = preset("paper", size=64, steps=3, lr=None, style_weight=3.3e-5, tv_weight=2.0, init="noise",
@@ -176,7 +203,7 @@ def test_recipe_round_trip_restores_every_setting(at, png_of):
     at.run()
     button(at, "Start").click().run()
     poll(at, finished)
-    result = at.session_state["latest_result"]
+    result = latest_result(at)
     assert result.settings == EXOTIC  # recipe -> widgets -> the settings actually run
 
     fresh = start_app()
@@ -205,3 +232,63 @@ def test_recipe_that_is_not_a_recipe(at, png_of):
     assert any("has no recipe" in e for e in texts(at.error))
     load_recipe(at, "x.json", b"{not json", "application/json")
     assert any("not valid JSON" in e for e in texts(at.error))
+
+
+def test_a_run_stopped_at_a_coarse_scale_gives_the_requested_size(at, png_of):
+    """Stopped during its first (128 px) scale, a 256 px run's result is 256 px wide; the caption
+    and the recipe say which scale it was optimised at."""
+    upload_inputs(at, png_of)
+    at.number_input(key="set_size").set_value(256)
+    at.number_input(key="set_steps").set_value(5000)
+    button(at, "Start").click().run()
+    poll(at, lambda a: active_run(a).job.snapshot().step >= 2)
+    at.button(key="stop").click().run()
+    poll(at, finished, timeout=60)
+    result = latest_result(at)
+    assert result.image.shape == (192, 256, 3)
+    assert "scale 128×96 upsampled" in result.state
+    assert any("scale 128×96 upsampled" in m.value for m in at.markdown)
+    assert read_recipe(result.png())["optimized_at"] == {"width": 128, "height": 96}
+
+
+def test_the_gallery_says_a_run_is_in_progress(at, png_of):
+    """(The sidebar's link back from every other page is checked in the browser: AppTest runs a page
+    without the navigation script that draws it.)"""
+    upload_inputs(at, png_of)
+    at.number_input(key="set_size").set_value(64)
+    at.number_input(key="set_steps").set_value(5000)
+    button(at, "Start").click().run()
+    poll(at, lambda a: active_run(a).job.snapshot().step >= 1)
+    at.switch_page("pages/gallery.py").run()
+    assert any("A run is in progress" in i for i in texts(at.info))
+    assert not any("No results yet" in i for i in texts(at.info))
+    at.switch_page("pages/stylize.py").run()
+    at.button(key="stop").click().run()
+
+
+def test_run_length_sets_steps_and_shows_the_time_on_this_device(at):
+    radio = at.radio(key="run_length")
+    assert radio.value == "quality" and at.number_input(key="set_steps").value == 300
+    radio.set_value("quick").run()
+    assert at.number_input(key="set_steps").value == 100
+    # The device's step cost is measured once in the background; then each choice has its time.
+    poll(at, lambda a: "≈" in " ".join(a.radio(key="run_length").options), timeout=120)
+    options = at.radio(key="run_length").options
+    assert options[0].startswith("Quick · 100 steps · ≈ ") and options[0].endswith(" here")
+    assert options[1].startswith("Quality · 300 steps · ≈ ")
+    at.number_input(key="set_steps").set_value(250).run()
+    assert at.radio(key="run_length").value == "custom"
+
+
+@pytest.mark.parametrize("given, kind, expected", [
+    ({"steps": 7, "size": 96}, "warning", "Loaded 2 of 24 settings from part.json (size, steps); the rest are at their"
+                                          " defaults: optimizer"),
+    ({}, "error", "part.json holds no settings, so the form is left as it was."),
+])
+def test_a_recipe_with_few_or_no_settings_says_what_it_loaded(at, given, kind, expected):
+    at.number_input(key="set_steps").set_value(42).run()
+    recipe = {**make_recipe(Settings()), "settings": given}
+    load_recipe(at, "part.json", json.dumps(recipe).encode(), "application/json")
+    shown = texts(getattr(at, kind))
+    assert any(expected in m for m in shown), shown
+    assert at.number_input(key="set_steps").value == (7 if given else 42)

@@ -1,12 +1,15 @@
 """The command line, run in-process on generated images."""
 
 import csv
+import io
 import json
 
 import pytest
 from PIL import Image
 
-from nst.cli import main
+from nst.cli import Progress, main
+from nst.engine import scale_plan, stylize
+from nst.settings import Settings
 from nst.recipe import read_recipe
 from bench.synthetic import scene, stripes
 
@@ -87,3 +90,24 @@ def test_bad_files_exit_nonzero(files, capsys):
     assert main([content, style, "-o", str(tmp / "missing" / "x.png")]) == 2
     assert main([content, style, "-o", str(tmp / "x.png"), "--recipe", content]) == 2
     assert "no recipe" in capsys.readouterr().err
+
+
+def test_progress_lines_when_not_on_a_terminal(files):
+    """Redirected output gets a status line when the run starts and then every interval, with an
+    ETA, long before the first loss line."""
+    tmp, content, style = files
+    stream = io.StringIO()  # not a terminal
+    settings = Settings(size=64, steps=8, min_scale=32, device="cpu")
+    progress = Progress(stream, log_every=50, quiet=False, plan=scale_plan(settings, (96, 64)), interval=0.0)
+    for record in stylize(scene(96, 64), [stripes(64)], settings):
+        progress.update(record)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("1/8 scale 1/2 32x22")
+    assert len([line for line in lines if "ETA" in line]) == 7  # every step but the last at interval 0
+    assert any(line.startswith("3/8") and line.endswith(" s") for line in lines)  # an ETA in seconds
+    assert lines[-1].startswith("step 8: style loss")
+    hourly = io.StringIO()
+    progress = Progress(hourly, log_every=50, quiet=False, plan=scale_plan(settings, (96, 64)), interval=3600)
+    for record in stylize(scene(96, 64), [stripes(64)], settings):
+        progress.update(record)
+    assert [line.split(" ")[0] for line in hourly.getvalue().splitlines()] == ["1/8", "step"]  # start, end

@@ -8,7 +8,7 @@ import torch
 
 from nst import color
 from nst.cache import GramCache
-from nst.device import DeviceError
+from nst.errors import DeviceError, ImageError
 from nst.engine import run, scale_sides, split_steps, stylize, to_tensor
 from nst.settings import Settings, SettingsError
 from bench.synthetic import checks, scene, stripes
@@ -177,9 +177,31 @@ def test_bad_run_inputs_give_clear_errors(pair):
         next(stylize(content, [style], Settings(device="tpu", **SMALL)))
 
 
-def test_extreme_aspect_and_tiny_images_run():
+def test_images_too_small_for_the_network_are_refused_and_the_smallest_run():
+    """Each side at least MIN_SIDE (16 px) in the file and once resized: a 400×8 strip, a 1×1 style or a
+    strip that the output size squashes are refused with their sizes; 16 px sides run."""
     from PIL import Image
 
-    wide = Image.new("RGB", (400, 8), (200, 30, 30))
-    out = run(wide, [Image.new("RGB", (1, 1), (0, 0, 255))], Settings(steps=2, size=64, multiscale="off")).image
-    assert out.shape == (1, 64, 3)
+    small = Settings(steps=2, size=64, multiscale="off")
+    with pytest.raises(ImageError, match=r"^The content image is 400×8 px; images need at least 16 px"):
+        run(Image.new("RGB", (400, 8)), [stripes(32)], small)
+    with pytest.raises(ImageError, match=r"The style image is 1×1 px"):
+        run(scene(64, 48), [Image.new("RGB", (1, 1))], small)
+    with pytest.raises(ImageError, match=r"at 64 px its short side would be 3 px"):
+        run(Image.new("RGB", (400, 20)), [stripes(32)], small)
+    out = run(Image.new("RGB", (64, 16), (200, 30, 30)), [Image.new("RGB", (16, 16), (0, 0, 255))], small).image
+    assert out.shape == (16, 64, 3)
+
+
+def test_a_run_stopped_at_a_coarse_scale_returns_the_output_size(pair):
+    """Stopped during the first of three scales, the image is upsampled to the requested size and the
+    record says which scale it came from."""
+    content, style = pair
+    stop = threading.Event()
+    settings = Settings(size=128, steps=60, min_scale=32, multiscale="on", device="cpu")
+    for record in stylize(content, [style], settings, stop=stop):
+        if record.step == 2:
+            stop.set()
+    assert record.stopped and record.scale == 0 and record.n_scales == 3
+    assert record.shape == (24, 32)  # where it was when stopped
+    assert record.image.shape == (96, 128, 3)  # what the user asked for

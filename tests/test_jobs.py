@@ -14,6 +14,7 @@ import torch
 
 from bench.synthetic import scene, stripes
 from nst import Settings
+from nst.engine import ScalePlan
 from nst.executor import LocalExecutor
 from studio.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, STOPPED, Job, Snapshot
 from studio.limiter import Limiter
@@ -136,12 +137,26 @@ def test_policy_from_env(env, slots, seconds):
     assert (policy.max_runs_per_device, policy.heartbeat_timeout) == (slots, seconds)
 
 
-def test_speed_and_eta_from_recent_steps():
-    rows = [{"step": s, "elapsed_s": 1.0 + 0.5 * s} for s in range(1, 11)]
+def test_speed_from_recent_steps():
+    rows = [{"step": s, "scale": 0, "elapsed_s": 1.0 + 0.5 * s} for s in range(1, 11)]
     snap = Snapshot(status=RUNNING, message="", device="cpu", queue_position=0, step=10, total_steps=30, scale=0,
                     n_scales=1, elapsed=6.0, losses={}, rows=rows, preview=None, preview_step=0, result=None)
     assert snap.steps_per_second == pytest.approx(2.0)
-    assert snap.eta == pytest.approx(10.0)
+
+
+def test_eta_prices_each_remaining_scale_by_its_pixels():
+    """At step 10 of a 128 → 256 → 512 run at 0.1 s per coarse step, the steps left cost 2 s at this
+    scale, 8 s at 4× the pixels and 16 s at 16× (26 s), where steps left × recent speed says 5 s."""
+    plan = (ScalePlan((96, 128), 30), ScalePlan((192, 256), 20), ScalePlan((384, 512), 10))
+    rows = [{"step": s, "scale": 0, "elapsed_s": 3.0 + 0.1 * s} for s in range(1, 11)]
+    snap = Snapshot(status=RUNNING, message="", device="cpu", queue_position=0, step=10, total_steps=60, scale=0,
+                    n_scales=3, elapsed=4.0, losses={}, rows=rows, preview=None, preview_step=0, result=None,
+                    plan=plan)
+    assert snap.eta == pytest.approx(26.0)
+    # First step of the next scale: still priced from the last scale with a measured speed.
+    later = [*rows, *({"step": s, "scale": 1, "elapsed_s": 5.0 + 0.4 * (s - 30)} for s in range(31, 32))]
+    step31 = Snapshot(**{**snap.__dict__, "rows": later, "step": 31, "scale": 1})
+    assert step31.eta == pytest.approx(19 * 0.4 + 10 * 1.6)
 
 
 # -- memory ----------------------------------------------------------------------------------------

@@ -1,0 +1,40 @@
+"""One result in the gallery: thumbnail, what made it, star, delete and downloads."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio.charts import loss_chart
+from studio.results import Result, download_buttons
+from studio.store import shared_store
+
+
+def _star(owner: str, number: int, starred: bool) -> None:
+    shared_store().star(owner, number, starred)
+
+
+def _delete(owner: str, number: int) -> None:
+    shared_store().delete(owner, number)
+
+
+def result_card(owner: str, result: Result) -> None:
+    with st.container(border=True):
+        thumb, info = st.columns([1, 3])
+        thumb.image(result.thumb, caption=f"#{result.number}")
+        with info:
+            star = "★ " if result.stored.starred else ""
+            st.markdown(f"**{star}{result.title}**  \nStyles: {', '.join(result.meta['style_names']) or 'none'}")
+            s = result.settings
+            st.caption(f"{s.size} px · {s.steps} steps · {s.optimizer} · α={s.content_weight:g} β={s.style_weight:g}"
+                       f" γ={s.tv_weight:g} · init {s.init} · colour {s.preserve_color} · seed {s.seed}"
+                       f" · {result.meta['elapsed']:.1f} s")
+            st.markdown("Final losses: " + ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items()))
+            with st.expander("Loss curve"):
+                loss_chart(result.rows, height=200)
+            download_buttons(result, key=f"gallery-{result.number}")
+            with st.container(horizontal=True):
+                starred = result.stored.starred
+                st.button("Unstar" if starred else "Star", key=f"star-{result.number}", on_click=_star,
+                          args=(owner, result.number, not starred),
+                          help="Starred results are the last to go when the store is full.")
+                st.button("Delete", key=f"delete-{result.number}", on_click=_delete, args=(owner, result.number))
