@@ -114,7 +114,13 @@ def mask_valid(value: Any) -> bool:
 
 
 def mask_labels(mask: str, regions: Sequence[str]) -> np.ndarray:
-    """(H, W) int array: each pixel's index in ``regions``. SettingsError if a colour is unlisted."""
+    """(H, W) int array, read-only: each pixel's index in ``regions``. SettingsError if a colour is
+    unlisted. Cached like :func:`mask_pixels`, since every validation of settings asks."""
+    return _labels(mask, tuple(regions))
+
+
+@lru_cache(maxsize=16)
+def _labels(mask: str, regions: tuple[str, ...]) -> np.ndarray:
     pixels = mask_pixels(mask)
     codes = _codes(pixels)
     labels = np.full(codes.shape, -1, dtype=np.int64)
@@ -122,6 +128,7 @@ def mask_labels(mask: str, regions: Sequence[str]) -> np.ndarray:
         labels[codes == _codes(np.array(rgb(colour)))] = index
     if (labels < 0).any():
         raise SettingsError({"regions": unmapped_message(pixels[labels < 0])})
+    labels.setflags(write=False)
     return labels
 
 

@@ -61,7 +61,7 @@ class RegionMasks:
         """``labels``: (H, W) region indices (any size of the content's aspect); ``styles``: each
         region's 0-based style index or None (photo); ``shape``: the scale's (H, W)."""
         self.styles = list(styles)
-        label_t = torch.from_numpy(np.ascontiguousarray(labels)).to(device)
+        label_t = torch.from_numpy(np.array(labels, dtype=np.int64)).to(device)  # a copy: cached labels are read-only
         one_hot = F.one_hot(label_t, len(self.styles)).permute(2, 0, 1).float()
         # Area-weighted resizing keeps the masks a partition of unity at any scale.
         resized = F.interpolate(one_hot[None], size=shape, mode="bilinear", align_corners=False,
