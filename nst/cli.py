@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings = parser.add_argument_group("settings (each defaults to the preset's or recipe's value)")
     for name, r in RULES.items():
         # None: a recipe or preset supplies the value unless the flag is given.
-        names = (flag(name), "--region") if r.kind == REGIONS else (flag(name),)
+        names = ("--region", flag(name)) if r.kind == REGIONS else (flag(name),)
         settings.add_argument(*names, dest=name, default=None, **_setting_flag(name, r, DEFAULTS[name]))
     after = parser.add_argument_group("after the run, without re-optimising (each defaults to the recipe's value)")
     for name, r in ADJUST_RULES.items():
