@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     result = np.asarray(gradient(args.width, args.height, seed=2))
     print(f"{args.width}×{args.height}, torch threads {torch.get_num_threads()}, median of {args.repeats}")
     print("| step | seconds |\n|---|---:|")
-    print(f"| prepare (Adjuster: content resized, tensors) | {median_seconds(lambda: Adjuster(result, content), args.repeats):.3f} |")
+    prepare = median_seconds(lambda: Adjuster(result, content), args.repeats)
+    print(f"| prepare (Adjuster: content resized, tensors) | {prepare:.3f} |")
     adjuster = Adjuster(result, content)
     for name, adjustments in CASES.items():
         print(f"| {name} | {median_seconds(lambda: adjuster(adjustments), args.repeats):.3f} |")

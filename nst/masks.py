@@ -127,17 +127,18 @@ def _labels(mask: str, regions: tuple[str, ...]) -> np.ndarray:
     for index, colour in enumerate(region_colours(regions)):
         labels[codes == _codes(np.array(rgb(colour)))] = index
     if (labels < 0).any():
-        raise SettingsError({"regions": unmapped_message(pixels[labels < 0])})
+        raise SettingsError({"regions": unmapped_message(pixels[labels < 0], labels.size)})
     labels.setflags(write=False)
     return labels
 
 
-def unmapped_message(stray: np.ndarray) -> str:
-    """The error for (n, 3) pixels whose colour no region names; it names the commonest."""
+def unmapped_message(stray: np.ndarray, total: int) -> str:
+    """The error for (n, 3) pixels of ``total`` whose colour no region names; it names the commonest."""
     colours, counts = np.unique(stray, axis=0, return_counts=True)
     top = hex_colour(colours[counts.argmax()])
-    return (f"the mask has {len(stray)} pixels of colour {top}{' and others' if len(colours) > 1 else ''}"
-            f" that no region names; map {top} to a style or to photo")
+    others = " and others" if len(colours) > 1 else ""
+    return (f"the mask has pixels of colour {top}{others} ({len(stray) / total:.1%} of it) that no region names;"
+            f" map {top} to a style or to photo")
 
 
 def _codes(pixels: np.ndarray) -> np.ndarray:
@@ -197,7 +198,7 @@ def snap(rgba: np.ndarray, colours: Sequence[str], unpainted: str = UNPAINTED) -
     if stray.any():
         stray[stray] = ~_on_a_blend(pixels[stray], palette)
     if stray.mean() > MAX_STRAY_SHARE:
-        message = unmapped_message(pixels[stray].astype(np.uint8))
+        message = unmapped_message(pixels[stray].astype(np.uint8), len(pixels))
         if (~painted & stray).any():
             message += f" (unpainted, transparent pixels count as {unpainted})"
         raise SettingsError({"regions": message})

@@ -65,12 +65,12 @@ def test_unpainted_pixels_take_the_unpainted_colour():
 
 def test_a_colour_the_regions_lack_is_a_clear_error():
     paint = halves(right=(0, 255, 0))
-    with pytest.raises(SettingsError, match=r"1536 pixels of colour #00ff00 that no region names; map #00ff00"):
+    with pytest.raises(SettingsError, match=r"colour #00ff00 \(50.0% of it\) that no region names; map #00ff00"):
         encode_mask(paint, ("#ff0000=1", "#0000ff=2"))
     # A recipe whose mask holds a colour its regions do not name: the same error, from the rules.
     mask = encode_mask(paint, ("#ff0000=1", "#00ff00=2"))
     problems = Settings.problems({"mask": mask, "regions": ("#ff0000=1",)})
-    assert list(problems) == ["regions"] and "#00ff00 that no region names" in problems["regions"]
+    assert list(problems) == ["regions"] and "#00ff00 (50.0% of it) that no region names" in problems["regions"]
 
 
 def test_large_masks_shrink_to_512_px_and_still_fit_their_content():
@@ -211,7 +211,7 @@ def test_cli_mask_and_regions_run_and_rerun_from_the_recipe(files):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--region", "#ff0000=1", "--region", "#0000ff=2"], "pixels of colour #ffffff and others that no region names"),
+    (["--region", "#ff0000=1", "--region", "#0000ff=2"], "colour #ffffff and others (40.2% of it) that no region"),
     (["--regions", "#ff0000=1,#0000ff=3,#ffffff=photo"], "names style image 3, but 2 style images were given"),
     ([], "give at least one region"),
 ])
