@@ -10,14 +10,16 @@ import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from nst.adjust import ADJUST_DEFAULTS, ADJUST_RULES, Adjuster, Adjustments
 from nst.engine import ScalePlan, scale_plan, stylize
-from nst.estimate import remaining_seconds
 from nst.errors import ImageError, NSTError, SettingsError
-from nst.images import fit_problems, load_image, save_image
-from nst.recipe import make_recipe, read_recipe, settings_from_recipe
+from nst.estimate import remaining_seconds
+from nst.images import fit_problems, load_image, load_rgba, save_image
+from nst.masks import encode_mask
+from nst.recipe import adjustments_from_recipe, make_recipe, read_recipe, settings_from_recipe
 from nst.records import StepRecord, loss_row, losses_csv
-from nst.settings import (CHOICE, DEFAULTS, FLOAT, FLOATS, INT, LAYERS, PRESET_ALIASES, PRESETS, RULES, TEXT, Rule,
-                          Settings, preset)
+from nst.settings import (CHOICE, DEFAULTS, FLOAT, FLOATS, INT, LAYERS, MASK, PRESET_ALIASES, PRESETS, REGIONS,
+                          RULES, TEXT, Rule, Settings, preset)
 from nst.weights import ENV_WEIGHTS
 
 
@@ -33,9 +35,13 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
-PARSERS = {INT: int, FLOAT: float, TEXT: str, CHOICE: str, LAYERS: _names, FLOATS: _floats}
+PARSERS = {INT: int, FLOAT: float, TEXT: str, CHOICE: str, LAYERS: _names, FLOATS: _floats, MASK: str,
+           REGIONS: _names}
 EXTRA_HELP = {"weights": f"Env {ENV_WEIGHTS} supplies it when the flag is not given.",
-              "preview_every": "With --save-every, also how often an image is saved."}
+              "preview_every": "With --save-every, also how often an image is saved.",
+              "mask": "Here: the path of the mask picture.",
+              "regions": "Give --region once per colour (or comma-separated), e.g. --region '#ff0000=1'"
+                         " --region '#0000ff=photo'."}
 
 
 def flag(name: str) -> str:
@@ -49,14 +55,15 @@ def _shown(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _setting_flag(name: str, r: Rule) -> dict:
-    """argparse keywords for one Settings field, from its rule."""
-    default = DEFAULTS[name]
+def _setting_flag(name: str, r: Rule, default: object) -> dict:
+    """argparse keywords for one Settings (or Adjustments) field, from its rule."""
     parts = [r.help, f"Range: {r.bounds()}." if r.kind in (INT, FLOAT) and r.bounds() else "",
              EXTRA_HELP.get(name, ""), "" if default is None else f"(default {_shown(default)})"]
     kwargs: dict = dict(type=PARSERS[r.kind], help=" ".join(p for p in parts if p))
     if r.kind == CHOICE:
         kwargs["choices"] = r.choices
+    if r.kind == REGIONS:
+        kwargs["action"] = "append"  # one --region per colour; settings_from_args joins them
     return kwargs
 
 
@@ -73,7 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     settings = parser.add_argument_group("settings (each defaults to the preset's or recipe's value)")
     for name, r in RULES.items():
         # None: a recipe or preset supplies the value unless the flag is given.
-        settings.add_argument(flag(name), dest=name, default=None, **_setting_flag(name, r))
+        names = ("--region", flag(name)) if r.kind == REGIONS else (flag(name),)
+        settings.add_argument(*names, dest=name, default=None, **_setting_flag(name, r, DEFAULTS[name]))
+    after = parser.add_argument_group("after the run, without re-optimising (each defaults to the recipe's value)")
+    for name, r in ADJUST_RULES.items():
+        after.add_argument(flag(name), dest=name, default=None, **_setting_flag(name, r, ADJUST_DEFAULTS[name]))
     parser.add_argument("--save-every", type=int, default=0, metavar="N",
                         help="also save the current image every N steps next to the output")
     parser.add_argument("--log-every", type=int, default=50, metavar="N", help="loss log line every N steps")
@@ -83,15 +94,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Preset or recipe first, then every flag given on top; env NST_WEIGHTS supplies --weights."""
+def settings_from_args(args: argparse.Namespace, content_size: tuple[int, int] | None = None) -> Settings:
+    """Preset or recipe first, then every flag given on top; env NST_WEIGHTS supplies --weights.
+    ``--mask`` is read and encoded here; with ``content_size`` (W, H) it must be that size."""
     if args.recipe and args.preset:
         raise SettingsError("give --recipe or --preset, not both")
     base = settings_from_recipe(read_recipe(args.recipe)) if args.recipe else preset(args.preset or "fast")
     changes = {name: getattr(args, name) for name in RULES if getattr(args, name) is not None}
     if "weights" not in changes and os.environ.get(ENV_WEIGHTS) and not args.recipe:
         changes["weights"] = os.environ[ENV_WEIGHTS]
+    if "regions" in changes:  # a tuple per --region
+        changes["regions"] = tuple(item for items in changes["regions"] for item in items)
+    if "mask" in changes:
+        regions = changes.get("regions", base.regions) or ()
+        changes["mask"] = encode_mask(load_rgba(changes["mask"]), regions, size=content_size)
     return base.replace(**changes)
+
+
+def adjustments_from_args(args: argparse.Namespace) -> Adjustments:
+    """The recipe's adjustments (if any), then every adjustment flag given on top."""
+    base = adjustments_from_recipe(read_recipe(args.recipe)) if args.recipe else Adjustments()
+    changes = {name: getattr(args, name) for name in ADJUST_RULES if getattr(args, name) is not None}
+    return Adjustments(**{**base.to_dict(), **changes})
 
 
 class Progress:
@@ -153,13 +177,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
     output = Path(args.output)
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise SettingsError(f"output must end in .png, .jpg or .jpeg, got {str(output)!r}")
     if not output.parent.is_dir():
         raise SettingsError(f"the folder of {output} does not exist")
     content = load_image(args.content)
+    settings = settings_from_args(args, content.size)
+    adjustments = adjustments_from_args(args)
     styles = [load_image(path) for path in args.styles]
     too_small = fit_problems(content.size, [s.size for s in styles], settings.size, settings.style_scale,
                              labels=[args.content, *args.styles])
@@ -178,9 +203,9 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     assert record is not None and record.image is not None
-    recipe = make_recipe(settings, content=Path(args.content).name, styles=[Path(p).name for p in args.styles],
-                         steps_done=record.step, losses=record.losses)
-    save_image(record.image, output, recipe=recipe)
+    recipe = make_recipe(settings, adjustments, content=Path(args.content).name,
+                         styles=[Path(p).name for p in args.styles], steps_done=record.step, losses=record.losses)
+    save_image(Adjuster(record.image, content)(adjustments), output, recipe=recipe)
     if args.recipe_json:
         Path(args.recipe_json).write_text(json.dumps(recipe, indent=2))
     if args.losses_csv:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from nst import color
+from nst import color, masks
 from nst.cache import GRAMS, GramCache, fingerprint
 from nst.device import resolve_device, resolve_dtype
 from nst.images import fit_problems, resize_max_side
@@ -24,6 +24,7 @@ from nst.losses import content_loss, gram, gram_error, tv_loss
 from nst.optim import BoxAdam, BoxLBFGS
 from nst.records import StepRecord
 from nst.errors import DivergedError, ImageError, SettingsError
+from nst.regions import RegionMasks
 from nst.settings import Settings
 from nst.vgg import VGG19Features, load_model
 
@@ -113,6 +114,7 @@ class _Target:
     grams: list[dict[str, torch.Tensor]]  # one set per style image
     blend: list[float]
     content_rgb: torch.Tensor  # the content at this scale, for colour recombination
+    regions: RegionMasks | None = None  # each region's soft mask and style, when there is a mask
 
 
 class _Objective:
@@ -135,8 +137,11 @@ class _Objective:
             if layer in self.t.content:
                 content = content + content_loss(f, self.t.content[layer])
             if layer in self.style_weights:
-                g = gram(f)  # one Gram per layer, shared by every style image
-                e = sum((b * gram_error(g, grams[layer]) for grams, b in zip(self.t.grams, self.t.blend)), zero)
+                if self.t.regions is not None:
+                    e = self.t.regions.style_error(f, [grams[layer] for grams in self.t.grams])
+                else:
+                    g = gram(f)  # one Gram per layer, shared by every style image
+                    e = sum((b * gram_error(g, grams[layer]) for grams, b in zip(self.t.grams, self.t.blend)), zero)
                 per_layer[f"style/{layer}"] = e
                 style = style + self.style_weights[layer] * e
         raw = {"content": content, **per_layer, "style": style,
@@ -193,6 +198,8 @@ def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings:
     blend = list(settings.style_blend) if settings.style_blend is not None else [1.0] * len(styles)
     if styles and len(blend) != len(styles):
         problems["style_blend"] = f"style_blend has {len(blend)} weights for {len(styles)} style images"
+    if settings.mask is not None and isinstance(content, Image.Image):
+        problems.update(_region_input_problems(content, len(styles), settings))
     if problems:
         raise SettingsError(problems)
     too_small = fit_problems(content.size, [s.size for s in styles], settings.size, settings.style_scale)
@@ -200,6 +207,20 @@ def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings:
         raise ImageError(" ".join(too_small))
     total = sum(blend) or 1.0
     return [b / total for b in blend]
+
+
+def _region_input_problems(content: Image.Image, n_styles: int, settings: Settings) -> dict[str, str]:
+    """The mask has the content's shape, and each region's style image was given."""
+    problems = {}
+    height, width = masks.mask_pixels(settings.mask).shape[:2]
+    if not masks.mask_shape_fits((height, width), content.size):
+        problems["mask"] = (f"the mask is {width}×{height} pixels but the content is {content.size[0]}×"
+                            f"{content.size[1]}; a mask must have the content's size (or its shape, scaled down)")
+    for item, style in zip(settings.regions or (), masks.region_styles(settings.regions or ())):
+        if style is not None and style >= n_styles:
+            problems["regions"] = (f"region {item} names style image {style + 1}, but {n_styles} style"
+                                   f" image{'s were' if n_styles != 1 else ' was'} given")
+    return problems
 
 
 @dataclass
@@ -237,6 +258,8 @@ class _Run:
         style_side = max(1, round(settings.size * settings.style_scale))
         self.styles = [to_tensor(resize_max_side(s, style_side), self.device) for s in styles]
         self.plan = scale_plan(settings, content.size)
+        self.labels = masks.mask_labels(settings.mask, settings.regions) if settings.mask is not None \
+            else None
 
     def scale(self, index: int, previous: torch.Tensor | None) -> _Scale:
         """Targets, start image and optimiser of scale ``index``, continuing from ``previous``."""
@@ -257,7 +280,9 @@ class _Run:
             content_targets = model.features(net_content[None], content_layers, pooling=s.pooling,
                                              dtype=dtype) if content_layers else {}
         grams = [_style_grams(model, t, s, dtype, self.cache) for t in styles] if s.style_weight > 0 else []
-        objective = _Objective(model, s, _Target(content_targets, grams, self.blend, content_rgb), dtype)
+        regions = None if self.labels is None else \
+            RegionMasks(self.labels, masks.region_styles(s.regions), shape, s.region_blur, self.device)
+        objective = _Objective(model, s, _Target(content_targets, grams, self.blend, content_rgb, regions), dtype)
         start = _init_image(s, net_content, styles) if previous is None else _resize(previous, shape)
         x = start.detach().clone().requires_grad_(True)
         return _Scale(index, self.plan[index].steps, shape, x, objective, _optimizer(s, x), content_rgb,

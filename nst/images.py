@@ -38,6 +38,13 @@ def load_image(source: Source, max_side: int | None = None, *, name: str | None 
     return image
 
 
+def load_rgba(source: Source, *, name: str | None = None) -> np.ndarray:
+    """An image file as an RGBA uint8 array (H, W, 4), transparency kept: how a region mask is read
+    (see :mod:`nst.masks`). Same checks and EXIF orientation as :func:`load_image`."""
+    data, label = read_source(source, name, ImageError)
+    return np.asarray(_decode(data, label, alpha=True))
+
+
 def resize_max_side(image: Image.Image, max_side: int) -> Image.Image:
     """Resize (up or down) so the longer side is exactly ``max_side``; aspect kept, each side >= 1."""
     if max_side < 1:
@@ -137,8 +144,9 @@ def save_image(
     path.write_bytes(data)
 
 
-def _decode(data: bytes, label: str) -> Image.Image:
-    """Decode the first frame as RGB with EXIF orientation applied; every failure becomes ImageError."""
+def _decode(data: bytes, label: str, *, alpha: bool = False) -> Image.Image:
+    """Decode the first frame as RGB (RGBA with ``alpha``) with EXIF orientation applied; every
+    failure becomes ImageError."""
     with warnings.catch_warnings():
         # Pillow only warns between its own limits; turn that into an error here, not globally.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -146,7 +154,8 @@ def _decode(data: bytes, label: str) -> Image.Image:
             with Image.open(io.BytesIO(data), formats=FORMATS) as opened:
                 _check_pixels(opened.size, label)
                 opened.load()
-                return _to_rgb(ImageOps.exif_transpose(opened))
+                upright = ImageOps.exif_transpose(opened)
+                return upright.convert("RGBA") if alpha else _to_rgb(upright)
         except ImageError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

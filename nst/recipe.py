@@ -13,23 +13,27 @@ import PIL
 import torch
 from PIL import Image
 
+from nst.adjust import Adjustments
 from nst.errors import RecipeError
 from nst.files import Source, read_source
 from nst.settings import Settings
 
 RECIPE_FORMAT = "nst-recipe/1"
 RECIPE_KEY = "nst-recipe"  # the PNG iTXt chunk that holds a recipe
+ADJUSTMENTS = "adjustments"  # the recipe key of the post-run adjustments (nst.adjust)
 MAX_RECIPE_BYTES = 1024 * 1024
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def make_recipe(settings: Settings, **extra: Any) -> dict[str, Any]:
-    """A JSON-ready recipe: settings (seed and weights source included) plus versions."""
+def make_recipe(settings: Settings, adjustments: Adjustments | None = None, **extra: Any) -> dict[str, Any]:
+    """A JSON-ready recipe: settings (seed, weights source and region mask included), the post-run
+    adjustments when given, plus versions."""
     from nst import __version__  # late: nst/__init__ imports this module's users
 
     return {
         "format": RECIPE_FORMAT,
         "settings": settings.to_dict(),
+        **({ADJUSTMENTS: adjustments.to_dict()} if adjustments is not None else {}),
         "versions": {
             "nst": __version__,
             "torch": torch.__version__,
@@ -55,6 +59,11 @@ def settings_from_recipe(recipe: Mapping[str, Any]) -> Settings:
     if not isinstance(recipe, Mapping) or recipe.get("format") != RECIPE_FORMAT:
         raise RecipeError(f"This is not a recipe made by this tool (expected format {RECIPE_FORMAT!r}).")
     return Settings.from_dict(recipe.get("settings", {}))
+
+
+def adjustments_from_recipe(recipe: Mapping[str, Any]) -> Adjustments:
+    """The post-run adjustments a recipe records; none recorded (older recipes) means none applied."""
+    return Adjustments.from_dict(recipe.get(ADJUSTMENTS, {}) if isinstance(recipe, Mapping) else {})
 
 
 def read_recipe(source: Source, *, name: str | None = None) -> dict:

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
+from nst import masks
 from nst.errors import SettingsError
 from nst.layers import CONV_LAYERS
 
@@ -31,8 +32,10 @@ MAX_STEPS = 100_000
 MAX_SEED = 2**63 - 1
 
 # Value kinds a Rule checks: a whole number, a real number, one of ``choices``, free text, a list
-# of VGG19 layer names, or a list of real numbers.
+# of VGG19 layer names, a list of real numbers, a region mask (base64 PNG) or a list of regions
+# ('COLOUR=TARGET', see nst.masks).
 INT, FLOAT, CHOICE, TEXT, LAYERS, FLOATS = "int", "float", "choice", "text", "layers", "floats"
+MASK, REGIONS = "mask", "regions"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,11 @@ class Rule:
             return "a non-empty text"
         if self.kind == LAYERS:
             return "a list of distinct VGG19 layer names (conv1_1 … conv5_4)"
+        if self.kind == MASK:
+            return f"a PNG in base64 of at most {masks.MAX_MASK_SIDE} pixels a side"
+        if self.kind == REGIONS:
+            return (f"a list of 1 to {masks.MAX_REGIONS} items COLOUR=N (style image N, from 1) or COLOUR=photo,"
+                    " each COLOUR a distinct #rrggbb")
         unit = f" of {self.unit}" if self.unit else ""
         noun = f"a whole number{unit}" if self.kind == INT else "a number"
         if self.kind == FLOAT and self.low == 0 and self.above and self.high is None:
@@ -102,6 +110,10 @@ class Rule:
         if self.kind == FLOATS:
             return (isinstance(value, (list, tuple)) and (self.length is None or len(value) == self.length)
                     and all(self._in_range(v, whole=False) for v in value))
+        if self.kind == MASK:
+            return masks.mask_valid(value)
+        if self.kind == REGIONS:
+            return masks.regions_valid(value)
         return self._in_range(value, whole=self.kind == INT)
 
     def _in_range(self, value: Any, whole: bool) -> bool:
@@ -160,9 +172,17 @@ class Settings:
     style_layer_weights: tuple[float, ...] | None = setting(None, FLOATS, "One weight per style layer; empty:"
                                                             " equal weights summing to 1.", low=0, optional=True)
     style_blend: tuple[float, ...] | None = setting(None, FLOATS, "Blend weights, one per style image (normalised"
-                                                    " to sum to 1); empty: equal.", low=0, optional=True)
+                                                    " to sum to 1); empty: equal. Regions name one style each"
+                                                    " and ignore it.", low=0, optional=True)
     style_scale: float = setting(1.0, FLOAT, "Size of the style image relative to the output: larger gives bigger"
                                  " brush strokes.", low=0.1, high=4.0)
+    mask: str | None = setting(None, MASK, "Regions: a picture of the content's size whose colours mark regions"
+                               " (antialiased edges are fine); stored as a small PNG, base64.", optional=True)
+    regions: tuple[str, ...] | None = setting(None, REGIONS, "What each mask colour gets: COLOUR=N paints its"
+                                              " region in style image N (from 1), COLOUR=photo keeps the photo"
+                                              " there; COLOUR is #rrggbb.", optional=True)
+    region_blur: float = setting(0.02, FLOAT, "Softness of region edges: the blur's width as a share of the"
+                                 " image's longer side; 0 gives hard edges.", low=0, high=0.25)
     init: str = setting("content", CHOICE, "The starting image. Content converges fastest; noise gives more varied"
                         " results.", choices=INITS)
     preserve_color: str = setting("none", CHOICE, "Keep the content's colours: transfer luminance only, or match"
@@ -188,6 +208,8 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
+        if isinstance(self.regions, tuple):  # one spelling per region, so equal settings compare equal
+            object.__setattr__(self, "regions", tuple(v.lower() if isinstance(v, str) else v for v in self.regions))
         problems = self.problems(dataclasses.asdict(self))
         if problems:
             raise SettingsError(problems)
@@ -197,10 +219,7 @@ class Settings:
         """Every reason ``values`` (field -> value; missing fields take their defaults) cannot make
         Settings, as {field: message}, in field order; empty when they can."""
         v = {name: values.get(name, default) for name, default in DEFAULTS.items()}
-        found = {name: f"unknown setting {name!r}" for name in values if name not in RULES}
-        for name, r in RULES.items():
-            if not r.accepts(v[name]):
-                found[name] = f"{name} must be {r.describe()}, got {v[name]!r}"
+        found = rule_problems(RULES, values, v)
         _cross_field_problems(v, found)
         return found
 
@@ -244,9 +263,25 @@ class Settings:
         return cls(**values)
 
 
+def rule_problems(rules: Mapping[str, Rule], given: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, str]:
+    """{field: message} for each name in ``given`` that has no rule and each of ``values`` (every
+    field, defaults filled in) that its rule refuses."""
+    found = {name: f"unknown setting {name!r}" for name in given if name not in rules}
+    for name, r in rules.items():
+        if not r.accepts(values[name]):
+            found[name] = f"{name} must be {r.describe()}, got {_shown(values[name])}"
+    return found
+
+
+def _shown(value: Any) -> str:
+    """A value as a message shows it: a mask's base64 would be thousands of characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:60] + f"… ({len(text)} characters)"
+
+
 RULES: dict[str, Rule] = {f.name: f.metadata["rule"] for f in fields(Settings)}
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
-_LIST_FIELDS = tuple(name for name, r in RULES.items() if r.kind in (LAYERS, FLOATS))
+_LIST_FIELDS = tuple(name for name, r in RULES.items() if r.kind in (LAYERS, FLOATS, REGIONS))
 
 
 def _from_json(name: str, value: Any) -> Any:
@@ -254,7 +289,7 @@ def _from_json(name: str, value: Any) -> Any:
     r = RULES.get(name)
     if r is None:
         return value
-    if r.kind in (LAYERS, FLOATS) and isinstance(value, list):
+    if r.kind in (LAYERS, FLOATS, REGIONS) and isinstance(value, list):
         return tuple(value)
     if r.kind == FLOAT and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
@@ -285,6 +320,21 @@ def _cross_field_problems(v: Mapping[str, Any], found: dict[str, str]) -> None:
             found["style_blend"] = "style_blend must list at least one weight"
         elif sum(blend) == 0:
             found["style_blend"] = "style_blend weights are all 0"
+    if ok("mask", "regions"):
+        _region_problems(v["mask"], v["regions"], found)
+
+
+def _region_problems(mask: str | None, regions: tuple[str, ...] | None, found: dict[str, str]) -> None:
+    """A mask and its regions come together, and every colour of the mask is a region's."""
+    if mask is None and regions is not None:
+        found["mask"] = "regions need a mask: the picture whose colours they name"
+    elif mask is not None and regions is None:
+        found["regions"] = "a mask needs regions: say what each of its colours gets (COLOUR=N or COLOUR=photo)"
+    elif mask is not None and regions is not None:
+        try:
+            masks.mask_labels(mask, regions)
+        except SettingsError as exc:
+            found.update(exc.problems)
 
 
 # Named starting points. "paper" is the original recipe this project started from: Adam with

@@ -10,6 +10,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from nst import Settings, preset
+from nst.settings import RULES
 from nst.device import gpu_name
 from nst.recipe import make_recipe, read_recipe
 from studio import state
@@ -281,8 +282,8 @@ def test_run_length_sets_steps_and_shows_the_time_on_this_device(at):
 
 
 @pytest.mark.parametrize("given, kind, expected", [
-    ({"steps": 7, "size": 96}, "warning", "Loaded 2 of 24 settings from part.json (size, steps); the rest are at their"
-                                          " defaults: optimizer"),
+    ({"steps": 7, "size": 96}, "warning", f"Loaded 2 of {len(RULES)} settings from part.json (size, steps); the rest"
+                                          " are at their defaults: optimizer"),
     ({}, "error", "part.json holds no settings, so the form is left as it was."),
 ])
 def test_a_recipe_with_few_or_no_settings_says_what_it_loaded(at, given, kind, expected):

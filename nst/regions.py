@@ -1,0 +1,110 @@
+"""Spatial control (Gatys et al. 2017, "Controlling Perceptual Factors in Neural Style Transfer").
+
+Each region r of the label mask (see :mod:`nst.masks`) gets a soft mask m_r: its one-hot mask,
+resized to the scale being optimised and blurred (``Settings.region_blur``), so the masks of a
+pixel sum to 1 and styles blend across boundaries. At a layer of H×W positions m_r is averaged
+down to H×W, and the region's Gram matrix is the m²-weighted mean of the feature outer products:
+
+    G_r = Σ_p m_r(p)² f_p f_pᵀ / Σ_p m_r(p)²          (the plain Gram G = FFᵀ/M when m_r ≡ 1)
+
+A style region's error is E_l,r = Σ(G_r − A_s(r))² / (4N²) against the Gram of its style image;
+the style loss sums them weighted by each region's share of the image, a_r = mean(m_r), so every
+pixel feels the same style pull whatever the size of its region, and a single region covering
+the image gives the unmasked loss. "Photo" regions have no style term: only the (global) content
+loss acts on them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from nst.losses import gram, gram_error
+from nst.vgg import VGG19Features
+
+_SMALLEST_AREA = 1e-6  # a region this small at a layer contributes nothing there
+
+
+def masked_gram(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """G_r = Σ m² f fᵀ / Σ m² of (1, N, H, W) features under an (H, W) mask, fp32 (1, N, N)."""
+    h, w = features.shape[-2:]
+    weight = mask.float().square().sum().clamp_min(_SMALLEST_AREA)
+    return gram(features * mask.to(features.dtype)) * (h * w / weight)
+
+
+def _blur(masks: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (K, H, W) masks; edges replicated, so the masks keep summing to 1."""
+    if sigma < 0.3:
+        return masks
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=masks.dtype, device=masks.device)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    out = masks[:, None]
+    for dim in (-1, -2):
+        pad = (radius, radius, 0, 0) if dim == -1 else (0, 0, radius, radius)
+        out = F.pad(out, pad, mode="replicate")
+        weights = kernel.view(1, 1, 1, -1) if dim == -1 else kernel.view(1, 1, -1, 1)
+        out = F.conv2d(out, weights)
+    return out[:, 0]
+
+
+class RegionMasks:
+    """The soft masks of every region at one scale, and their averages at each layer's size."""
+
+    def __init__(self, labels: np.ndarray, styles: Sequence[int | None], shape: tuple[int, int], blur: float,
+                 device: torch.device) -> None:
+        """``labels``: (H, W) region indices (any size of the content's aspect); ``styles``: each
+        region's 0-based style index or None (photo); ``shape``: the scale's (H, W)."""
+        self.styles = list(styles)
+        label_t = torch.from_numpy(np.array(labels, dtype=np.int64)).to(device)  # a copy: cached labels are read-only
+        one_hot = F.one_hot(label_t, len(self.styles)).permute(2, 0, 1).float()
+        # Area-weighted resizing keeps the masks a partition of unity at any scale.
+        resized = F.interpolate(one_hot[None], size=shape, mode="bilinear", align_corners=False,
+                                antialias=True)[0]
+        resized = resized / resized.sum(0, keepdim=True).clamp_min(1e-8)
+        self.masks = _blur(resized, blur * max(shape))
+        self.shares = self.masks.mean((1, 2)).tolist()
+        self._at: dict[tuple[int, int], torch.Tensor] = {}
+
+    def at(self, size: tuple[int, int]) -> torch.Tensor:
+        """(K, H, W) masks averaged down to a layer's (H, W) (cached)."""
+        masks = self._at.get(size)
+        if masks is None:
+            masks = F.adaptive_avg_pool2d(self.masks[None], size)[0]
+            self._at[size] = masks
+        return masks
+
+    def style_error(self, features: torch.Tensor, targets: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Σ_r a_r E_r of one layer's (1, N, H, W) features; ``targets[s]`` is style s's Gram."""
+        masks = self.at(tuple(features.shape[-2:]))
+        error = features.new_zeros((), dtype=torch.float32)
+        for index, style in enumerate(self.styles):
+            if style is not None and self.shares[index] > _SMALLEST_AREA:
+                error = error + self.shares[index] * gram_error(masked_gram(features, masks[index]), targets[style])
+        return error
+
+
+def style_matrix(model: VGG19Features, image: torch.Tensor, styles: Sequence[torch.Tensor], regions: RegionMasks,
+                 layers: Sequence[str], layer_weights: Sequence[float], *, pooling: str = "max") -> list[list[float]]:
+    """Σ_l w_l E_l of every region (rows) against every style image (columns): how close each
+    region of ``image`` (3, H, W) is to each style. An evaluator, in fp32 without gradients."""
+    with torch.no_grad():
+        feats = model.features(image[None], layers, pooling=pooling)
+        style_grams = [{k: gram(f) for k, f in model.features(s[None], layers, pooling=pooling).items()}
+                       for s in styles]
+        matrix = []
+        for index in range(len(regions.styles)):
+            row = []
+            for grams in style_grams:
+                total = 0.0
+                for layer, weight in zip(layers, layer_weights):
+                    mask = regions.at(tuple(feats[layer].shape[-2:]))[index]
+                    total += weight * float(gram_error(masked_gram(feats[layer], mask), grams[layer]))
+                row.append(total)
+            matrix.append(row)
+    return matrix
