@@ -1,4 +1,4 @@
-"""Command line: ``python -m nst CONTENT STYLE [STYLE ...] -o OUT``."""
+"""Command line: ``python -m nst CONTENT [STYLE ...] -o OUT`` (no style image with --builtin-styles)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from nst.errors import NSTError, SettingsError
 from nst.images import load_image, save_image
 from nst.recipe import make_recipe, read_recipe, settings_from_recipe
 from nst.records import loss_row, losses_csv
-from nst.settings import (CHOICE, DEFAULTS, FLOAT, FLOATS, INT, LAYERS, PRESET_ALIASES, PRESETS, RULES, TEXT, Rule,
-                          Settings, preset)
+from nst.settings import (CHOICE, DEFAULTS, FLOAT, FLOATS, INT, INTS, LAYERS, PRESET_ALIASES, PRESETS, RULES, TEXT,
+                          Rule, Settings, preset)
 from nst.weights import ENV_WEIGHTS
 
 
@@ -31,7 +31,15 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
-PARSERS = {INT: int, FLOAT: float, TEXT: str, CHOICE: str, LAYERS: _names, FLOATS: _floats}
+def _ints(text: str) -> tuple[int, ...]:
+    """'3,12' -> (3, 12)."""
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+
+
+PARSERS = {INT: int, FLOAT: float, TEXT: str, CHOICE: str, LAYERS: _names, FLOATS: _floats, INTS: _ints}
 EXTRA_HELP = {"weights": f"Env {ENV_WEIGHTS} supplies it when the flag is not given.",
               "preview_every": "With --save-every, also how often an image is saved."}
 
@@ -61,9 +69,11 @@ def _setting_flag(name: str, r: Rule) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m nst",
-        description="Neural style transfer (Gatys et al.) with VGG19: paint CONTENT in the style of STYLE.")
+        description="Neural style transfer (Gatys et al.) with VGG19, or in one pass of a trained network"
+                    " (--method fast): paint CONTENT in the style of STYLE.")
     parser.add_argument("content", help="content image")
-    parser.add_argument("styles", nargs="+", metavar="style", help="style image(s)")
+    parser.add_argument("styles", nargs="*", metavar="style",
+                        help="style image(s); none needed with --builtin-styles")
     parser.add_argument("-o", "--output", required=True, help="output .png (recipe embedded) or .jpg")
     parser.add_argument("--preset", choices=sorted(PRESETS) + sorted(PRESET_ALIASES), metavar="NAME",
                         help=f"start from a named preset: {', '.join(PRESETS)} (default fast)")
@@ -101,6 +111,10 @@ class Progress:
 
     def update(self, rec) -> None:
         if self.quiet:
+            return
+        if not rec.losses:  # the fast method: one record, no optimiser
+            if rec.done:
+                print(f"fast result in {rec.elapsed:.2f} s", file=self.stream, flush=True)
             return
         if self.log_every > 0 and (rec.step % self.log_every == 0 or rec.done):
             self._clear()
@@ -157,7 +171,8 @@ def _run(args: argparse.Namespace) -> int:
     record = None
     try:
         for record in stylize(content, styles, settings):
-            rows.append(loss_row(record))
+            if record.losses:  # a fast run's one record has none
+                rows.append(loss_row(record))
             progress.update(record)
             if args.save_every > 0 and record.image is not None and not record.done:
                 save_image(record.image, output.with_name(f"{output.stem}_step{record.step:05d}.png"))
@@ -172,7 +187,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.losses_csv:
         Path(args.losses_csv).write_text(losses_csv(rows))
     if not args.quiet:
-        print(f"saved {output} ({record.image.shape[1]}x{record.image.shape[0]}, {record.step} steps,"
+        work = f"{record.step} steps" if record.losses else "fast method"
+        print(f"saved {output} ({record.image.shape[1]}x{record.image.shape[0]}, {work},"
               f" {record.elapsed:.1f} s)", file=sys.stderr)
     return 0
 

@@ -18,8 +18,9 @@ from nst.layers import CONV_LAYERS
 DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("conv4_2",)
 DEFAULT_STYLE_LAYERS: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 
+METHODS = ("gatys", "fast")
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "style")
+INITS = ("content", "noise", "style", "fast")
 COLOR_MODES = ("none", "luminance", "histogram")
 POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -29,10 +30,11 @@ DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 MAX_SIZE = 4096
 MAX_STEPS = 100_000
 MAX_SEED = 2**63 - 1
+BUILTIN_STYLES = 26  # styles of the fast method's 26-style network (Dumoulin et al.), numbered 0-25
 
 # Value kinds a Rule checks: a whole number, a real number, one of ``choices``, free text, a list
-# of VGG19 layer names, or a list of real numbers.
-INT, FLOAT, CHOICE, TEXT, LAYERS, FLOATS = "int", "float", "choice", "text", "layers", "floats"
+# of VGG19 layer names, a list of real numbers, or a list of distinct whole numbers.
+INT, FLOAT, CHOICE, TEXT, LAYERS, FLOATS, INTS = "int", "float", "choice", "text", "layers", "floats", "ints"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class Rule:
         if self.kind == FLOATS:
             count = f"{self.length} numbers" if self.length else "a list of numbers"
             return f"{count}{' ' + range_ if range_ else ''}"
+        if self.kind == INTS:
+            return f"a list of distinct whole numbers{' ' + range_ if range_ else ''}"
         return f"{noun}{' ' + range_ if range_ else ''}"
 
     def accepts(self, value: Any) -> bool:
@@ -102,6 +106,9 @@ class Rule:
         if self.kind == FLOATS:
             return (isinstance(value, (list, tuple)) and (self.length is None or len(value) == self.length)
                     and all(self._in_range(v, whole=False) for v in value))
+        if self.kind == INTS:
+            return (isinstance(value, (list, tuple)) and all(self._in_range(v, whole=True) for v in value)
+                    and len(set(value)) == len(value))
         return self._in_range(value, whole=self.kind == INT)
 
     def _in_range(self, value: Any, whole: bool) -> bool:
@@ -138,6 +145,11 @@ class Settings:
 
     size: int = setting(512, INT, "Longer side of the output. Time grows with its square.",
                         low=16, high=MAX_SIZE, unit="pixels")
+    method: str = setting("gatys", CHOICE, "gatys optimises the image against VGG19 (the best results, seconds to"
+                          " minutes); fast paints it in one pass of a trained network (about a second), and the"
+                          " optimiser's settings do not apply.", choices=METHODS)
+    strength: float = setting(1.0, FLOAT, "Fast method and fast start: 0 keeps the content's own style, 1 takes the"
+                              " style's; values between mix the two.", low=0, high=1)
     steps: int = setting(300, INT, "Optimiser steps over all scales. L-BFGS needs a few hundred; Adam about 1000.",
                          low=1, high=MAX_STEPS)
     optimizer: str = setting("lbfgs", CHOICE, "L-BFGS converges in fewer steps; Adam is the original recipe's"
@@ -159,12 +171,16 @@ class Settings:
                                             " style; lower layers give finer textures.")
     style_layer_weights: tuple[float, ...] | None = setting(None, FLOATS, "One weight per style layer; empty:"
                                                             " equal weights summing to 1.", low=0, optional=True)
-    style_blend: tuple[float, ...] | None = setting(None, FLOATS, "Blend weights, one per style image (normalised"
-                                                    " to sum to 1); empty: equal.", low=0, optional=True)
+    style_blend: tuple[float, ...] | None = setting(None, FLOATS, "Blend weights, one per style image and then one"
+                                                    " per built-in style (normalised to sum to 1); empty: equal.",
+                                                    low=0, optional=True)
+    builtin_styles: tuple[int, ...] = setting((), INTS, "Built-in styles of the fast method's 26-style network"
+                                              f" (numbers 0-{BUILTIN_STYLES - 1}), used like style images after"
+                                              " any uploaded ones.", low=0, high=BUILTIN_STYLES - 1)
     style_scale: float = setting(1.0, FLOAT, "Size of the style image relative to the output: larger gives bigger"
                                  " brush strokes.", low=0.1, high=4.0)
-    init: str = setting("content", CHOICE, "The starting image. Content converges fastest; noise gives more varied"
-                        " results.", choices=INITS)
+    init: str = setting("content", CHOICE, "The starting image. Content converges fast; fast starts from the fast"
+                        " method's result (faster still); noise gives more varied results.", choices=INITS)
     preserve_color: str = setting("none", CHOICE, "Keep the content's colours: transfer luminance only, or match"
                                   " the style's colour histogram.", choices=COLOR_MODES)
     multiscale: str = setting("auto", CHOICE, "Optimise coarse to fine. Auto turns it on for outputs at least twice"
@@ -246,7 +262,7 @@ class Settings:
 
 RULES: dict[str, Rule] = {f.name: f.metadata["rule"] for f in fields(Settings)}
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Settings)}
-_LIST_FIELDS = tuple(name for name, r in RULES.items() if r.kind in (LAYERS, FLOATS))
+_LIST_FIELDS = tuple(name for name, r in RULES.items() if r.kind in (LAYERS, FLOATS, INTS))
 
 
 def _from_json(name: str, value: Any) -> Any:
@@ -254,7 +270,7 @@ def _from_json(name: str, value: Any) -> Any:
     r = RULES.get(name)
     if r is None:
         return value
-    if r.kind in (LAYERS, FLOATS) and isinstance(value, list):
+    if r.kind in (LAYERS, FLOATS, INTS) and isinstance(value, list):
         return tuple(value)
     if r.kind == FLOAT and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
