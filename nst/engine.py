@@ -174,8 +174,11 @@ def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings:
     if not isinstance(content, Image.Image):
         problems["content"] = "the content must be a PIL image"
     sources = len(styles) + len(settings.builtin_styles)
-    if not sources and "fast" in (settings.method, settings.init):
+    if not sources and settings.method == "fast":
         problems["styles"] = "the fast method needs a style image or a built-in style"
+    elif not sources and settings.init == "fast":
+        problems["styles"] = ("init fast starts from the fast method's result, which needs a style image or a"
+                              " built-in style; choose another init")
     elif not sources and (settings.style_weight > 0 or settings.init == "style"):
         problems["styles"] = "at least one style image or built-in style is needed (or set style_weight to 0)"
     if any(not isinstance(s, Image.Image) for s in styles):

@@ -307,7 +307,10 @@ def _cross_field_problems(v: Mapping[str, Any], found: dict[str, str]) -> None:
 # lr 0.01, beta1 0.99, eps 0.1 for 1000 steps and a light touch of style (its content:style
 # ratio was 10:1 in its own normalisation; here that is a tenth of our default style weight).
 PRESETS: dict[str, dict[str, Any]] = {
-    "fast": {},  # the defaults: L-BFGS, coarse-to-fine, a good image quickly
+    # The defaults (L-BFGS, coarse to fine), started from the fast method's result: on golden_gate ×
+    # shipwreck at 512 px that ended lower on both content and style loss than the content start,
+    # at 30 steps (style 2.2× lower) and at the default 300 (README, "Fast method").
+    "fast": {"init": "fast"},
     "paper": {
         "optimizer": "adam",
         "lr": 0.01,

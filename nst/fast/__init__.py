@@ -9,5 +9,6 @@ each with :func:`swatch`.
 
 from nst.fast.builtins import BuiltinStyle, builtin_style_image, builtin_styles, swatch
 from nst.fast.method import paint
+from nst.fast.runtime import load_networks
 
-__all__ = ["BuiltinStyle", "builtin_style_image", "builtin_styles", "paint", "swatch"]
+__all__ = ["BuiltinStyle", "builtin_style_image", "builtin_styles", "load_networks", "paint", "swatch"]

