@@ -239,6 +239,10 @@ class Settings:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
+    def refine(self) -> "Settings":
+        """The settings that refine a fast result: the same run, optimised from that result."""
+        return self.replace(method="gatys", init="fast")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field."""
         out = dataclasses.asdict(self)

@@ -9,19 +9,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from bench.synthetic import checks, gradient, scene, stripes
 from nst import color
 from nst.cli import main
 from nst.engine import run, stylize, to_tensor
 from nst.errors import ModelError, SettingsError
+from nst.executor import LocalExecutor
 from nst.fast import builtin_style_image, builtin_styles, swatch
 from nst.fast import graphs
 from nst.fast.inference import embed
 from nst.fast.runtime import ONNXRUNTIME, TORCH, _build, network
 from nst.recipe import read_recipe
 from nst.settings import BUILTIN_STYLES, Settings
-from PIL import Image
+from nst.vgg import load_model
 
 CPU = torch.device("cpu")
 FAST = dict(method="fast", size=96)
@@ -119,6 +121,18 @@ def test_the_optimiser_can_start_from_the_fast_result():
     from_content = list(stylize(content, [style], base))
     assert from_fast[0].losses["style"] < 0.8 * from_content[0].losses["style"]
     assert from_fast[-1].done and from_fast[-1].losses["total"] <= from_fast[0].losses["total"]
+
+
+def test_refine_is_the_same_run_optimised_from_the_fast_result():
+    fast_settings = Settings(method="fast", strength=0.7, builtin_styles=(2,), size=64)
+    assert fast_settings.refine() == Settings(strength=0.7, builtin_styles=(2,), size=64, init="fast")
+
+
+def test_the_executor_loads_no_vgg19_for_a_fast_run():
+    loaded = []
+    executor = LocalExecutor(model=lambda weights: loaded.append(weights) or load_model(weights))
+    (record,) = executor.submit(scene(64, 48), [stripes(64)], Settings(**FAST)).records()
+    assert record.done and loaded == []
 
 
 def test_a_fast_run_stopped_before_it_starts_returns_the_content():
