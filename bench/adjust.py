@@ -20,10 +20,10 @@ from bench.synthetic import gradient
 from nst.adjust import Adjuster, Adjustments
 
 CASES = {
-    "strength 0.5": Adjustments(strength=0.5),
+    "mix 0.5": Adjustments(mix=0.5),
     "recolor luminance": Adjustments(recolor="luminance"),
     "recolor histogram": Adjustments(recolor="histogram"),
-    "strength 0.5 + luminance": Adjustments(strength=0.5, recolor="luminance"),
+    "mix 0.5 + luminance": Adjustments(mix=0.5, recolor="luminance"),
 }
 
 

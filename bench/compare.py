@@ -3,6 +3,10 @@
 Run ``python -m bench.compare [--content PATH --style PATH] [--size 512] [--steps N]
 [--pastiche-steps N] [--out DIR] [--skip-pastiche] [--gpu-only] [--quick] [--synthetic]``.
 
+Besides our default run it times the fast method (``method="fast"``) and, for time to pastiche's
+quality, our optimiser from the content and from the fast result (``init="fast"``); each run's
+whole process (spawn to result: interpreter start, imports, model load, run) is timed too.
+
 Each tool runs in its own spawned process, so the peak RSS reported is that tool's alone. Both
 outputs are scored by one evaluator: our Gatys losses on the bundled VGG19 in fp32, with our
 settings' layers and weights. Pastiche optimises its own weighting of the same terms, so its
@@ -33,8 +37,7 @@ from PIL import Image
 from bench.synthetic import scene, stripes
 from nst.device import cpu_has_bf16, resolve_device, resolve_dtype
 from nst.engine import scale_sides, stylize, to_tensor
-from nst.errors import SettingsError
-from nst.errors import ImageError
+from nst.errors import ImageError, SettingsError
 from nst.images import load_image, resize_max_side
 from nst.layers import CHANNELS, CONV_LAYERS, POOLED, depth
 from nst.losses import content_loss, gram, style_loss
@@ -47,7 +50,10 @@ DEFAULT_STYLE = REPO_ROOT.parent / "shared" / "images" / "starry_night.jpg"
 DEFAULT_OUT = Path("/tmp/nst-bench")
 PASTICHE_STEPS = 100
 LADDER = (60, 100, 150, 175, 200)  # shorter step budgets tried for time to quality (plus --steps)
-QUICK = {"size": 256, "steps": 60, "pastiche_steps": 20, "ladder": (20, 40)}
+FAST_LADDER = (10, 20, 30, 40, 60)  # the same, starting from the fast result
+FAST_SIDES = (512, 1024)  # sides at which the fast method alone is timed, model loaded
+QUICK = {"size": 256, "steps": 60, "pastiche_steps": 20, "ladder": (20, 40), "fast_ladder": (10, 20),
+         "fast_sides": (256,)}
 # pastiche's preprocessing: BGR 0-255 minus this BGR mean (pastiche.pastiche.VGG_MEAN).
 PASTICHE_MEAN = (103.939, 116.779, 123.68)
 
@@ -64,6 +70,7 @@ class RunResult:
     peak_rss_mib: float
     image: np.ndarray  # RGB uint8 (H, W, 3)
     notes: dict[str, float] = field(default_factory=dict)
+    process: float = 0.0  # seconds from spawning its process to receiving this result (set by in_child)
 
 
 # ---------------------------------------------------------------- inputs
@@ -111,11 +118,17 @@ def style_side(settings: Settings, size: int | None = None) -> int:
 
 
 def run_ours(content_path: Path, style_path: Path, settings: Settings) -> RunResult:
-    """Our engine, timed from model load; notes the time to first preview and the output-size step cost."""
+    """Our engine, timed from model load (the fast networks' too where the run uses them); notes
+    the time to first preview and the output-size step cost."""
     torch.manual_seed(settings.seed)
     content, style = load_image(content_path), load_image(style_path)
     start = time.perf_counter()
-    load_model(settings.weights)
+    if "fast" in (settings.method, settings.init):
+        from nst.fast import load_networks  # only here: the other runs' processes never import onnx
+
+        load_networks(resolve_device(settings.device))
+    if settings.method == "gatys":
+        load_model(settings.weights)
     loaded = time.perf_counter()
     first_preview = None
     final_scale: list[float] = []  # elapsed at each step of the output-size scale
@@ -126,9 +139,10 @@ def run_ours(content_path: Path, style_path: Path, settings: Settings) -> RunRes
             final_scale.append(record.elapsed)
         image = record.image
     end = time.perf_counter()
+    steps = settings.steps if settings.method == "gatys" else 1
     return RunResult(
-        tool="nst (ours)", settings=describe_ours(settings), steps=settings.steps, wall=end - start,
-        step_seconds=(end - loaded) / settings.steps, peak_rss_mib=0.0, image=image,
+        tool="nst (ours)", settings=describe_ours(settings), steps=steps, wall=end - start,
+        step_seconds=(end - loaded) / steps, peak_rss_mib=0.0, image=image,
         notes={"load": loaded - start, "first_preview": first_preview,
                "full_step": mean_interval(final_scale), "full_steps": len(final_scale)})
 
@@ -198,6 +212,7 @@ def in_child(fn: Callable[..., RunResult], *args: Any) -> RunResult:
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(sender, fn, args))
+    spawned = time.perf_counter()
     process.start()
     sender.close()  # so recv() sees EOF if the child dies without sending
     try:
@@ -205,9 +220,11 @@ def in_child(fn: Callable[..., RunResult], *args: Any) -> RunResult:
     except EOFError:
         process.join()
         raise RuntimeError(f"{fn.__name__} died with exit code {process.exitcode} (out of memory?)") from None
+    received = time.perf_counter()
     process.join()
     if isinstance(result, str):
         raise RuntimeError(f"{fn.__name__} failed in its child process:\n{result}")
+    result.process = received - spawned
     return result
 
 
@@ -301,27 +318,75 @@ def gpu_section(content_path: Path, style_path: Path, settings: Settings, pastic
 
 def time_to_quality(content_path: Path, style_path: Path, settings: Settings, ladder: tuple[int, ...],
                     target: dict[str, float], content: Image.Image, style: Image.Image,
-                    first: tuple[RunResult, dict[str, float]]) -> list[str]:
+                    first: tuple[RunResult, dict[str, float]] | None = None) -> list[str]:
     """Shortest of our step budgets whose output scores at most ``target`` (pastiche's) on both
-    content and style; each budget is a complete run, timed from model load."""
-    runs = [(first[0].steps, first[0], first[1])]
-    for steps in sorted(set(ladder) - {settings.steps}):
+    content and style; each budget is a complete run in its own process, timed from model load
+    (wall) and as a whole process."""
+    runs = [(first[0].steps, first[0], first[1])] if first is not None else []
+    for steps in sorted(set(ladder) - {r[0] for r in runs}):
         result = in_child(run_ours, content_path, style_path, settings.replace(steps=steps))
         runs.append((steps, result, evaluate(Image.fromarray(result.image), content, style, settings)))
-    rows = ["| our steps | wall s | content | style | ≤ pastiche on both |", "|---:|---:|---:|---:|---|"]
+    rows = ["| our steps | wall s | process s | content | style | ≤ pastiche on both |",
+            "|---:|---:|---:|---:|---:|---|"]
     best = None
     for steps, result, score in sorted(runs, key=lambda r: r[0]):
         ok = score["content"] <= target["content"] and score["style"] <= target["style"]
-        rows.append(f"| {steps} | {result.wall:.1f} | {score['content']:.4g} | {score['style']:.4g}"
-                    f" | {'yes' if ok else 'no'} |")
+        rows.append(f"| {steps} | {result.wall:.1f} | {result.process:.1f} | {score['content']:.4g}"
+                    f" | {score['style']:.4g} | {'yes' if ok else 'no'} |")
         if ok and best is None:
             best = result
     if best is None:
         rows.append("\n- time to quality: no budget tried reached pastiche's losses on both terms")
     else:
         rows.append(f"\n- time to quality: {best.wall:.1f} s ({best.steps} steps) against pastiche's"
-                    f" {target['wall']:.1f} s: {target['wall'] / best.wall:.1f}× less (target ≥ 5×)")
+                    f" {target['wall']:.1f} s: {target['wall'] / best.wall:.1f}× less (target ≥ 5×); whole"
+                    f" processes {best.process:.1f} s against {target['process']:.1f} s:"
+                    f" {target['process'] / best.process:.1f}× less (target ≥ 20×)")
     return rows
+
+
+def run_fast_latency(content_path: Path, style_path: Path, settings: Settings, side: int) -> RunResult:
+    """The fast method alone at max side ``side``, networks loaded: the median of 5 runs after one
+    warm-up, timed from calling stylize() to the image on the host."""
+    content, style = load_image(content_path), load_image(style_path)
+    from nst.fast import load_networks
+
+    fast = settings.replace(method="fast", size=side)
+    load_networks(resolve_device(fast.device))
+    times = []
+    for _ in range(6):
+        start = time.perf_counter()
+        (record,) = stylize(content, [style], fast)
+        times.append(time.perf_counter() - start)
+    return RunResult(tool="nst fast", settings=f"{side} px", steps=1, wall=float(np.median(times[1:])),
+                     step_seconds=float(np.median(times[1:])), peak_rss_mib=0.0, image=record.image)
+
+
+def fast_section(content_path: Path, style_path: Path, settings: Settings, args: argparse.Namespace,
+                 target: dict[str, float] | None, scored: tuple[Image.Image, Image.Image],
+                 images: dict[str, np.ndarray]) -> list[str]:
+    """The fast method as one run (scored against pastiche's losses when there is a ``target``),
+    its latency at a few sides, and time to quality from its result (``init="fast"``)."""
+    fast = in_child(run_ours, content_path, style_path, settings.replace(method="fast"))
+    score = evaluate(Image.fromarray(fast.image), *scored, settings)
+    images["ours_fast.png"] = fast.image
+    verdict = "" if target is None else " | " + ("yes" if score["content"] <= target["content"]
+                                                 and score["style"] <= target["style"] else "no")
+    lines = ["| method | wall s | process s | peak RSS MiB | content | style"
+             + (" | ≤ pastiche on both |" if target else " |"),
+             "|---|---:|---:|---:|---:|---:|" + ("---|" if target else ""),
+             f"| fast (arbitrary network, onnxruntime) | {fast.wall:.2f} | {fast.process:.1f}"
+             f" | {fast.peak_rss_mib:.0f} | {score['content']:.4g} | {score['style']:.4g}{verdict} |", ""]
+    for side in args.fast_sides:
+        latency = in_child(run_fast_latency, content_path, style_path, settings, side)
+        height, width = latency.image.shape[:2]
+        lines.append(f"- fast method alone at {width}×{height}, networks loaded: {latency.wall:.3f} s"
+                     " (median of 5; target ≤ 1 s at 1024 px)")
+    if target is not None:
+        lines += ["", "#### Time to quality from the fast result (init=fast; each row a full run of ours)", "",
+                  *time_to_quality(content_path, style_path, settings.replace(init="fast"), args.fast_ladder,
+                                   target, *scored)]
+    return lines
 
 
 def throughput(content_path: Path, style_path: Path, settings: Settings, sides: tuple[int, ...]) -> list[str]:
@@ -479,13 +544,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gpu-only", action="store_true", help="only the GPU comparison (needs CUDA)")
     parser.add_argument("--ladder", type=lambda t: tuple(int(v) for v in t.split(",")),
                         help="our shorter step budgets for time to quality, e.g. 60,100,150,200")
+    parser.add_argument("--fast-ladder", type=lambda t: tuple(int(v) for v in t.split(",")),
+                        help=f"step budgets for time to quality from the fast result (default"
+                             f" {','.join(map(str, FAST_LADDER))})")
+    parser.add_argument("--fast-sides", type=lambda t: tuple(int(v) for v in t.split(",")),
+                        help=f"sides at which the fast method alone is timed (default"
+                             f" {','.join(map(str, FAST_SIDES))})")
     parser.add_argument("--throughput-sides", type=lambda t: tuple(int(v) for v in t.split(",")),
                         default=(256, 512), help="single-scale sides for seconds per step (default 256,512)")
     quick = "size {size}, ours {steps} steps, pastiche {pastiche_steps}: to test this script".format(**QUICK)
     parser.add_argument("--quick", action="store_true", help=quick)
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else {"size": Settings.size, "steps": Settings.steps,
-                                         "pastiche_steps": PASTICHE_STEPS, "ladder": LADDER}
+                                         "pastiche_steps": PASTICHE_STEPS, "ladder": LADDER,
+                                         "fast_ladder": FAST_LADDER, "fast_sides": FAST_SIDES}
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -537,11 +609,13 @@ def cpu_sections(content_path: Path, style_path: Path, settings: Settings, args:
     scores = [evaluate(Image.fromarray(r.image), *scored, settings) for r in results]
     images.update(zip(("ours.png", "pastiche.png"), (r.image for r in results)))
     sections = ["", *table(results, scores, scored[0].size), "", *summary(results, scores)]
-    if len(results) > 1:
-        target = {**scores[1], "wall": results[1].wall}
+    target = {**scores[1], "wall": results[1].wall, "process": results[1].process} if len(results) > 1 else None
+    if target is not None:
         sections += ["", "### Time to quality (each row a full run of ours)", "",
                      *time_to_quality(content_path, style_path, settings, args.ladder, target,
                                       *scored, (results[0], scores[0]))]
+    sections += ["", "### Fast method", "", *fast_section(content_path, style_path, settings, args, target,
+                                                             scored, images)]
     return sections + ["", "### Throughput (one scale, steady state)", "",
                        *throughput(content_path, style_path, settings, args.throughput_sides)]
 

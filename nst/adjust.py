@@ -1,9 +1,9 @@
-"""Changes to a finished result that need no new optimisation: strength and colour.
+"""Changes to a finished result that need no new optimisation: how much style to keep, and colour.
 
-* ``strength`` s in [0, 1] blends the result back towards the content, in RGB:
+* ``mix`` s in [0, 1] blends the result back towards the content, in RGB:
   out = (1 − s)·content + s·result, the content taken at the result's size as the engine takes it
   (Lanczos). 0 gives the content, 1 the result. RGB rather than luminance, so that at low
-  strength the style's colours fade along with its textures.
+  mix the style's colours fade along with its textures.
 * ``recolor`` then changes the colours: ``luminance`` keeps the blended image's luminance and
   takes the content's chroma (YIQ, as the run's own luminance mode does); ``histogram`` matches
   its RGB mean and covariance to the content's; ``none`` leaves them.
@@ -36,7 +36,7 @@ RECOLOR_MODES = ("none", "luminance", "histogram")
 class Adjustments:
     """Post-run controls; validated like Settings through their rules."""
 
-    strength: float = setting(1.0, FLOAT, "After the run: how much of the style to keep; lower blends the result"
+    mix: float = setting(1.0, FLOAT, "After the run: how much of the style to keep; lower blends the result"
                               " back towards the photo (in RGB).", low=0, high=1)
     recolor: str = setting("none", CHOICE, "After the run: keep the photo's colours under the result's luminance,"
                            " or match the result's colour statistics to the photo's.", choices=RECOLOR_MODES)
@@ -64,7 +64,7 @@ class Adjustments:
         """From a (possibly untrusted) mapping such as a recipe's; every problem reported together."""
         if not isinstance(data, Mapping):
             raise SettingsError({"adjustments": "adjustments must be a JSON object"})
-        values = {k: float(v) if k == "strength" and type(v) is int else v for k, v in data.items()}
+        values = {k: float(v) if k == "mix" and type(v) is int else v for k, v in data.items()}
         problems = cls.problems(values)
         if problems:
             raise SettingsError(problems)
@@ -106,8 +106,8 @@ class Adjuster:
         if adjustments.identity:
             return self.result
         image = self.styled
-        if adjustments.strength < 1:
-            image = torch.lerp(self.content, self.styled, adjustments.strength)
+        if adjustments.mix < 1:
+            image = torch.lerp(self.content, self.styled, adjustments.mix)
         if adjustments.recolor == "luminance":
             image = color.recombine(image, self.content)
         elif adjustments.recolor == "histogram":

@@ -1,4 +1,4 @@
-"""Command line: ``python -m nst CONTENT STYLE [STYLE ...] -o OUT``."""
+"""Command line: ``python -m nst CONTENT [STYLE ...] -o OUT`` (no style image with --builtin-styles)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from nst.images import fit_problems, load_image, load_rgba, save_image
 from nst.masks import encode_mask
 from nst.recipe import adjustments_from_recipe, make_recipe, read_recipe, settings_from_recipe
 from nst.records import StepRecord, loss_row, losses_csv
-from nst.settings import (CHOICE, DEFAULTS, FLOAT, FLOATS, INT, LAYERS, MASK, PRESET_ALIASES, PRESETS, REGIONS,
-                          RULES, TEXT, Rule, Settings, preset)
+from nst.settings import (CHOICE, DEFAULTS, FLOAT, FLOATS, INT, INTS, LAYERS, MASK, PRESET_ALIASES, PRESETS,
+                          REGIONS, RULES, TEXT, Rule, Settings, preset)
 from nst.weights import ENV_WEIGHTS
 
 
@@ -35,7 +35,15 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
-PARSERS = {INT: int, FLOAT: float, TEXT: str, CHOICE: str, LAYERS: _names, FLOATS: _floats, MASK: str,
+def _ints(text: str) -> tuple[int, ...]:
+    """'3,12' -> (3, 12)."""
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+
+
+PARSERS = {INT: int, FLOAT: float, TEXT: str, CHOICE: str, LAYERS: _names, FLOATS: _floats, INTS: _ints, MASK: str,
            REGIONS: _names}
 EXTRA_HELP = {"weights": f"Env {ENV_WEIGHTS} supplies it when the flag is not given.",
               "preview_every": "With --save-every, also how often an image is saved.",
@@ -70,9 +78,11 @@ def _setting_flag(name: str, r: Rule, default: object) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m nst",
-        description="Neural style transfer (Gatys et al.) with VGG19: paint CONTENT in the style of STYLE.")
+        description="Neural style transfer (Gatys et al.) with VGG19, or in one pass of a trained network"
+                    " (--method fast): paint CONTENT in the style of STYLE.")
     parser.add_argument("content", help="content image")
-    parser.add_argument("styles", nargs="+", metavar="style", help="style image(s)")
+    parser.add_argument("styles", nargs="*", metavar="style",
+                        help="style image(s); none needed with --builtin-styles")
     parser.add_argument("-o", "--output", required=True, help="output .png (recipe embedded) or .jpg")
     parser.add_argument("--preset", choices=sorted(PRESETS) + sorted(PRESET_ALIASES), metavar="NAME",
                         help=f"start from a named preset: {', '.join(PRESETS)} (default fast)")
@@ -130,8 +140,13 @@ class Progress:
         self._said_at = -math.inf
 
     def update(self, rec: StepRecord) -> None:
-        self.rows.append(loss_row(rec))
+        if rec.losses:  # a fast run's one record has none
+            self.rows.append(loss_row(rec))
         if self.quiet:
+            return
+        if not rec.losses:  # the fast method: one record, no optimiser
+            if rec.done:
+                print(f"fast result in {rec.elapsed:.2f} s", file=self.stream, flush=True)
             return
         if self.log_every > 0 and (rec.step % self.log_every == 0 or rec.done):
             self._clear()
@@ -211,7 +226,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.losses_csv:
         Path(args.losses_csv).write_text(losses_csv(progress.rows))
     if not args.quiet:
-        print(f"saved {output} ({record.image.shape[1]}x{record.image.shape[0]}, {record.step} steps,"
+        work = f"{record.step} steps" if record.losses else "fast method"
+        print(f"saved {output} ({record.image.shape[1]}x{record.image.shape[0]}, {work},"
               f" {record.elapsed:.1f} s)", file=sys.stderr)
     return 0
 

@@ -1,14 +1,18 @@
 """The optimisation loop: :func:`stylize` streams one :class:`StepRecord` per step.
 
 The image itself is optimised (RGB in [0, 1], whatever the weights' preprocessing), coarse to
-fine: each scale starts from the previous scale's result, upsampled.
+fine: each scale starts from the previous scale's best image, upsampled. Each scale keeps the
+image with the lowest total loss it has evaluated (its last point included), and that image is
+what the scale hands on and what the run returns: an optimiser step that overshoots can never
+make the result worse than the best iterate seen. The fast method (``method="fast"``, see
+:mod:`nst.fast`) streams a single record.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Protocol, Sequence
 
 import numpy as np
@@ -174,8 +178,12 @@ def _style_grams(model: VGG19Features, style: torch.Tensor, settings: Settings, 
     return cache.get_or_compute(key, compute)
 
 
-def _init_image(settings: Settings, content: torch.Tensor, styles: list[torch.Tensor]) -> torch.Tensor:
+def _init_image(settings: Settings, content: torch.Tensor, styles: list[torch.Tensor],
+                fast: torch.Tensor | None) -> torch.Tensor:
     shape = tuple(content.shape[-2:])
+    if settings.init == "fast":
+        start = _resize(fast, shape)  # type: ignore[arg-type]
+        return color.luminance(start) if settings.preserve_color == "luminance" else start
     if settings.init == "noise":
         # Seeded on the CPU so a seed means the same start image on every device.
         gen = torch.Generator().manual_seed(settings.seed)
@@ -191,13 +199,21 @@ def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings:
     problems: dict[str, str] = {}
     if not isinstance(content, Image.Image):
         problems["content"] = "the content must be a PIL image"
-    if not styles and (settings.style_weight > 0 or settings.init == "style"):
-        problems["styles"] = "at least one style image is needed (or set style_weight to 0)"
+    sources = len(styles) + len(settings.builtin_styles)
+    if not sources and settings.method == "fast":
+        problems["styles"] = "the fast method needs a style image or a built-in style"
+    elif not sources and settings.init == "fast":
+        problems["styles"] = ("init fast starts from the fast method's result, which needs a style image or a"
+                              " built-in style; choose another init")
+    elif not sources and (settings.style_weight > 0 or settings.init == "style"):
+        problems["styles"] = "at least one style image or built-in style is needed (or set style_weight to 0)"
     if any(not isinstance(s, Image.Image) for s in styles):
         problems["styles"] = "every style must be a PIL image"
-    blend = list(settings.style_blend) if settings.style_blend is not None else [1.0] * len(styles)
-    if styles and len(blend) != len(styles):
-        problems["style_blend"] = f"style_blend has {len(blend)} weights for {len(styles)} style images"
+    blend = list(settings.style_blend) if settings.style_blend is not None else [1.0] * sources
+    if sources and len(blend) != sources:
+        built_in = f" and {len(settings.builtin_styles)} built-in styles" if settings.builtin_styles else ""
+        problems["style_blend"] = (f"style_blend has {len(blend)} weights for {len(styles)} style images"
+                                   f"{built_in}")
     if settings.mask is not None and isinstance(content, Image.Image):
         problems.update(_region_input_problems(content, len(styles), settings))
     if problems:
@@ -225,7 +241,8 @@ def _region_input_problems(content: Image.Image, n_styles: int, settings: Settin
 
 @dataclass
 class _Scale:
-    """One scale of a run: the image being optimised, its optimiser and objective."""
+    """One scale of a run: the image being optimised, its optimiser and objective, and the best
+    image it has evaluated."""
 
     index: int
     steps: int
@@ -235,10 +252,36 @@ class _Scale:
     optimizer: "BoxLBFGS | BoxAdam"
     content_rgb: torch.Tensor
     luminance_only: bool
+    best: torch.Tensor | None = None  # a copy of the evaluated image with the lowest total
+    best_losses: dict[str, float] = field(default_factory=dict)
+    best_raw: dict[str, float] = field(default_factory=dict)
 
-    def output(self) -> torch.Tensor:
-        """The current image as RGB in [0, 1] (chroma put back in luminance mode)."""
-        image = self.x.detach().clamp(0, 1)
+    def consider(self, losses: dict[str, float], raw: dict[str, float]) -> None:
+        """Keep the current image as the best if its total, just evaluated (before the optimiser
+        moves it), is the lowest yet at this scale."""
+        total = losses["total"]
+        if not math.isfinite(total) or (self.best is not None and total >= self.best_losses["total"]):
+            return
+        if self.best is None:
+            self.best = self.x.detach().clone()
+        else:
+            self.best.copy_(self.x.detach())
+        self.best_losses, self.best_raw = losses, raw
+
+    def settle(self) -> None:
+        """Evaluate the point the last step moved to (a forward pass only) so that it, too, can be
+        the best: otherwise the last move would never be judged."""
+        with torch.no_grad():
+            _, losses, raw = self.objective(self.x.detach())
+        self.consider(losses, raw)
+
+    def result(self) -> torch.Tensor:
+        """The scale's outcome: its best image (the current one before any was evaluated)."""
+        return (self.best if self.best is not None else self.x.detach()).clamp(0, 1)
+
+    def output(self, image: torch.Tensor | None = None) -> torch.Tensor:
+        """``image`` (default: the current one) as RGB in [0, 1], chroma put back in luminance mode."""
+        image = (self.x.detach() if image is None else image).clamp(0, 1)
         return color.recombine(image, self.content_rgb) if self.luminance_only else image
 
 
@@ -256,10 +299,16 @@ class _Run:
         # the output are made from these tensors.
         self.content = to_tensor(resize_max_side(content, settings.size), self.device)
         style_side = max(1, round(settings.size * settings.style_scale))
-        self.styles = [to_tensor(resize_max_side(s, style_side), self.device) for s in styles]
+        self.styles = [to_tensor(resize_max_side(s, style_side), self.device)
+                       for s in [*styles, *_builtin_images(settings)]]
         self.plan = scale_plan(settings, content.size)
         self.labels = masks.mask_labels(settings.mask, settings.regions) if settings.mask is not None \
             else None
+        self.fast: torch.Tensor | None = None  # the fast method's result at the output size
+        if settings.init == "fast":
+            from nst.fast import paint  # late: a run without the fast method never loads onnx
+
+            self.fast = paint(self.content, styles, self.blend, settings)
 
     def scale(self, index: int, previous: torch.Tensor | None) -> _Scale:
         """Targets, start image and optimiser of scale ``index``, continuing from ``previous``."""
@@ -283,7 +332,7 @@ class _Run:
         regions = None if self.labels is None else \
             RegionMasks(self.labels, masks.region_styles(s.regions), shape, s.region_blur, self.device)
         objective = _Objective(model, s, _Target(content_targets, grams, self.blend, content_rgb, regions), dtype)
-        start = _init_image(s, net_content, styles) if previous is None else _resize(previous, shape)
+        start = _init_image(s, net_content, styles, self.fast) if previous is None else _resize(previous, shape)
         x = start.detach().clone().requires_grad_(True)
         return _Scale(index, self.plan[index].steps, shape, x, objective, _optimizer(s, x), content_rgb,
                       s.preserve_color == "luminance")
@@ -298,13 +347,20 @@ class StopSignal(Protocol):
 def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
             stop: StopSignal | None = None, model: VGG19Features | None = None,
             cache: GramCache = GRAMS) -> Iterator[StepRecord]:
-    """Optimise an image so its VGG19 content matches ``content`` and its Grams the ``styles``.
+    """Optimise an image so its VGG19 content matches ``content`` and its Grams the ``styles``
+    (and the built-in styles ``settings.builtin_styles``, through their style images).
 
-    Yields one record per step; the last has ``done=True`` and the image at the output size.
-    Setting ``stop`` (or simply not iterating further) ends the run within one step; a stopped
-    run still yields a final record with the current image.
+    Yields one record per step. The last record of each scale carries the scale's outcome (the
+    best image it evaluated) and that image's losses; the run's last has ``done=True`` and the
+    image at the output size. Setting ``stop`` (or simply not
+    iterating further) ends the run within one step; a stopped run still yields a final record
+    with its best image. With ``method="fast"`` the run is one pass of the fast network and
+    yields one record (step 1 of 1, no losses).
     """
     start = time.perf_counter()
+    if settings.method == "fast":
+        yield _fast(content, styles, settings, stop, start)
+        return
     run = _Run(content, styles, settings, model, cache)
     n_scales = len(run.plan)
     image: torch.Tensor | None = None
@@ -313,23 +369,26 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
         scale = run.scale(index, image)
         for k in range(scale.steps):
             if stop is not None and stop.is_set():
-                # At the output size whatever scale it stopped at; ``shape`` says which that was.
-                final = _resize(scale.output(), tuple(run.content.shape[-2:]))  # type: ignore[arg-type]
-                yield _final(record, final, scale.shape, start, settings.steps)
+                yield _final(record, scale, tuple(run.content.shape[-2:]), start, settings.steps)  # type: ignore[arg-type]
                 return
             losses, raw = _step(scale)
             step = (record.step if record else 0) + 1
             if not math.isfinite(losses.get("total", math.nan)):
                 raise DivergedError(f"The loss became {losses.get('total')} at step {step}; lower the learning"
                                     " rate or the weights.")
-            last = index == n_scales - 1 and k == scale.steps - 1
+            closing = k == scale.steps - 1
+            if closing:  # the scale's outcome: its best image, with that image's own losses
+                scale.settle()
+                losses, raw = scale.best_losses, scale.best_raw
+            last = index == n_scales - 1 and closing
             # The first step too, so a viewer sees the start image at once, not after k steps.
-            preview = last or step == 1 or step % settings.preview_every == 0
+            preview = closing or step == 1 or step % settings.preview_every == 0
+            shown = scale.output(scale.result()) if closing else scale.output()
             record = StepRecord(step=step, total_steps=settings.steps, scale=index, n_scales=n_scales,
                                 shape=scale.shape, losses=losses, raw=raw, elapsed=time.perf_counter() - start,
-                                image=to_uint8(scale.output()) if preview else None, done=last)
+                                image=to_uint8(shown) if preview else None, done=last)
             yield record
-        image = scale.x.detach().clamp(0, 1)
+        image = scale.result()
 
 
 def _step(scale: _Scale) -> tuple[dict[str, float], dict[str, float]]:
@@ -342,29 +401,56 @@ def _step(scale: _Scale) -> tuple[dict[str, float], dict[str, float]]:
         total, weighted, unweighted = scale.objective(scale.x)
         losses.update(weighted)
         raw.update(unweighted)
+        scale.consider(weighted, unweighted)  # before the optimiser moves x away from it
         return total
 
     scale.optimizer.step(closure)
     return losses, raw
 
 
-def _final(record: StepRecord | None, image: torch.Tensor, shape: tuple[int, int], start: float,
+def _final(record: StepRecord | None, scale: _Scale, output_shape: tuple[int, int], start: float,
            total_steps: int) -> StepRecord:
-    """The closing record of a run stopped before its last step: ``image`` at the output size,
-    ``shape`` the scale it was optimised at."""
+    """The closing record of a run stopped before its last step: the scale's best image so far, at the
+    output size whatever scale it stopped at (``shape`` names that scale)."""
+    image = _resize(scale.output(scale.result()), output_shape)
     return StepRecord(
         step=record.step if record else 0,
         total_steps=total_steps,
-        scale=record.scale if record else 0,
+        scale=scale.index,
         n_scales=record.n_scales if record else 1,
-        shape=shape,
-        losses=record.losses if record else {},
-        raw=record.raw if record else {},
+        shape=scale.shape,
+        losses=scale.best_losses or (record.losses if record else {}),
+        raw=scale.best_raw or (record.raw if record else {}),
         elapsed=time.perf_counter() - start,
         image=to_uint8(image),
         done=True,
         stopped=True,
     )
+
+
+def _fast(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, stop: StopSignal | None,
+          start: float) -> StepRecord:
+    """The fast method's one record: its result at the output size (the content, stopped, when
+    ``stop`` was set before it began)."""
+    from nst.fast import paint  # late: a Gatys run never loads onnx
+
+    blend = _check_inputs(content, styles, settings)
+    image = to_tensor(resize_max_side(content, settings.size), resolve_device(settings.device))
+    stopped = stop is not None and stop.is_set()
+    if not stopped:
+        image = paint(image, styles, blend, settings)
+    return StepRecord(step=0 if stopped else 1, total_steps=1, scale=0, n_scales=1,
+                      shape=tuple(image.shape[-2:]), losses={}, raw={},  # type: ignore[arg-type]
+                      elapsed=time.perf_counter() - start, image=to_uint8(image), done=True, stopped=stopped)
+
+
+def _builtin_images(settings: Settings) -> list[Image.Image]:
+    """The style images of the built-in styles a run uses (painted by their network, cached)."""
+    if not settings.builtin_styles:
+        return []
+    from nst.fast import builtin_style_image  # late: a run without built-in styles never loads onnx
+
+    return [builtin_style_image(index) for index in settings.builtin_styles]
 
 
 def _optimizer(settings: Settings, x: torch.Tensor) -> BoxLBFGS | BoxAdam:

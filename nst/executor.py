@@ -88,8 +88,9 @@ class LocalRun:
             self._started = True
             self._on_start()
             content, styles = self._inputs
-            yield from stylize(content, styles, self.settings, stop=_StopFlag(self._cancelled),
-                               model=self._model(self.settings.weights))
+            # The fast method needs no VGG19: a first fast run must not wait for one to load.
+            model = self._model(self.settings.weights) if self.settings.method == "gatys" else None
+            yield from stylize(content, styles, self.settings, stop=_StopFlag(self._cancelled), model=model)
         finally:
             self._inputs = ((), ())  # type: ignore[assignment]  # let the images go with the run
             if gate is not None:

@@ -28,7 +28,9 @@ class BoxLBFGS:
       pairs' coupling cannot move it either.
     * After each step the image is clamped, and the curvature pair is built from the move
       actually made (s = x_new − x_old), not the one proposed.
-    * A step that raised the loss is taken back part of the way (see ``_backtrack``).
+    * A step that raised the loss is taken back part of the way (see ``_backtrack``); when
+      backtracking finds no lower point, the run restarts from the last accepted point (see
+      ``_restart``). An accepted point is never above the last one by more than NOISE.
     * It minimises L / L0, where L0 is the first loss it sees: L-BFGS assumes a well-scaled
       problem for its first step and its curvature test, and Gatys losses on 0-255 Caffe
       features reach 1e10. The minimiser is the same; the scaling happens before the backward,
@@ -54,6 +56,7 @@ class BoxLBFGS:
         self._prev_g: torch.Tensor | None = None
         self._prev_loss = math.inf
         self._backtracks = 0
+        self._restarts = 0  # restarts since the last accepted step
         self._loss_scale: float | None = None  # 1 / L0
 
     def step(self, closure: Closure) -> torch.Tensor:
@@ -66,13 +69,15 @@ class BoxLBFGS:
         x, g = self.x.detach(), self.x.grad
         with torch.no_grad():
             value = float(scaled)  # host read
-            # Increases within NOISE are reduced-precision rounding, not overshoot; and after
-            # MAX_BACKTRACKS in a row the point is taken anyway, so noise can never stall a run.
-            if value > self._prev_loss * (1 + NOISE) and self._backtracks < MAX_BACKTRACKS:
-                self._backtracks += 1
-                self._backtrack(value)
+            # Increases within NOISE are reduced-precision rounding, not overshoot.
+            if self._prev_x is not None and not value <= self._prev_loss * (1 + NOISE):  # a rise, or not finite
+                if self._backtracks < MAX_BACKTRACKS:
+                    self._backtracks += 1
+                    self._backtrack(value)
+                else:
+                    self._restart()
                 return loss
-            self._backtracks = 0
+            self._backtracks = self._restarts = 0
             self._prev_loss = value
             active = ((x <= 0) & (g > 0)) | ((x >= 1) & (g < 0))
             g.masked_fill_(active, 0.0)
@@ -108,6 +113,19 @@ class BoxLBFGS:
         curvature = value - self._prev_loss - slope
         fraction = -slope / (2 * curvature) if curvature > 0 else 0.5
         torch.add(self._prev_x, step, alpha=min(max(fraction, 0.1), 0.5), out=flat_x)
+
+    def _restart(self) -> None:
+        """Backtracking found no lower point along the step: the curvature pairs no longer
+        describe the loss here (accepting the higher point instead is how a run blows up).
+        Forget them and take a steepest-descent step from the last accepted point, sized as a
+        run's first step and halved for each restart in a row; the next step judges it."""
+        self._backtracks = 0
+        self._restarts += 1
+        self._forget()
+        flat_x = self.x.detach().reshape(-1)
+        g = self._prev_g  # the gradient there, with the box's held pixels already zeroed
+        t = min(1.0, 1.0 / max(float(g.abs().sum()), 1e-30)) * self.lr * 0.5 ** (self._restarts - 1)  # host read
+        torch.add(self._prev_x, g, alpha=-t, out=flat_x).clamp_(0, 1)
 
     def _remember(self, flat_x: torch.Tensor, flat_g: torch.Tensor) -> None:
         """Add the pair (s, y) of the last step if its curvature y·s is positive."""

@@ -15,7 +15,9 @@ class StepRecord:
     """One optimiser step of a run, as streamed by :func:`nst.engine.stylize`.
 
     ``losses`` holds the weighted terms (α·content, β·style, γ·TV and their ``total``); ``raw``
-    holds the unweighted terms plus each style layer's E_l as ``style/<layer>``.
+    holds the unweighted terms plus each style layer's E_l as ``style/<layer>``. They are the
+    losses of the image the step evaluated, except on a scale's last record, which carries the
+    scale's best image and that image's losses. A fast-method run has one record, without losses.
     """
 
     step: int  # 1-based, counted over all scales
@@ -26,7 +28,7 @@ class StepRecord:
     losses: dict[str, float]
     raw: dict[str, float]
     elapsed: float  # seconds since the run started (model and targets included)
-    # RGB uint8 (H, W, 3) on the first step, every preview_every steps and the last; else None
+    # RGB uint8 (H, W, 3) on the first step, every preview_every steps and each scale's last; else None
     image: np.ndarray | None = field(default=None, repr=False)
     done: bool = False  # last record of the run
     stopped: bool = False  # the run ended early because the stop event was set

@@ -1,4 +1,4 @@
-"""Post-run adjustments (strength, colour) on real results, their recipes, and the CLI's flags."""
+"""Post-run adjustments (mix, colour) on real results, their recipes, and the CLI's flags."""
 
 from __future__ import annotations
 
@@ -30,14 +30,14 @@ def _yiq(image: np.ndarray) -> torch.Tensor:
     return color.rgb_to_yiq(torch.from_numpy(np.array(image)).permute(2, 0, 1).float() / 255)
 
 
-def test_strength_blends_from_the_content_to_the_result(result):
+def test_mix_blends_from_the_content_to_the_result(result):
     image, content = result
     photo = np.asarray(resize_max_side(content, 64))  # the content as the engine took it
     assert image.shape == photo.shape == (43, 64, 3)
     adjuster = Adjuster(image, content)
-    assert np.array_equal(adjuster(Adjustments(strength=0.0)), photo)
-    assert np.array_equal(adjuster(Adjustments(strength=1.0)), image)
-    half = adjuster(Adjustments(strength=0.5)).astype(float)
+    assert np.array_equal(adjuster(Adjustments(mix=0.0)), photo)
+    assert np.array_equal(adjuster(Adjustments(mix=1.0)), image)
+    half = adjuster(Adjustments(mix=0.5)).astype(float)
     assert np.abs(half - (photo.astype(float) + image) / 2).max() <= 0.5 + 1e-9
     assert not np.array_equal(half, image)
 
@@ -57,7 +57,7 @@ def test_recolor_keeps_the_contents_colours(result):
 
 
 @pytest.mark.parametrize("values, fragment", [
-    ({"strength": 1.5}, "strength must be a number from 0 to 1"),
+    ({"mix": 1.5}, "mix must be a number from 0 to 1"),
     ({"recolor": "sepia"}, "recolor must be one of none, luminance, histogram"),
     ({"brightness": 2}, "unknown setting 'brightness'"),
 ])
@@ -69,12 +69,12 @@ def test_bad_adjustments_are_clear_errors(values, fragment):
 
 
 def test_recipes_carry_the_adjustments():
-    adjustments = Adjustments(strength=0.25, recolor="histogram")
+    adjustments = Adjustments(mix=0.25, recolor="histogram")
     recipe = make_recipe(Settings(), adjustments)
-    assert recipe["adjustments"] == {"strength": 0.25, "recolor": "histogram"}
+    assert recipe["adjustments"] == {"mix": 0.25, "recolor": "histogram"}
     assert adjustments_from_recipe(recipe) == adjustments
     assert adjustments_from_recipe(make_recipe(Settings())) == Adjustments()  # older recipes: none
-    assert Adjustments.from_dict({"strength": 0}) == Adjustments(strength=0.0)  # JSON's whole numbers
+    assert Adjustments.from_dict({"mix": 0}) == Adjustments(mix=0.0)  # JSON's whole numbers
 
 
 def test_each_adjustment_has_a_flag():
@@ -91,9 +91,9 @@ def test_cli_applies_the_adjustments_and_a_recipe_repeats_them(tmp_path):
     common = ["--size", "48", "--steps", "4", "--multiscale", "off", "--quiet"]
     plain, adjusted, again = (tmp_path / n for n in ("plain.png", "adjusted.png", "again.png"))
     assert main([str(content), str(style), "-o", str(plain), *common]) == 0
-    assert main([str(content), str(style), "-o", str(adjusted), "--strength", "0.4", "--recolor", "luminance",
+    assert main([str(content), str(style), "-o", str(adjusted), "--mix", "0.4", "--recolor", "luminance",
                  *common]) == 0
-    assert read_recipe(adjusted)["adjustments"] == {"strength": 0.4, "recolor": "luminance"}
+    assert read_recipe(adjusted)["adjustments"] == {"mix": 0.4, "recolor": "luminance"}
     expected = adjust(np.asarray(Image.open(plain)), Image.open(content), Adjustments(0.4, "luminance"))
     assert np.array_equal(np.asarray(Image.open(adjusted)), expected)
     assert main([str(content), str(style), "-o", str(again), "--recipe", str(adjusted), "--quiet"]) == 0

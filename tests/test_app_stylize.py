@@ -283,7 +283,7 @@ def test_run_length_sets_steps_and_shows_the_time_on_this_device(at):
 
 @pytest.mark.parametrize("given, kind, expected", [
     ({"steps": 7, "size": 96}, "warning", f"Loaded 2 of {len(RULES)} settings from part.json (size, steps); the rest"
-                                          " are at their defaults: optimizer"),
+                                          " are at their defaults: method, strength, optimizer"),
     ({}, "error", "part.json holds no settings, so the form is left as it was."),
 ])
 def test_a_recipe_with_few_or_no_settings_says_what_it_loaded(at, given, kind, expected):

@@ -119,3 +119,26 @@ def test_a_run_never_imports_the_compiler():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "False"
+
+
+def test_lbfgs_never_accepts_a_point_above_the_last_beyond_noise(bowl):
+    """A bumpy bowl and a step 10× too long: here backtracking three times found no lower point
+    once, and accepting that point anyway (the old rule) was a rise of the run's reference loss.
+    Now it restarts from the last accepted point, so the accepted losses only go down (within
+    NOISE). White-box: the accepted loss is the optimiser's own ``_prev_loss``."""
+    from nst.optim import NOISE
+
+    target, scales = bowl
+    x = torch.full_like(target, 0.5).requires_grad_(True)
+    optimizer = BoxLBFGS(x, lr=10.0)
+
+    def closure() -> torch.Tensor:
+        x.grad = None
+        return (scales * (x - target) ** 2).sum() + 2 * torch.sin(20 * x).sum() + 1000
+
+    accepted = []
+    for _ in range(100):
+        optimizer.step(closure)
+        accepted.append(optimizer._prev_loss)
+    assert all(b <= a * (1 + NOISE) for a, b in zip(accepted, accepted[1:]))
+    assert accepted[-1] < 0.8 * accepted[0]
