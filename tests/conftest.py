@@ -12,6 +12,11 @@ from bench.synthetic import encode, gradient
 from tests.support import start_app, stop_app
 
 
+# Every Ray process the tests start (and every address Ray resolves) stays on 127.0.0.1: Ray reads
+# this when it is imported, and the test's subprocesses and servers inherit it (bench/raycluster.py).
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Results the studio stores during the tests go to a fresh folder, not the user's cache (the
     browser tests' servers inherit it)."""
