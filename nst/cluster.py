@@ -377,10 +377,10 @@ def _join(address: str) -> None:
 
     try:
         gcs = services.canonicalize_bootstrap_address_or_die(address)
-    except (ConnectionError, ValueError):
+    except (ConnectionError, ValueError) as exc:
         raise ClusterUnreachableError(
-            f"No Ray cluster was found at {address!r}: start its head node (ray start --head), or join this"
-            " machine to it (ray start --address=HEAD:6379).") from None
+            f"No Ray cluster was found at {address!r} ({_first_line(exc).rstrip('.')}): start its head node (ray start"
+            " --head), or join this machine to it (ray start --address=HEAD:6379).") from None
     host, _, port = gcs.rpartition(":")
     try:
         # ray.init waits minutes for a head that is not there; a plain connection says so at once.

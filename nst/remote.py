@@ -134,10 +134,12 @@ class RunQueue:
 
     def __init__(self) -> None:
         self._waiting: dict[str, tuple[str, float]] = {}  # ticket -> (kind, last asked about); in order
+        self._running: set[str] = set()
         self._stops: dict[str, asyncio.Event] = {}
 
     async def enqueue(self, ticket: str, kind: str) -> None:
-        self._waiting[ticket] = (kind, time.monotonic())
+        if ticket not in self._running:  # a worker's start can overtake its submitter's enqueue
+            self._waiting[ticket] = (kind, time.monotonic())
 
     async def touch(self, ticket: str) -> None:
         """The run still waits (its reader is alive)."""
@@ -160,6 +162,7 @@ class RunQueue:
 
     async def start(self, ticket: str) -> None:
         self._waiting.pop(ticket, None)
+        self._running.add(ticket)
 
     async def stop(self, ticket: str) -> None:
         self._waiting.pop(ticket, None)
@@ -172,6 +175,7 @@ class RunQueue:
 
     async def forget(self, ticket: str) -> None:
         self._waiting.pop(ticket, None)
+        self._running.discard(ticket)
         event = self._stops.pop(ticket, None)
         if event is not None:
             event.set()  # lets a pending ``stopped`` call finish
