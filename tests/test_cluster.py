@@ -280,21 +280,16 @@ def test_a_node_lost_with_no_other_free_gives_one_message_and_keeps_the_preview(
 
 # -- the studio as a web node of the cluster -------------------------------------------------------
 @pytest.mark.slow
-def test_two_browser_sessions_run_at_once_on_two_nodes(cluster: LocalCluster, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
+def test_two_browser_sessions_run_at_once_on_two_nodes(cluster: LocalCluster, browser, tmp_path: Path) -> None:
+    from bench.browser import launch_server, make_content, make_style, new_page, prepare, run_journal, start_run, \
+        wait_results
 
-    from bench.browser import (CHROMIUM, CHROMIUM_ARGS, launch_server, make_content, make_style, new_page,
-                               prepare, run_journal, start_run, wait_results)
-
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
     cluster.ensure_workers(2)
     content, style = make_content(tmp_path / "content.png"), make_style(tmp_path / "style.png")
     env = {"NST_RAY_ADDRESS": cluster.address, "NST_RAY_RESOURCE": SLOT}
-    with launch_server(tmp_path / "streamlit.log", env) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch_server(tmp_path / "streamlit.log", env) as server:
+        pages = [new_page(browser) for _ in range(2)]
         try:
-            pages = [new_page(browser) for _ in range(2)]
             for page in pages:
                 prepare(page, server.url, content, style, 40, 64)
             for page in pages:
@@ -304,7 +299,8 @@ def test_two_browser_sessions_run_at_once_on_two_nodes(cluster: LocalCluster, tm
             # The web node too (the server's Ray connections and its page traffic) stays on loopback.
             assert off_loopback(cluster.pids()) == []
         finally:
-            browser.close()
+            for page in pages:
+                page.context.close()
     print(f"\nsessions: {journals}")
     # Each node runs one at a time: both running before either result means both nodes worked.
     assert max(j["running"] for j in journals) < min(j["result"] for j in journals), journals
