@@ -6,9 +6,12 @@
 # requirements.txt pins torch/torchvision; from PyPI those are the CUDA builds (large). For a
 # CPU-only image add the PyTorch CPU index, whose "+cpu" builds satisfy the same pins:
 #   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cpu -t nst-studio:cpu .
+# With Ray, for the nodes of a cluster (docker-compose.yml; README "Scale out"):
+#   docker build --build-arg WITH_RAY=1 -t nst-studio:ray .
 FROM python:3.11-slim
 
 ARG TORCH_INDEX=""
+ARG WITH_RAY=""
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -19,8 +22,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-COPY requirements.txt .
-RUN pip install --no-cache-dir ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} -r requirements.txt
+COPY requirements.txt requirements-ray.txt ./
+RUN pip install --no-cache-dir ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} -r requirements.txt \
+    && if [ -n "$WITH_RAY" ]; then pip install --no-cache-dir -r requirements-ray.txt; fi
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
 

@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,8 +71,9 @@ class Server:
 
 
 @contextmanager
-def launch_server(log_path: Path) -> Iterator[Server]:
-    """Run ``streamlit run app.py`` on a free loopback port until the block ends."""
+def launch_server(log_path: Path, env: Mapping[str, str] | None = None) -> Iterator[Server]:
+    """Run ``streamlit run app.py`` on a free loopback port until the block ends; ``env`` adds to
+    (or overrides) this process's environment, e.g. ``NST_RAY_ADDRESS`` for a cluster's web node."""
     app = REPO_ROOT / "app.py"
     assert app.is_file(), f"{app} does not exist; nothing to test"
     port = _free_port()
@@ -85,7 +86,7 @@ def launch_server(log_path: Path) -> Iterator[Server]:
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     # One intra-op thread: the test checks the UI flow, not speed, and on a small shared CI box
     # torch's default (one thread per core) collapses under contention (measured on 2 busy
     # cores: 40 steps at 64 px took 4 s with 1 thread, 42-74 s with 2). Override via the env.

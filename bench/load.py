@@ -1,6 +1,7 @@
 """Longer load run of the studio in a headless browser; prints Markdown tables.
 
     python -m bench.load [--runs 20] [--sessions 4] [--size 128] [--steps 30] [--images DIR]
+    python -m bench.load --ray [--runs 20] [--size 128] [--steps 30] [--tries 5]   (see bench/rayload.py)
 
 Starts ``streamlit run app.py`` on a free 127.0.0.1 port (``bench/browser.py``, the e2e tests'
 launcher), then:
@@ -168,9 +169,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=30, help="steps per run")
     parser.add_argument("--images", type=Path, default=None, help=f"folder with {CONTENT_NAME} and {STYLE_NAME}")
     parser.add_argument("--run-timeout", type=float, default=180.0, help="seconds one run may take")
+    parser.add_argument("--ray", action="store_true",
+                        help="instead: runs per minute on a local Ray cluster of one and two worker nodes, and the"
+                             " first preview through Ray against local (bench/rayload.py)")
+    parser.add_argument("--tries", type=int, default=5, help="--ray: first-preview measurements per executor")
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.sessions < 1:
-        parser.error("--runs and --sessions must be at least 1")
+    if args.runs < 1 or args.sessions < 1 or args.tries < 1:
+        parser.error("--runs, --sessions and --tries must be at least 1")
+    if args.ray:
+        from bench.rayload import main as ray_main  # late: it imports Ray (on loopback)
+
+        return ray_main(args)
 
     with tempfile.TemporaryDirectory(prefix="nst-bench-") as tmp_dir:
         tmp = Path(tmp_dir)

@@ -1,4 +1,9 @@
-"""Command line: ``python -m nst CONTENT [STYLE ...] -o OUT`` (no style image with --builtin-styles)."""
+"""Command line: ``python -m nst CONTENT [STYLE ...] -o OUT`` (no style image with --builtin-styles), or
+``--batch CONTENT_DIR … -o OUT_DIR``.
+
+Runs go through the executor seam: in this process, or on a Ray cluster with ``--ray-address``
+(or env ``NST_RAY_ADDRESS``).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,13 @@ import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from PIL import Image
+
 from nst.adjust import ADJUST_DEFAULTS, ADJUST_RULES, Adjuster, Adjustments
-from nst.engine import ScalePlan, scale_plan, stylize
+from nst.batch import BatchProgress, content_files, output_names, run_batch
+from nst.cluster import ENV_ADDRESS, PREVIEW_SIDE, ClusterConfig, RayExecutor
+from nst.engine import ScalePlan, scale_plan
+from nst.executor import Executor, LocalExecutor
 from nst.errors import ImageError, NSTError, SettingsError
 from nst.estimate import remaining_seconds
 from nst.images import fit_problems, load_image, load_rgba, save_image
@@ -20,6 +30,7 @@ from nst.recipe import adjustments_from_recipe, make_recipe, read_recipe, settin
 from nst.records import StepRecord, loss_row, losses_csv
 from nst.settings import (CHOICE, DEFAULTS, FLOAT, FLOATS, INT, INTS, LAYERS, MASK, PRESET_ALIASES, PRESETS,
                           REGIONS, RULES, TEXT, Rule, Settings, preset)
+from nst.terminal import StatusLine
 from nst.weights import ENV_WEIGHTS
 
 
@@ -80,10 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m nst",
         description="Neural style transfer (Gatys et al.) with VGG19, or in one pass of a trained network"
                     " (--method fast): paint CONTENT in the style of STYLE.")
-    parser.add_argument("content", help="content image")
+    parser.add_argument("content", help="content image (with --batch: a folder of content images)")
     parser.add_argument("styles", nargs="*", metavar="style",
                         help="style image(s); none needed with --builtin-styles")
-    parser.add_argument("-o", "--output", required=True, help="output .png (recipe embedded) or .jpg")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output .png (recipe embedded) or .jpg (with --batch: a folder, made if missing)")
+    parser.add_argument("--batch", action="store_true",
+                        help="stylise every image in the folder CONTENT; each result is OUT/<name>.png, written as"
+                             " it finishes, and a failed image is reported without stopping the rest")
+    parser.add_argument("--ray-address", metavar="ADDRESS",
+                        help=f"run on the Ray cluster at ADDRESS (auto, or the head's host:port; this machine must"
+                             f" be a node of it); 'local' runs here. Env {ENV_ADDRESS} supplies it when not given.")
     parser.add_argument("--preset", choices=sorted(PRESETS) + sorted(PRESET_ALIASES), metavar="NAME",
                         help=f"start from a named preset: {', '.join(PRESETS)} (default fast)")
     parser.add_argument("--recipe", help="re-run the settings of a result .png or a recipe .json")
@@ -128,40 +146,33 @@ def adjustments_from_args(args: argparse.Namespace) -> Adjustments:
     return Adjustments(**{**base.to_dict(), **changes})
 
 
-class Progress:
+class Progress(StatusLine):
     """Progress on ``stream``: a one-line bar on a terminal; elsewhere (a log file, CI) a status line
     when the run starts and every ``interval`` seconds. Plus the loss line every ``log_every`` steps."""
 
     def __init__(self, stream: TextIO, log_every: int, quiet: bool, plan: Sequence[ScalePlan],
                  interval: float = 10.0) -> None:
-        self.stream, self.log_every, self.quiet, self.plan, self.interval = stream, log_every, quiet, plan, interval
-        self.tty = stream.isatty()
+        super().__init__(stream, quiet)
+        self.log_every, self.plan, self.interval = log_every, plan, interval
         self.rows: list[dict[str, float]] = []
         self._said_at = -math.inf
 
     def update(self, rec: StepRecord) -> None:
-        if rec.losses:  # a fast run's one record has none
-            self.rows.append(loss_row(rec))
-        if self.quiet:
-            return
         if not rec.losses:  # the fast method: one record, no optimiser
             if rec.done:
-                print(f"fast result in {rec.elapsed:.2f} s", file=self.stream, flush=True)
+                self.say(f"fast result in {rec.elapsed:.2f} s")
             return
+        self.rows.append(loss_row(rec))
         if self.log_every > 0 and (rec.step % self.log_every == 0 or rec.done):
-            self._clear()
-            print(f"step {rec.step}: style loss {rec.losses.get('style', 0):.4g}"
-                  f" content loss {rec.losses.get('content', 0):.4g}"
-                  f" tv loss {rec.losses.get('tv', 0):.4g} total {rec.losses.get('total', 0):.4g}"
-                  f" ({rec.elapsed:.1f} s)", file=self.stream, flush=True)
+            self.say(f"step {rec.step}: style loss {rec.losses.get('style', 0):.4g}"
+                     f" content loss {rec.losses.get('content', 0):.4g}"
+                     f" tv loss {rec.losses.get('tv', 0):.4g} total {rec.losses.get('total', 0):.4g}"
+                     f" ({rec.elapsed:.1f} s)")
         if self.tty:
-            width = 30
-            filled = int(width * rec.step / max(rec.total_steps, 1))
-            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self._status(rec)} ")
-            self.stream.flush()
+            self.bar(rec.step / max(rec.total_steps, 1), self._status(rec))
         elif not rec.done and rec.elapsed - self._said_at >= self.interval:
             self._said_at = rec.elapsed
-            print(self._status(rec), file=self.stream, flush=True)
+            self.say(self._status(rec))
 
     def _status(self, rec: StepRecord) -> str:
         """'40/300 scale 2/3 256x192 12.3 s ETA 51 s'."""
@@ -169,20 +180,23 @@ class Progress:
         return (f"{rec.step}/{rec.total_steps} scale {rec.scale + 1}/{rec.n_scales} {rec.shape[1]}x{rec.shape[0]}"
                 f" {rec.elapsed:.1f} s ETA {'?' if eta is None else f'{eta:.0f} s'}")
 
-    def _clear(self) -> None:
-        if self.tty:
-            self.stream.write("\r\033[K")
 
-    def close(self) -> None:
-        if self.tty and not self.quiet:
-            self.stream.write("\n")
+def executor_from_args(args: argparse.Namespace) -> Executor:
+    """This process, or the Ray cluster that --ray-address (else env NST_RAY_ADDRESS) names."""
+    address = args.ray_address or os.environ.get(ENV_ADDRESS, "")
+    if not address.strip() or address.strip() == "local":
+        return LocalExecutor()
+    config = ClusterConfig.from_env({**os.environ, ENV_ADDRESS: address})
+    assert config is not None
+    # --save-every saves previews: those come at full size then, as lossless PNGs.
+    return RayExecutor.from_config(config, preview_side=None if args.save_every > 0 else PREVIEW_SIDE)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return _run(args)
+        return _batch(args) if args.batch else _run(args)
     except (NSTError, OSError) as exc:
         print(f"nst: error: {exc}", file=sys.stderr)
         return 2
@@ -209,18 +223,20 @@ def _run(args: argparse.Namespace) -> int:
         settings = settings.replace(preview_every=args.save_every)
 
     progress = Progress(sys.stderr, args.log_every, args.quiet, scale_plan(settings, content.size))
-    record = None
+    record = last = None
     try:
-        for record in stylize(content, styles, settings):
+        for record in executor_from_args(args).submit(content, styles, settings).records():
             progress.update(record)
+            last = record if record.image is not None else last
             if args.save_every > 0 and record.image is not None and not record.done:
                 save_image(record.image, output.with_name(f"{output.stem}_step{record.step:05d}.png"))
+    except NSTError:
+        _keep_partial(last, output)
+        raise
     finally:
         progress.close()
     assert record is not None and record.image is not None
-    recipe = make_recipe(settings, adjustments, content=Path(args.content).name,
-                         styles=[Path(p).name for p in args.styles], steps_done=record.step, losses=record.losses)
-    save_image(Adjuster(record.image, content)(adjustments), output, recipe=recipe)
+    recipe = _save(record, content, output, settings, adjustments, Path(args.content).name, args.styles)
     if args.recipe_json:
         Path(args.recipe_json).write_text(json.dumps(recipe, indent=2))
     if args.losses_csv:
@@ -229,6 +245,54 @@ def _run(args: argparse.Namespace) -> int:
         work = f"{record.step} steps" if record.losses else "fast method"
         print(f"saved {output} ({record.image.shape[1]}x{record.image.shape[0]}, {work},"
               f" {record.elapsed:.1f} s)", file=sys.stderr)
+    return 0
+
+
+def _save(record: StepRecord, content: Image.Image, output: Path, settings: Settings, adjustments: Adjustments,
+          content_name: str, style_paths: Sequence[str]) -> dict:
+    """Write a run's final image (adjusted, with its recipe in a PNG) and return the recipe."""
+    recipe = make_recipe(settings, adjustments, content=content_name, styles=[Path(p).name for p in style_paths],
+                         steps_done=record.step, losses=record.losses)
+    save_image(Adjuster(record.image, content)(adjustments), output, recipe=recipe)
+    return recipe
+
+
+def _keep_partial(record: StepRecord | None, output: Path) -> None:
+    """A run that failed midway keeps its last image next to the output: nothing made is lost."""
+    if record is None or record.image is None:
+        return
+    partial = output.with_name(f"{output.stem}_partial_step{record.step:05d}.png")
+    save_image(record.image, partial)
+    print(f"nst: the last image (step {record.step}) is in {partial}", file=sys.stderr)
+
+
+def _batch(args: argparse.Namespace) -> int:
+    """--batch: every image of the folder, one progress line, results written as they finish."""
+    for name in ("mask", "save_every", "losses_csv", "recipe_json"):
+        if getattr(args, name):
+            raise SettingsError(f"--{name.replace('_', '-')} is for one image; it cannot be used with --batch")
+    files = content_files(Path(args.content))
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = settings_from_args(args)
+    adjustments = adjustments_from_args(args)
+    styles = [load_image(path) for path in args.styles]
+    executor = executor_from_args(args)
+    # A cluster gets one run more than it can hold, so no slot waits while a result is being saved.
+    jobs = executor.capacity(settings) + 1 if isinstance(executor, RayExecutor) else 1
+    progress = BatchProgress(sys.stderr, len(files), settings.steps, args.quiet)
+
+    def save(record: StepRecord, content: Image.Image, path: Path, output: Path) -> None:
+        _save(record, content, output, settings, adjustments, path.name, args.styles)
+
+    outcomes = run_batch(files, output_names(files, out_dir), styles, [Path(p).name for p in args.styles],
+                         settings, executor, save, progress, jobs)
+    failed = [o for o in outcomes if o.error is not None]
+    if failed:
+        print(f"nst: {len(failed)} of {len(files)} images failed", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"nst: {len(files)} images stylised into {out_dir}", file=sys.stderr)
     return 0
 
 

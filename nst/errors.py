@@ -23,6 +23,9 @@ class SettingsError(NSTError):
         self.problems: dict[str, str] = {"": problems} if isinstance(problems, str) else dict(problems)
         super().__init__(self.PREFIX + "; ".join(self.problems.values()))
 
+    def __reduce__(self):  # rebuilt from its problems when it crosses processes (a cluster worker)
+        return type(self), (self.problems,)
+
 
 class ImageError(NSTError):
     """A file that cannot be used as an image."""
@@ -48,5 +51,17 @@ class DivergedError(NSTError):
     """The optimisation produced a non-finite loss."""
 
 
+class ClusterError(NSTError):
+    """The Ray cluster could not take or finish a run."""
+
+
+class ClusterUnreachableError(ClusterError):
+    """No Ray cluster answers at the configured address."""
+
+
+class WorkerLostError(ClusterError):
+    """The worker process or node running a run died (and its one retry did not finish it)."""
+
+
 __all__ = ["NSTError", "SettingsError", "ImageError", "RecipeError", "WeightsError", "ModelError",
-           "DeviceError", "DivergedError"]
+           "DeviceError", "DivergedError", "ClusterError", "ClusterUnreachableError", "WorkerLostError"]

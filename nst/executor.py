@@ -3,7 +3,8 @@
 The CLI and the studio never call :func:`nst.engine.stylize` themselves: they hand the run to
 an :class:`Executor` and iterate the :class:`RunHandle` it returns. :class:`LocalExecutor` runs
 the engine in the thread that reads the records, optionally behind a :class:`Gate` (the
-studio's per-device queue); other executors (a cluster) keep the same contract.
+studio's per-device queue); :class:`nst.cluster.RayExecutor` runs them on a Ray cluster with
+the same contract.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from nst.vgg import VGG19Features, load_model
 Cancelled = Callable[[], bool]  # polled at least once per step; True ends the run
 
 
-def _never() -> bool:
+def never() -> bool:
     return False
 
 
-def _nothing() -> None:
+def nothing() -> None:
     pass
 
 
@@ -41,12 +42,17 @@ class RunHandle(Protocol):
         """1-based place in the queue while the run waits; 0 once it has started."""
         ...
 
+    def notice(self) -> str:
+        """Something that happened to the run its viewer should know (a retry on another cluster
+        worker after one was lost); "" when nothing did."""
+        ...
+
 
 class Executor(Protocol):
     """Where runs execute."""
 
     def submit(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
-               cancelled: Cancelled = _never, on_start: Callable[[], None] = _nothing) -> RunHandle:
+               cancelled: Cancelled = never, on_start: Callable[[], None] = nothing) -> RunHandle:
         """A handle for a run of ``settings``; ``on_start`` is called once it leaves the queue."""
         ...
 
@@ -101,6 +107,9 @@ class LocalRun:
             return 0
         return max(1, self._gate.position(self._device, self)) if self._gate is not None else 1
 
+    def notice(self) -> str:
+        return ""
+
 
 class LocalExecutor:
     """Runs the engine in this process, behind ``gate`` when one is given."""
@@ -109,8 +118,8 @@ class LocalExecutor:
         self.gate, self.model = gate, model
 
     def submit(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
-               cancelled: Cancelled = _never, on_start: Callable[[], None] = _nothing) -> LocalRun:
+               cancelled: Cancelled = never, on_start: Callable[[], None] = nothing) -> LocalRun:
         return LocalRun(content, styles, settings, self.gate, self.model, cancelled, on_start)
 
 
-__all__ = ["Cancelled", "Executor", "Gate", "LocalExecutor", "LocalRun", "RunHandle"]
+__all__ = ["Cancelled", "Executor", "Gate", "LocalExecutor", "LocalRun", "RunHandle", "never", "nothing"]

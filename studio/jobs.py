@@ -31,7 +31,7 @@ from nst.executor import Executor, RunHandle
 from nst.memory import trim
 from nst.records import StepRecord, loss_row
 from nst.settings import Settings
-from studio.limiter import local_executor
+from studio.executors import default_executor
 from studio.policy import policy
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Job:
         self.settings = settings
         self._on_finish = on_finish
         self._inputs: tuple[Image.Image, list[Image.Image]] | None = (content, list(styles))
-        self._executor = executor if executor is not None else local_executor()
+        self._executor = executor if executor is not None else default_executor()
         self._handle: RunHandle | None = None
         self._preview_side = preview_side
         self._preview_interval = preview_interval
@@ -161,7 +161,9 @@ class Job:
         # Outside our lock: a local handle asks the limiter, whose lock the waiting worker holds.
         handle = self._handle
         queue = handle.position() if state.status == QUEUED and handle is not None else 0
-        return dataclasses.replace(state, queue_position=queue)
+        # A cluster run retried after its worker was lost says so (while it runs and once it is done).
+        notice = handle.notice() if handle is not None and not state.message else ""
+        return dataclasses.replace(state, queue_position=queue, message=notice or state.message)
 
     # -- worker ---------------------------------------------------------------------------------
     def _update(self, **changes: Any) -> None:

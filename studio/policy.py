@@ -3,6 +3,9 @@
 * ``NST_MAX_RUNS_PER_DEVICE`` (default 1): runs using one device at a time; the rest queue.
 * ``NST_HEARTBEAT_TIMEOUT`` (seconds, default 20): a run whose page has sent no heartbeat for
   this long, and whose browser session is gone, stops itself.
+* ``NST_RAY_ADDRESS`` (``auto`` or ``host:port``; unset: runs stay in this process), with
+  ``NST_RAY_CPUS`` and ``NST_RAY_RESOURCE``: runs go to that Ray cluster
+  (:class:`nst.cluster.ClusterConfig`; this process must be a node of it).
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Mapping
 
+from nst.cluster import ClusterConfig
+
 log = logging.getLogger(__name__)
 
 ENV_MAX_RUNS = "NST_MAX_RUNS_PER_DEVICE"
@@ -24,13 +29,15 @@ ENV_HEARTBEAT_TIMEOUT = "NST_HEARTBEAT_TIMEOUT"
 class Policy:
     max_runs_per_device: int = 1
     heartbeat_timeout: float = 20.0  # a live session's keepalive renews it, so it may be short
+    cluster: ClusterConfig | None = None  # runs go to this Ray cluster; None: to this process's devices
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Policy":
         """The policy the environment sets; a bad value is logged and its default used."""
         default = cls()
         return cls(max_runs_per_device=_read(environ, ENV_MAX_RUNS, default.max_runs_per_device, _slots),
-                   heartbeat_timeout=_read(environ, ENV_HEARTBEAT_TIMEOUT, default.heartbeat_timeout, _seconds))
+                   heartbeat_timeout=_read(environ, ENV_HEARTBEAT_TIMEOUT, default.heartbeat_timeout, _seconds),
+                   cluster=ClusterConfig.from_env(environ))
 
 
 def _slots(raw: str) -> int | None:

@@ -13,7 +13,9 @@ from nst.device import describe, device_key, gpu_name, resolve_device
 from nst.estimate import StepCost, step_cost
 from nst.vgg import VGG19Features
 from nst.weights import TORCHVISION_FILE
+from studio.executors import cluster_gpus
 from studio.limiter import shared_limiter
+from studio.policy import policy
 from studio.state import WEIGHT_SOURCES
 
 
@@ -30,9 +32,13 @@ def torchvision_usable() -> bool:
     return (Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_FILE).is_file()
 
 
-@st.cache_resource
+@st.cache_resource(ttl=60)  # a cluster's GPU nodes may come and go
 def accelerator() -> tuple[str, str] | None:
-    """(device setting, name) of the GPU 'auto' would pick, e.g. ('cuda', 'NVIDIA H100'); None without one."""
+    """(device setting, name) of the GPU 'auto' would pick, e.g. ('cuda', 'NVIDIA H100'), or the
+    Ray cluster's GPUs when runs go there; None without one."""
+    if policy().cluster is not None:
+        gpus = cluster_gpus()
+        return ("cuda", f"{gpus} on the Ray cluster") if gpus else None
     name = gpu_name()
     return None if name is None else (resolve_device("auto").type, name)
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from bench.browser import CHROMIUM, CHROMIUM_ARGS
 from bench.synthetic import encode, gradient
 from tests.support import start_app, stop_app
+
+
+# Every Ray process the tests start (and every address Ray resolves) stays on 127.0.0.1: Ray reads
+# this when it is imported, and the test's subprocesses and servers inherit it (bench/raycluster.py).
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -40,3 +47,24 @@ def studio_app():
     app = start_app()
     yield app
     stop_app(app)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """The system Chromium; the only reason the browser tests skip is its absence."""
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str):
+    """One headless Chromium for the session (Playwright's sync API allows one per thread)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -111,3 +111,38 @@ def test_progress_lines_when_not_on_a_terminal(files):
     for record in stylize(scene(96, 64), [stripes(64)], settings):
         progress.update(record)
     assert [line.split(" ")[0] for line in hourly.getvalue().splitlines()] == ["1/8", "step"]  # start, end
+
+
+def test_batch_writes_each_result_and_reports_a_bad_image_without_stopping(files, capsys):
+    tmp, _, style = files
+    folder = tmp / "photos"
+    folder.mkdir()
+    scene(96, 64).save(folder / "a.png")
+    scene(64, 64).save(folder / "a.jpg")  # the same name: each keeps its own output
+    (folder / "b.png").write_bytes(b"\x89PNG broken")
+    (folder / "notes.txt").write_text("not an image, not counted")
+    out = tmp / "out" / "styled"  # made when missing
+    code = main(["--batch", str(folder), style, "-o", str(out), "--size", "32", "--steps", "3"])
+    err = capsys.readouterr().err
+    assert code == 1 and "b.png failed:" in err and "1 of 3 images failed" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a_jpg.png", "a_png.png"]
+    assert read_recipe(out / "a_jpg.png")["content"] == "a.jpg"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--losses-csv", "l.csv"], "--losses-csv is for one image"),
+    (["--save-every", "2"], "--save-every is for one image"),
+])
+def test_batch_refuses_one_image_flags(files, capsys, extra, message):
+    tmp, content, style = files
+    assert main(["--batch", str(tmp), style, "-o", str(tmp / "out"), *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_batch_needs_a_folder_with_images(files, capsys):
+    tmp, content, style = files
+    assert main(["--batch", content, style, "-o", str(tmp / "out")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    (tmp / "empty").mkdir()
+    assert main(["--batch", str(tmp / "empty"), style, "-o", str(tmp / "out")]) == 2
+    assert "holds no images" in capsys.readouterr().err

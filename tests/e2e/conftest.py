@@ -1,7 +1,8 @@
 """Fixtures for the browser end-to-end tests: a live Streamlit server and a headless Chromium.
 
 The server launcher and page helpers live in :mod:`bench.browser` (``bench/load.py`` uses them
-too); this file only turns them into fixtures. Every test gets a fresh browser context.
+too); this file only turns them into fixtures (``chromium_path`` and ``browser`` are in
+``tests/conftest.py``, shared with the cluster tests). Every test gets a fresh browser context.
 Artifacts (server log, screenshots, downloads) go to ``tests/e2e/artifacts/`` or
 ``$NST_E2E_ARTIFACTS``.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, Server, launch_server, new_page
+from bench.browser import Server, launch_server, new_page
 
 
 @pytest.fixture(scope="session")
@@ -22,14 +23,6 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("NST_E2E_ARTIFACTS") or Path(__file__).parent / "artifacts")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    """The system Chromium; the only reason this suite skips is its absence."""
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"browser e2e test needs Chromium at {CHROMIUM} (apt-get install chromium)")
-    return CHROMIUM
 
 
 @pytest.fixture(scope="session")
@@ -42,18 +35,6 @@ def app_server(chromium_path: str, artifacts_dir: Path) -> Iterator[Server]:
 @pytest.fixture(scope="session")
 def app_url(app_server: Server) -> str:
     return app_server.url
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _close(pages: list, artifacts_dir: Path, request: pytest.FixtureRequest) -> None:
