@@ -29,8 +29,10 @@ LABELS = {
     "max": "Max", "avg": "Average",
     "bundled": "Bundled VGG19 (Caffe, offline)", "torchvision": "torchvision VGG19 (ImageNet)",
     "fp32": "fp32", "bf16": "bf16", "fp16": "fp16",
-    "fast": "fast: L-BFGS, coarse-to-fine (default)", "paper": "paper: the original recipe (Adam 0.01, 1000 steps)",
+    "fast": "Fast result", "gatys": "Optimise (Gatys)",
 }
+PRESET_LABELS = {"fast": "fast: from the fast result, L-BFGS coarse-to-fine (default)",
+                 "paper": "paper: the original recipe (Adam 0.01, 1000 steps)"}
 
 
 def _log_grid(low: int, high: int) -> list[float]:
@@ -137,7 +139,7 @@ def settings_form(content_size: tuple[int, int] = (4, 3)) -> None:
     (width, height) sizes the run-time estimates."""
     state.ensure_state()
     found = state.problems(st.session_state)
-    st.selectbox("Preset", list(PRESETS), key=state.PRESET, format_func=lambda v: LABELS.get(v, v),
+    st.selectbox("Preset", list(PRESETS), key=state.PRESET, format_func=lambda v: PRESET_LABELS.get(v, v),
                  on_change=_apply_preset, help="Sets every setting to a named starting point.")
     recipe_loader()
     device_picker()

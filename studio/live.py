@@ -49,6 +49,9 @@ def stage(owner: str) -> None:
 
 
 def _poll(owner: str) -> None:
+    if runs.ended(owner):  # a run ended (the shown one, or one a queued run follows): collect it, redraw
+        runs.collect(owner)
+        st.rerun()  # the whole page: buttons, the note about the ended run, the gallery's newest
     run = runs.active(owner)
     if run is None:
         latest = results(owner)
@@ -57,11 +60,8 @@ def _poll(owner: str) -> None:
         else:
             st.info("Your picture appears here: upload a photo and a painting, then press Start.")
         return
-    for other in runs.live_runs(owner):  # a queued run's page is this one too
-        other.job.heartbeat()
-    if run.job.finished:
-        runs.collect(owner)
-        st.rerun()  # the whole page redraws: buttons, note and the result
+    for live in runs.live_runs(owner):  # a queued run's page is this one too
+        live.job.heartbeat()
     job_panel(run.job.snapshot())
     if runs.waiting(owner):
         st.caption(f"{runs.waiting(owner)} more run queued after this one.")

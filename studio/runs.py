@@ -54,16 +54,24 @@ MAX_LIVE = 2  # runs one browser may have going at once: the one running and one
 
 
 def active(owner: str) -> ActiveRun | None:
-    """The run the stage shows: this browser's oldest run still going, else its newest ended one
-    that no page has collected yet."""
-    runs = _owned(owner)
-    live = [run for run in runs if not run.job.finished]
-    return live[0] if live else (runs[-1] if runs else None)
+    """The run the stage shows: this browser's oldest run still going."""
+    live = live_runs(owner)
+    return live[0] if live else None
 
 
 def live_runs(owner: str) -> list[ActiveRun]:
     """This browser's runs still going (running or queued), oldest first."""
     return [run for run in _owned(owner) if not run.job.finished]
+
+
+def uncollected(owner: str) -> bool:
+    """This browser has a run no page has collected yet (going, or ended since the last redraw)."""
+    return bool(_owned(owner))
+
+
+def ended(owner: str) -> bool:
+    """A run of this browser has ended and waits to be collected."""
+    return any(run.job.finished for run in _owned(owner))
 
 
 def waiting(owner: str) -> int:

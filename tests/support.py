@@ -59,7 +59,7 @@ def stop_app(app: AppTest) -> None:
 
     if "_browser_token" not in app.session_state:
         return
-    for run in runs._owned(owner(app)):
+    for run in runs.live_runs(owner(app)):
         run.job.stop()
         run.job.join(10)
 
@@ -69,8 +69,10 @@ def button(app: AppTest, label: str):
 
 
 def finished(app: AppTest) -> bool:
-    """No run of this session is waiting to be collected by its page."""
-    return active_run(app) is None
+    """Every run of this session has ended and its page has collected it (drawn its outcome)."""
+    from studio import runs
+
+    return "_browser_token" in app.session_state and not runs.uncollected(owner(app))
 
 
 def poll(app: AppTest, until: Callable[[AppTest], bool], timeout: float = 120.0) -> None:

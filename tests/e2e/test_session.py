@@ -100,9 +100,9 @@ def test_stop_then_start_at_once_runs_the_new_one(page: Page, app_url: str, imag
     wait_for_app_idle(page)
     check_no_app_error(page)
     expect(page.get_by_text(re.compile("already in progress"))).to_have_count(0)
-    page.wait_for_function(  # the new run is live: a fresh preview from its first steps
-        """() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
-             .some((el) => /^Step \\d+ of 5000/.test(el.innerText))""", timeout=RUN_MS)
+    # The stopped run is saved (its note), and the new one runs (its own progress bar).
+    wait_visible(page, page.get_by_text(re.compile(r"^Stopped at step \d+ of 5000")), "the first run's note", RUN_MS)
+    wait_visible(page, page.locator('[data-testid="stProgress"]'), "the second run's progress", RUN_MS)
     press(page, "Stop")
     wait_visible(page, page.get_by_text(re.compile(r"^Result #2")), "the second run's result", RUN_MS)
     assert [t.split(" · ")[0] for t in gallery_titles(page)] == ["#2", "#1"]
