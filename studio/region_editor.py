@@ -96,6 +96,8 @@ def region_editor(content: Upload | None, styles: list[Upload], button: Any = st
 
 def _open() -> None:
     st.session_state[OPEN] = True
+    # A new canvas key: the dialog's canvas is drawn afresh in the browser, so it is given its drawing back.
+    st.session_state[_MOUNT] = st.session_state.get(_MOUNT, 0) + 1
 
 
 def _close() -> None:
@@ -173,7 +175,7 @@ def _painter(content: Upload, n_styles: int, names: list[str]) -> None:
     with canvas_column:
         size = regions.canvas_size(content.image.size, CANVAS_SIDE)
         canvas_key = f"region_canvas_{st.session_state.get(_MOUNT, 0)}"
-        if canvas_key not in st.session_state:  # a fresh canvas (reopened, another page visited): its drawing back
+        if canvas_key not in st.session_state:  # a fresh canvas: its drawing back
             st.session_state[_INITIAL] = st.session_state.get(_DRAWING)
         drawn = st_canvas(background_image=_background(content, size), drawing_mode="freedraw",
                           stroke_color=regions.stroke_colour(tool), stroke_width=brush, width=size[0],

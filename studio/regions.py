@@ -23,9 +23,9 @@ from nst import masks
 
 PALETTE: dict[str, str] = {"Red": "#ff0000", "Blue": "#0000ff", "Green": "#00ff00", "Yellow": "#ffff00",
                            "Magenta": "#ff00ff"}
-# Markdown swatches (Streamlit's named colours: near the stroke colours, as close as the theme goes).
-SWATCH: dict[str, str] = {"#ff0000": ":red[■]", "#0000ff": ":blue[■]", "#00ff00": ":green[■]",
-                          "#ffff00": ":yellow[■]", "#ff00ff": ":violet[■]", masks.UNPAINTED: ":gray[□]"}
+# Markdown swatches in the strokes' own colours; the unpainted one is an outline.
+SWATCH: dict[str, str] = {**{colour: f':color[■]{{foreground="{colour}"}}' for colour in PALETTE.values()},
+                          masks.UNPAINTED: ":gray[□]"}
 ERASER = "Eraser"  # paints the unpainted colour: that area goes back to what the unpainted area gets
 STROKE_ALPHA = 0.65  # 166 of 255: seen through, and painted by nst.masks' rule
 MIN_SHARE = 0.0005  # a colour covering less of the canvas is an edge's blend, not a region

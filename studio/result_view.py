@@ -9,6 +9,7 @@ milliseconds whatever the result's size; the downloads adjust the full-size imag
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from typing import Any, Mapping
 
@@ -39,10 +40,14 @@ def adjustments_from(values: Mapping[str, Any], number: int) -> Adjustments:
                        recolor=values.get(recolor_key(number), "none"))
 
 
-@lru_cache(maxsize=3)
 def display_adjuster(image_path: str, content_path: str) -> Adjuster:
-    """A stored result and its photo (files never rewritten, so their paths are fine keys) at display
-    size, prepared once."""
+    """A stored result and its photo at display size, prepared once per result (keyed by the file's
+    path and modification time: a store made again at the same paths is not taken for the old one)."""
+    return _display_adjuster(image_path, content_path, os.stat(image_path).st_mtime_ns)
+
+
+@lru_cache(maxsize=3)
+def _display_adjuster(image_path: str, content_path: str, _mtime: int) -> Adjuster:
     image = Image.open(image_path).convert("RGB")
     if max(image.size) > DISPLAY_SIDE:
         image.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)
