@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import OrderedDict
-from typing import Any
 
 import numpy as np
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 from PIL import Image
 
 from nst import masks
@@ -80,13 +80,13 @@ def summary(style_names: list[str]) -> str | None:
     return f"Regions{origin}: " + "; ".join(regions.region_lines(items, style_names))
 
 
-def region_editor(content: Upload | None, styles: list[Upload], button: Any = st) -> None:
+def region_editor(content: Upload | None, styles: list[Upload], button: DeltaGenerator | None = None) -> None:
     """The Regions button (drawn in ``button``, a container) that opens the editor's dialog, and a
     line saying what regions the next run uses. Keeps the form's mask and regions in step with the
     painting (and the photo) on every run."""
     problem = _apply(content, len(styles))
-    button.button("Regions", key="regions_edit", on_click=_open, icon=":material/format_paint:", width="stretch",
-                  help="Paint over the photo where each style goes (or where the photo stays).")
+    (button or st).button("Regions", key="regions_edit", on_click=_open, icon=":material/format_paint:",
+                          width="stretch", help="Paint over the photo where each style goes (or where the photo stays).")
     st.caption(summary([s.name for s in styles]) or "No regions: the whole picture takes the style.")
     if problem:
         st.error(problem)
@@ -133,7 +133,7 @@ def _recipe_regions(content: Upload | None, names: list[str]) -> None:
     mask, items = st.session_state[KEY["mask"]], st.session_state[KEY["regions"]]
     st.caption("From the loaded recipe: these regions apply to the next run. Clear them to paint your own.")
     problem = regions.region_problem(mask, items, content.image.size, len(names)) if content else None
-    fits = content is not None and not (problem or "").startswith("The regions were painted")
+    fits = content is not None and masks.mask_shape_fits(masks.mask_pixels(mask).shape[:2], content.image.size)
     st.image(regions.overlay(content.image, mask) if fits else regions.mask_image(mask), width=CANVAS_SIDE)
     st.markdown("  \n".join(regions.region_lines(items, names)))
     if problem:
@@ -184,7 +184,7 @@ def _painter(content: Upload, n_styles: int, names: list[str]) -> None:
         if drawn.image_data is not None:  # None until the canvas sends its first drawing
             st.session_state[PAINT] = np.asarray(drawn.image_data)
             st.session_state[_DRAWING] = drawn.json_data
-        st.caption("Undo, redo and start over are in the canvas's toolbar.")
+        st.caption("Hover over the picture for its toolbar: undo, redo, start over.")
     with controls:
         _choices(regions.painted_colours(st.session_state.get(PAINT)), n_styles, names)
         with st.container(horizontal=True, vertical_alignment="center"):

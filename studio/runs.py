@@ -102,6 +102,12 @@ def session_alive() -> Callable[[], bool]:
     return alive
 
 
+def clear_notes() -> None:
+    """Drop the notes about earlier attempts: they belong to old runs (call when one starts)."""
+    for key in (_MESSAGE, *_CLEARED_ON_START):
+        st.session_state.pop(key, None)
+
+
 def refusal(content: Upload | None, styles: list[Upload], settings: Settings) -> str | None:
     """Why these inputs cannot run (a missing or too small image, weights that do not load), or None.
     Loads the model on first use, with a spinner and its error on the page."""
@@ -135,8 +141,7 @@ def start(owner: str, content: Upload | None, styles: list[Upload], settings: Se
         say("error", refused)
         return
     assert content is not None
-    for key in (_MESSAGE, *_CLEARED_ON_START):  # old notes belong to old runs
-        st.session_state.pop(key, None)
+    clear_notes()
     run = ActiveRun(None, owner, content.name, [s.name for s in styles])  # type: ignore[arg-type]
 
     def finished(job: Job, snap: Snapshot) -> None:

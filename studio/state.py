@@ -39,6 +39,10 @@ WIDGET_RULES = {
 }
 
 
+# Fields drawn as sliders: a slider cannot hold a value outside its range, so such a value is not shown.
+SLIDERS = ("region_blur",)
+
+
 def layer_weight_key(layer: str) -> str:
     return f"set_lw_{layer}"
 
@@ -125,7 +129,7 @@ def showable(key: str, value: Any) -> bool:
     if r.kind == INT:
         return isinstance(value, int) and not isinstance(value, bool)
     if r.kind == FLOAT:
-        return _real(value)
+        return r.accepts(value) if name in SLIDERS else _real(value)
     if r.kind in (CHOICE, LAYERS, MASK, REGIONS):
         return r.accepts(value)
     return isinstance(value, str) and bool(value)

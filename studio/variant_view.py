@@ -12,6 +12,7 @@ from nst.grid import grid_image
 from nst.images import png_bytes
 from nst.variants import MAX_VARIANTS, PREVIEW, ROWS
 from studio import runs, state, variants
+from studio.jobs import Snapshot
 from studio.uploads import Upload
 
 COUNT, SWEEP = "variants_count", "variants_rows"
@@ -26,8 +27,8 @@ def variant_options() -> None:
         st.session_state.setdefault(COUNT, MAX_VARIANTS)
         st.session_state.setdefault(SWEEP, "auto")
         st.slider("How many variants", 1, MAX_VARIANTS, key=COUNT,
-                  help="Small, quick runs (256 px, 60 steps) of the settings in the form. Across a row the style"
-                       " weight is ×¼, ×1, ×4.")
+                  help="Small, quick runs of the settings in the form (256 px and 60 steps at most). Across a"
+                       " row the style weight is ×¼, ×1, ×4.")
         st.radio("Down the rows", ROWS, key=SWEEP, format_func=SWEEP_LABELS.get,
                  help="Seeds change only runs initialised from noise.")
         state.keep_widgets(COUNT, SWEEP)
@@ -37,9 +38,10 @@ def start_variants(owner: str, content: Upload | None, styles: list[Upload]) -> 
     """Start this browser's grid from the form's settings; a refusal goes to the run note."""
     try:
         base = state.session_settings(len(styles))
-        # A preview never runs longer than the run it previews.
-        grid = variants.Grid(base, content.image if content else None, [s.image for s in styles],  # type: ignore[arg-type]
+        photo = content.image if content else None  # without one, the refusal below says so
+        grid = variants.Grid(base, photo, [s.image for s in styles],  # type: ignore[arg-type]
                              state.widget_value(COUNT, MAX_VARIANTS), state.widget_value(SWEEP, "auto"),
+                             # A preview never runs longer than the run it previews.
                              overrides={"steps": min(PREVIEW["steps"], base.steps)}, keepalive=runs.session_alive())
     except SettingsError as exc:
         runs.say("error", str(exc))
@@ -48,6 +50,7 @@ def start_variants(owner: str, content: Upload | None, styles: list[Upload]) -> 
     if refused:
         runs.say("error", refused)
         return
+    runs.clear_notes()
     variants.start(owner, grid)
 
 
@@ -93,11 +96,12 @@ def variant_grid(owner: str, content: Upload | None, styles: list[Upload]) -> No
         if not grid.finished:
             st.button("Stop variants", key=f"variants-stop-{grid.id}", on_click=grid.stop, icon=":material/stop:")
         if grid.images():
-            st.download_button("Download grid", lambda: png_bytes(grid_image(grid.images(), columns=COLUMNS, tile=256)), file_name="nst-variants.png",
-                               mime="image/png", key=f"variants-png-{grid.id}", on_click="ignore",
-                               icon=":material/download:")
-        st.button("Close", key=f"variants-close-{grid.id}", on_click=variants.close, args=(owner,),
-                  icon=":material/close:")
+            st.download_button("Download grid", lambda: png_bytes(grid_image(grid.images(), columns=COLUMNS, tile=256)),
+                               file_name="nst-variants.png", mime="image/png", key=f"variants-png-{grid.id}",
+                               on_click="ignore", icon=":material/download:")
+        if st.button("Close", key=f"variants-close-{grid.id}", on_click=variants.close, args=(owner,),
+                     icon=":material/close:"):
+            st.rerun()  # the whole page: nothing left to poll
     live = grid.live()
     for first in range(0, len(grid.tiles), COLUMNS):
         st.caption(grid.tiles[first].variant.label.partition(" · ")[2])  # what this row shares: its seed or colour
@@ -113,7 +117,8 @@ def variant_grid(owner: str, content: Upload | None, styles: list[Upload]) -> No
             st.rerun()
 
 
-def _tile(owner: str, grid: variants.Grid, index: int, live, content: Upload | None) -> None:
+def _tile(owner: str, grid: variants.Grid, index: int, live: tuple[int, Snapshot] | None,
+          content: Upload | None) -> None:
     tile = grid.tiles[index]
     picture, note = tile.image, tile.status
     if picture is None and live is not None and live[0] == index:

@@ -7,10 +7,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from nst import Settings
 from nst.recipe import read_recipe
 from studio.explorer import CONTENT_LAYERS
 from studio.compare import blend

@@ -45,9 +45,9 @@ def test_a_painting_is_run_with_its_regions_and_the_recipe_carries_them(at):
     assert region_caption(at) == "No regions: the whole picture takes the style."
     at.session_state[PAINT] = painting()  # what the canvas sends after two strokes
     at.run()
-    assert region_caption(at) == ("Regions: " + regions.SWATCH[RED] + " Red → Style 1 · style0.png; "
-                                  + regions.SWATCH[BLUE] + " Blue → Style 2 · style1.png; :gray[□] Unpainted area →"
-                                  " Keep the photo")
+    red, blue = regions.SWATCH[RED], regions.SWATCH[BLUE]
+    assert region_caption(at) == (f"Regions: {red} Red → Style 1 · style0.png; {blue} Blue → Style 2 · style1.png;"
+                                  " :gray[□] Unpainted area → Keep the photo")
     button(at, "Regions").click().run()  # the editor's dialog: one choice per painted colour and the rest
     assert [s.key for s in at.selectbox if s.key.startswith("region_")] == [
         "region_target_ff0000", "region_target_0000ff", "region_unpainted"]
@@ -90,7 +90,7 @@ def test_a_recipes_regions_are_kept_shown_and_can_be_cleared(at):
     assert not at.exception and not at.error, texts(at.error)
     assert at.session_state["set_mask"] == mask and at.session_state["set_regions"] == items
     assert at.slider(key="set_region_blur").value == 0.1
-    assert region_caption(at).startswith(f"Regions (from the recipe): {regions.SWATCH[RED]} Red → Style 2 · style1.png")
+    assert region_caption(at).startswith(f"Regions (from the recipe): {regions.SWATCH[RED]} Red → Style 2 ·")
     at.selectbox(key="preset").set_value("paper").run()  # a preset keeps the regions
     assert at.session_state["set_regions"] == items and at.number_input(key="set_steps").value == 1000
     assert at.slider(key="set_region_blur").value == Settings().region_blur

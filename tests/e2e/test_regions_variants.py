@@ -4,8 +4,10 @@ changes), run Variants and click a tile (the form changes).
 
 Both tests take the README's screenshots (1280×720, as palette PNGs) into the artifacts folder,
 and into ``$NST_README_SHOTS`` when it is set (``NST_README_SHOTS=docs`` refreshes
-``docs/regions.png`` and ``docs/variants.png``). ``$NST_E2E_IMAGES`` may name a folder holding
-tubingen.jpg, starry_night.jpg and the_scream.jpg to use instead of the generated pictures.
+``docs/regions.png`` and ``docs/variants.png``, from the generated pictures; their runs are then
+128 px). ``$NST_E2E_IMAGES`` may name a folder holding tubingen.jpg, starry_night.jpg and
+the_scream.jpg to use instead of the generated pictures (for a look, not for the README: they
+are not this project's).
 """
 
 from __future__ import annotations
@@ -58,13 +60,15 @@ PAINTED_JS = """
 
 
 def inputs(tmp_path: Path) -> tuple[Path, list[Path], int]:
-    """(photo, two paintings, output size): the generated ones, or NST_E2E_IMAGES's photos."""
+    """(photo, two paintings, output size): generated ones, or NST_E2E_IMAGES's photos. Runs are
+    64 px, or 128 px for the README's pictures."""
+    size = 128 if os.environ.get("NST_README_SHOTS") else 64
     folder = os.environ.get("NST_E2E_IMAGES")
     if folder and all((Path(folder) / name).is_file() for name in PHOTOS):
         paths = [Path(folder) / name for name in PHOTOS]
-        return paths[0], paths[1:], 128
-    return (save(scene(96, 64), tmp_path / "photo.png"),
-            [save(stripes(64), tmp_path / "stripes.png"), save(checks(64), tmp_path / "checks.png")], 64)
+        return paths[0], paths[1:], size
+    return (save(scene(192, 128), tmp_path / "photo.png"),
+            [save(stripes(64), tmp_path / "stripes.png"), save(checks(64), tmp_path / "checks.png")], size)
 
 
 def readme_shot(page: Page, name: str, artifacts_dir: Path) -> Path:
