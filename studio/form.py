@@ -173,7 +173,6 @@ def _advanced(found: dict[str, str]) -> None:
         _mark("style_layer_weights", found)
     _number("Style scale", "style_scale", found, step=0.1, format="%g")
     blur = RULES["region_blur"]
-    st.session_state[KEY["region_blur"]] = float(st.session_state[KEY["region_blur"]])  # a slider keeps one type
     st.slider("Region edge softness", float(blur.low), float(blur.high), step=0.005, format="%.3f",
               key=KEY["region_blur"], help=help_text("region_blur") + " Used when regions are painted.")
     _number("Coarsest scale (px)", "min_scale", found, step=16)
