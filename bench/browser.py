@@ -259,6 +259,39 @@ def image_with_caption(page: Page, caption: str | re.Pattern) -> Locator:
     )
 
 
+def download_button(page: Page, label: str) -> Locator:
+    """The visible download button ``label`` (one with ``help`` has a hidden copy for sizing)."""
+    return (page.locator('[data-testid="stDownloadButton"]').get_by_role("button", name=label, exact=True)
+            .filter(visible=True))
+
+
+def download(page: Page, label: str, save_to: Path) -> Path:
+    """Click the download button ``label``, save the file to ``save_to`` and return that path."""
+    with page.expect_download(timeout=LOAD_TIMEOUT_MS) as info:
+        download_button(page, label).click()
+    if info.value.failure() is not None:
+        raise BrowserCheckFailed(f"download {label!r} failed: {info.value.failure()}")
+    info.value.save_as(str(save_to))
+    return save_to
+
+
+def slider(page: Page, label: str) -> Locator:
+    """The st.slider or st.select_slider labelled ``label``: its thumb is ``get_by_role("slider")``,
+    the value it shows ``get_by_test_id("stSliderThumbValue")``."""
+    box = page.locator('[data-testid="stSlider"]').filter(
+        has=page.locator('[data-testid="stWidgetLabel"]', has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
+    expect(box).to_have_count(1)
+    return box
+
+
+def move_slider(page: Page, label: str, key: str, times: int) -> None:
+    """Press ``key`` (ArrowLeft, ArrowRight, Home, End) ``times`` on a slider's thumb, as a person
+    would, and wait for the rerun the new value triggers."""
+    thumb = slider(page, label).get_by_role("slider")
+    thumb.focus()
+    rerun_and_wait(page, lambda: [thumb.press(key) for _ in range(times)])
+
+
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
     """Resident memory of process ``pid`` in MB (``field="VmHWM"``: its peak so far)."""
     with open(f"/proc/{pid}/status") as status:

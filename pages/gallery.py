@@ -6,7 +6,7 @@ import streamlit as st
 
 from studio import runs
 from studio.compare import compare_view
-from studio.gallery import result_card
+from studio.gallery import grid_download, result_card
 from studio.identity import browser_token
 from studio.results import results, zip_bytes
 
@@ -24,6 +24,7 @@ if not found:
 st.download_button("Download all (ZIP)", lambda: zip_bytes(found), file_name="nst-results.zip",
                    mime="application/zip", on_click="ignore",
                    help="Every result's PNG (recipe embedded), settings JSON and losses CSV.")
+grid_download(found)
 if len(found) > 1:
     st.subheader("Compare")
     compare_view(found)

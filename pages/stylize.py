@@ -9,7 +9,9 @@ from nst.images import fit_problems
 from studio import form, runs, state
 from studio.identity import browser_token
 from studio.live import stage
+from studio.region_editor import region_editor
 from studio.uploads import kept_uploads, shown_width
+from studio.variant_view import start_variants, variant_options
 
 owner = browser_token()
 runs.collect(owner)
@@ -51,9 +53,16 @@ with inputs:
             runs.say("error", str(exc))
     if stop_col.button("Stop", key="stop", width="stretch", disabled=not runs.running(owner)):
         runs.stop(owner)
+    regions_col, variants_col = st.columns(2)
+    if variants_col.button("Variants", key="variants", width="stretch", icon=":material/grid_view:",
+                           help="Quick small runs of these settings with the style weight ×¼, ×1, ×4 (and seeds or"
+                                " colour modes): click the one you like to use its settings."):
+        start_variants(owner, content, styles)
     note = runs.message()
     if note:
         getattr(st, note[0])(note[1])
+    region_editor(content, styles, button=regions_col)
+    variant_options()
 
 with stage_column:
-    stage(owner)
+    stage(owner, content, styles)

@@ -83,8 +83,10 @@ def _log_slider(label: str, field: str, found: dict[str, str]) -> None:
 
 
 def _apply_preset() -> None:
+    # The device and the painted regions are the user's, not the preset's.
+    kept = {name: st.session_state.get(KEY[name]) for name in ("mask", "regions")}
     device = st.session_state.get(KEY["device"], default_device())
-    state.write_settings(preset(st.session_state[state.PRESET], device=device))
+    state.write_settings(preset(st.session_state[state.PRESET], device=device, **kept))
 
 
 def device_picker() -> None:
@@ -172,6 +174,9 @@ def _advanced(found: dict[str, str]) -> None:
                             key=state.layer_weight_key(layer))
         _mark("style_layer_weights", found)
     _number("Style scale", "style_scale", found, step=0.1, format="%g")
+    blur = RULES["region_blur"]
+    st.slider("Region edge softness", float(blur.low), float(blur.high), step=0.005, format="%.3f",
+              key=KEY["region_blur"], help=help_text("region_blur") + " Used when regions are painted.")
     _number("Coarsest scale (px)", "min_scale", found, step=16)
     _choice(st.radio, "Pooling", "pooling", RULES["pooling"].choices, horizontal=True)
     _number("Preview every N steps", "preview_every", found, step=1)

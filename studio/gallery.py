@@ -1,12 +1,36 @@
-"""One result in the gallery: thumbnail, what made it, star, delete and downloads."""
+"""The gallery's parts: one result (thumbnail, what made it, star, delete, downloads) and the grid
+picture of chosen results."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from nst.grid import MAX_TILES, grid_image
+from nst.images import png_bytes
 from studio.charts import loss_chart
 from studio.results import Result, download_buttons
 from studio.store import shared_store
+
+
+GRID_CHOICE = "gallery_grid"
+
+
+def grid_png(chosen: list[Result]) -> bytes:
+    """One PNG with the chosen results side by side, in the order given."""
+    return png_bytes(grid_image([result.image for result in chosen]))
+
+
+def grid_download(found: list[Result]) -> None:
+    """Choose results, download them as one grid picture."""
+    by_number = {result.number: result for result in found}
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        numbers = st.multiselect("Results for a grid picture", list(by_number), key=GRID_CHOICE,
+                                 format_func=lambda n: by_number[n].title if n in by_number else f"#{n}",
+                                 placeholder="Choose results", max_selections=MAX_TILES, width=480)
+        chosen = [by_number[n] for n in numbers if n in by_number]
+        st.download_button("Download grid (PNG)", lambda: grid_png(chosen), file_name="nst-grid.png",
+                           mime="image/png", disabled=not chosen, on_click="ignore", icon=":material/grid_on:",
+                           help="The chosen results in one picture, in the order chosen, each in a square cell.")
 
 
 def _star(owner: str, number: int, starred: bool) -> None:

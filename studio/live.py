@@ -1,15 +1,18 @@
-"""The stage: this browser's run drawn live (queue place, progress, timing, preview, losses), or its
-latest result once the run has ended."""
+"""The stage: this browser's run drawn live (queue place, progress, timing, preview, losses), its
+variant grid, and its latest result once the run has ended."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from studio import runs
+from studio import runs, variants
 from studio.charts import loss_chart
 from studio.jobs import QUEUED, Snapshot
-from studio.results import result_view, results
+from studio.result_view import result_view
+from studio.results import results
 from studio.timefmt import duration
+from studio.uploads import Upload
+from studio.variant_view import variant_grid
 
 POLL_SECONDS = 0.5
 CHART_HEIGHT = 190
@@ -43,25 +46,29 @@ def job_panel(snap: Snapshot) -> None:
     st.caption("Changes to the settings apply to the next run.")
 
 
-def stage(owner: str) -> None:
-    """This browser's run, redrawn every POLL_SECONDS while it runs (a fragment), else its latest result."""
-    st.fragment(_poll, run_every=POLL_SECONDS if runs.running(owner) else None)(owner)
+def stage(owner: str, content: Upload | None = None, styles: list[Upload] | None = None) -> None:
+    """This browser's run, redrawn every POLL_SECONDS while it or its variant grid runs (a fragment);
+    then its variant grid, if any, and its latest result. ``content`` and ``styles`` are what
+    "Render full size" runs on."""
+    polling = runs.running(owner) or variants.running(owner)
+    st.fragment(_poll, run_every=POLL_SECONDS if polling else None)(owner, content, list(styles or ()))
 
 
-def _poll(owner: str) -> None:
+def _poll(owner: str, content: Upload | None, styles: list[Upload]) -> None:
     if runs.ended(owner):  # a run ended (the shown one, or one a queued run follows): collect it, redraw
         runs.collect(owner)
         st.rerun()  # the whole page: buttons, the note about the ended run, the gallery's newest
     run = runs.active(owner)
+    if run is not None:
+        for live in runs.live_runs(owner):  # a queued run's page is this one too
+            live.job.heartbeat()
+        job_panel(run.job.snapshot())
+        if runs.waiting(owner):
+            st.caption(f"{runs.waiting(owner)} more run queued after this one.")
+    variant_grid(owner, content, styles)
     if run is None:
         latest = results(owner)
         if latest:
             result_view(latest[-1])
-        else:
+        elif variants.grid(owner) is None:
             st.info("Your picture appears here: upload a photo and a painting, then press Start.")
-        return
-    for live in runs.live_runs(owner):  # a queued run's page is this one too
-        live.job.heartbeat()
-    job_panel(run.job.snapshot())
-    if runs.waiting(owner):
-        st.caption(f"{runs.waiting(owner)} more run queued after this one.")

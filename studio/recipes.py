@@ -7,7 +7,7 @@ import streamlit as st
 from nst.errors import NSTError, RecipeError, SettingsError
 from nst.recipe import read_recipe, settings_from_recipe
 from nst.settings import RULES, Settings
-from studio import state
+from studio import region_editor, state
 
 RECIPE = "recipe_file"
 NOTE = "_recipe_message"  # (kind, text) of the last load; cleared when a run starts
@@ -47,6 +47,7 @@ def _apply_recipe() -> None:
         st.session_state[NOTE] = ("error", str(exc))
         return
     state.write_settings(settings)
+    region_editor.loaded(settings)
     blends = len(settings.style_blend or ())
     note = f" Upload its {blends} style images in the same order to use its blend weights." if blends > 1 else ""
     kind = "success" if len(given) == len(RULES) else "warning"

@@ -1,4 +1,5 @@
-"""Finished runs: saving a job's outcome to the store, and every view and file a result offers."""
+"""Finished runs: saving a job's outcome to the store, and every file a result offers (adjusted after
+the fact when given :class:`nst.adjust.Adjustments`)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from nst.images import jpeg_bytes, to_image
-from nst.recipe import make_recipe, read_recipe
+from nst.adjust import Adjustments, adjust
+from nst.images import jpeg_bytes, png_bytes, to_image
+from nst.recipe import ADJUSTMENTS, make_recipe, read_recipe
 from nst.records import losses_csv
 from nst.settings import Settings
-from studio.charts import loss_chart
 from studio.jobs import FAILED, STOPPED, Snapshot
 from studio.store import Stored, shared_store
 from studio.uploads import thumbnail
@@ -89,18 +90,32 @@ class Result:
     def stem(self) -> str:
         return f"nst-result-{self.number}"
 
-    def png(self) -> bytes:
-        """The stored PNG, its recipe embedded."""
-        return self.stored.image_path.read_bytes()
+    def adjusted(self, adjustments: Adjustments | None = None) -> np.ndarray:
+        """The image at full size with ``adjustments`` applied, against the photo stored with it."""
+        if adjustments is None or adjustments.identity:
+            return self.image
+        return adjust(self.image, self.content, adjustments)
 
-    def jpeg(self) -> bytes:
-        return jpeg_bytes(self.image)
+    def png(self, adjustments: Adjustments | None = None) -> bytes:
+        """The PNG with its recipe embedded: the stored one, or the adjusted image whose recipe
+        records the adjustments."""
+        if adjustments is None or adjustments.identity:
+            return self.stored.image_path.read_bytes()
+        return png_bytes(self.adjusted(adjustments), self.recipe(adjustments))
 
-    def recipe(self) -> dict:
-        return read_recipe(self.stored.image_path)
+    def jpeg(self, adjustments: Adjustments | None = None) -> bytes:
+        return jpeg_bytes(self.adjusted(adjustments))
 
-    def recipe_json(self) -> bytes:
-        return json.dumps(self.recipe(), indent=2, ensure_ascii=False).encode("utf-8")
+    def recipe(self, adjustments: Adjustments | None = None) -> dict:
+        """The stored recipe; with adjustments, the same recipe recording them (its run's versions kept)."""
+        recipe = read_recipe(self.stored.image_path)
+        if adjustments is None or adjustments.identity:
+            return recipe
+        extra = {key: value for key, value in recipe.items() if key not in ("format", "settings", ADJUSTMENTS)}
+        return make_recipe(self.settings, adjustments, **extra)
+
+    def recipe_json(self, adjustments: Adjustments | None = None) -> bytes:
+        return json.dumps(self.recipe(adjustments), indent=2, ensure_ascii=False).encode("utf-8")
 
     def losses_csv(self) -> bytes:
         """Per-step losses: step, scale, elapsed, the weighted terms, then every raw term."""
@@ -145,32 +160,21 @@ def zip_bytes(chosen: list[Result]) -> bytes:
     return buffer.getvalue()
 
 
-def download_buttons(result: Result, key: str) -> None:
-    """PNG (with recipe), JPEG, losses CSV and settings JSON; bytes are made when clicked."""
+def download_buttons(result: Result, key: str, adjustments: Adjustments | None = None) -> None:
+    """PNG (with recipe), JPEG, losses CSV and settings JSON; bytes are made when clicked. With
+    ``adjustments``, the images are adjusted and the recipes record it."""
+    adjusted = " Adjusted as set above; the recipe records it." if adjustments and not adjustments.identity else ""
     files = [
-        ("Download PNG", result.png, "png", "image/png", "The image with its recipe embedded."),
-        ("Download JPEG", result.jpeg, "jpg", "image/jpeg", "The image as a JPEG (quality 95)."),
+        ("Download PNG", lambda: result.png(adjustments), "png", "image/png",
+         "The image with its recipe embedded." + adjusted),
+        ("Download JPEG", lambda: result.jpeg(adjustments), "jpg", "image/jpeg",
+         "The image as a JPEG (quality 95)." + adjusted),
         ("Download losses (CSV)", result.losses_csv, "-losses.csv", "text/csv", "Every loss term per step."),
-        ("Download settings (JSON)", result.recipe_json, "json", "application/json",
-         "The recipe: load it back with Load recipe to repeat the run."),
+        ("Download settings (JSON)", lambda: result.recipe_json(adjustments), "json", "application/json",
+         "The recipe: load it back with Load recipe to repeat the run." + adjusted),
     ]
     with st.container(horizontal=True):
         for label, data, suffix, mime, help in files:
             name = f"{result.stem}{suffix}" if suffix.startswith("-") else f"{result.stem}.{suffix}"
             st.download_button(label, data, file_name=name, mime=mime, help=help, key=f"{key}-{suffix}",
                                on_click="ignore")
-
-
-def result_view(result: Result) -> None:
-    """A result: the image, before/after, its loss curve and every download."""
-    st.markdown(f"**Result #{result.number}** · {result.state}")
-    result_tab, compare_tab, losses_tab = st.tabs(["Result", "Before / after", "Losses"])
-    with result_tab:
-        st.image(result.image, caption="Result", width="stretch")
-    with compare_tab:
-        before, after = st.columns(2)
-        before.image(result.content, caption="Before: content", width="stretch")
-        after.image(result.image, caption="After: stylised", width="stretch")
-    with losses_tab:
-        loss_chart(result.rows)
-    download_buttons(result, key=f"latest-{result.number}")

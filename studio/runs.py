@@ -21,6 +21,7 @@ from nst.images import fit_problems
 from nst.settings import Settings
 from studio import recipes, state
 from studio.jobs import CANCELLED, DONE, FAILED, STOPPED, Job, Snapshot
+from studio.regions import region_problem
 from studio.resources import cached_model
 from studio.results import save_result
 from studio.uploads import Upload
@@ -98,7 +99,7 @@ def say(kind: str, text: str) -> None:
     st.session_state[_MESSAGE] = (kind, text)
 
 
-def _session_alive() -> Callable[[], bool]:
+def session_alive() -> Callable[[], bool]:
     """A thread-safe check that this browser session is still connected."""
     ctx = get_script_run_ctx()
     session_id = ctx.session_id if ctx else None
@@ -109,30 +110,46 @@ def _session_alive() -> Callable[[], bool]:
     return alive
 
 
+def clear_notes() -> None:
+    """Drop the notes about earlier attempts: they belong to old runs (call when one starts)."""
+    for key in (_MESSAGE, *_CLEARED_ON_START):
+        st.session_state.pop(key, None)
+
+
+def refusal(content: Upload | None, styles: list[Upload], settings: Settings) -> str | None:
+    """Why these inputs cannot run (a missing or too small image, weights that do not load), or None.
+    Loads the model on first use, with a spinner and its error on the page."""
+    if content is None:
+        return "Upload a content image first."
+    if not styles and settings.style_weight > 0:
+        return "Upload at least one style image (or set the style weight β to 0)."
+    too_small = fit_problems(content.image.size, [s.image.size for s in styles], settings.size,
+                             settings.style_scale, labels=[content.name, *(s.name for s in styles)])
+    if too_small:
+        return " ".join(too_small)
+    if settings.mask is not None and settings.regions is not None:
+        problem = region_problem(settings.mask, settings.regions, content.image.size, len(styles))
+        if problem:
+            return problem
+    try:
+        cached_model(settings.weights)
+    except NSTError as exc:
+        return str(exc)
+    return None
+
+
 def start(owner: str, content: Upload | None, styles: list[Upload], settings: Settings) -> None:
     """Start a job (it queues behind this browser's run still going, if any) unless MAX_LIVE are
     going already or an input is missing; the outcome goes to :func:`message`."""
     if sum(1 for run in live_runs(owner) if not run.job.stopping) >= MAX_LIVE:
         say("warning", f"{MAX_LIVE} runs are already going: one runs and one waits. Stop one, or wait.")
         return
-    if content is None:
-        say("error", "Upload a content image first.")
+    refused = refusal(content, styles, settings)
+    if refused:
+        say("error", refused)
         return
-    if not styles and settings.style_weight > 0:
-        say("error", "Upload at least one style image (or set the style weight β to 0).")
-        return
-    too_small = fit_problems(content.image.size, [s.image.size for s in styles], settings.size,
-                             settings.style_scale, labels=[content.name, *(s.name for s in styles)])
-    if too_small:
-        say("error", " ".join(too_small))
-        return
-    try:
-        cached_model(settings.weights)  # loaded here, with a spinner and its error on the page
-    except NSTError as exc:
-        say("error", str(exc))
-        return
-    for key in (_MESSAGE, *_CLEARED_ON_START):  # old notes belong to old runs
-        st.session_state.pop(key, None)
+    assert content is not None
+    clear_notes()
     run = ActiveRun(None, owner, content.name, [s.name for s in styles])  # type: ignore[arg-type]
 
     def finished(job: Job, snap: Snapshot) -> None:
@@ -140,7 +157,7 @@ def start(owner: str, content: Upload | None, styles: list[Upload], settings: Se
         if result is not None:
             run.saved.append(result.number)
 
-    run.job = Job(content.image, [s.image for s in styles], settings, keepalive=_session_alive(),
+    run.job = Job(content.image, [s.image for s in styles], settings, keepalive=session_alive(),
                   on_finish=finished).start()
     with _lock:
         _runs.setdefault(owner, []).append(run)

@@ -4,6 +4,9 @@ The mapping (:func:`widget_values`, :func:`settings_from_widgets`, :func:`proble
 reads any mapping of widget values, so it is tested without Streamlit. Bounds and choices come
 from ``nst.settings.RULES``; the only rules kept here are the studio's own (:data:`WIDGET_RULES`).
 
+``mask`` and ``regions`` have keys (``set_mask``, ``set_regions``) but no widget: the regions
+editor (:mod:`studio.region_editor`) sets them from the painting, or a loaded recipe does.
+
 Values are mirrored into a plain (non-widget) dict after each run so they survive visits to
 other pages, where Streamlit drops the state of widgets it did not draw.
 """
@@ -34,6 +37,10 @@ WIDGET_RULES = {
     "weights": (lambda v: v in WEIGHT_SOURCES, "weights cannot be {value!r}: the studio runs the bundled VGG19"
                 " or torchvision's, never a file path"),
 }
+
+
+# Fields drawn as sliders: a slider cannot hold a value outside its range, so such a value is not shown.
+SLIDERS = ("region_blur",)
 
 
 def layer_weight_key(layer: str) -> str:
@@ -122,7 +129,7 @@ def showable(key: str, value: Any) -> bool:
     if r.kind == INT:
         return isinstance(value, int) and not isinstance(value, bool)
     if r.kind == FLOAT:
-        return _real(value)
+        return r.accepts(value) if name in SLIDERS else _real(value)
     if r.kind in (CHOICE, LAYERS, INTS, MASK, REGIONS):
         return r.accepts(value)
     return isinstance(value, str) and bool(value)
@@ -208,3 +215,10 @@ def keep_widgets(*keys: str) -> None:
     """Remember these widgets' values for :func:`restore_widgets` (call after them)."""
     kept = st.session_state.setdefault(_KEPT_WIDGETS, {})
     kept.update({key: st.session_state[key] for key in keys if key in st.session_state})
+
+
+def widget_value(key: str, default: Any = None) -> Any:
+    """A widget's value, or the one kept when it was last drawn (it may not be drawn on this run)."""
+    if key in st.session_state:
+        return st.session_state[key]
+    return st.session_state.get(_KEPT_WIDGETS, {}).get(key, default)

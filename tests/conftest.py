@@ -68,3 +68,20 @@ def browser(chromium_path: str):
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """The data callables of the app's deferred download buttons by file name, newest kept: AppTest
+    drops its media files after each run, so a test calls them as a click would."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    found: dict = {}
+    register = MediaFileManager.add_deferred
+
+    def keep(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        found[file_name] = data_callable
+        return register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", keep)
+    return found

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -86,3 +89,53 @@ def texts(elements) -> list[str]:
 
 def captions(app: AppTest) -> list[str]:
     return [img.caption for element in app.image for img in element.proto.imgs]
+
+
+# -- stored results ------------------------------------------------------------------------------
+def new_owner() -> str:
+    """A browser token no other test uses."""
+    return uuid.uuid4().hex
+
+
+def store_results(owner: str, content_image: Image.Image, count: int = 2) -> list:
+    """``count`` results of a browser (``studio.results.Result``), saved as a finished job saves
+    them (the second stopped early); each image is the photo upside down, brighter by result."""
+    from nst import Settings
+    from studio.jobs import Snapshot
+    from studio.results import save_result
+
+    saved = []
+    for number in range(1, count + 1):
+        rows = [{"step": s, "scale": 0, "elapsed_s": 0.1 * s, "content": 1.0 / s, "style": 2.0 / s, "tv": 0.0,
+                 "total": 3.0 / s} for s in (1, 2, 3)]
+        image = np.clip(np.asarray(content_image)[::-1].astype(int) + 40 * (number - 1), 0, 255).astype(np.uint8)
+        snap = Snapshot(status="stopped" if number == 2 else "done", message="", device="cpu", queue_position=0,
+                        step=3, total_steps=3 if number == 1 else 9, scale=0, n_scales=1, elapsed=0.3,
+                        losses={k: v for k, v in rows[-1].items() if k in ("content", "style", "tv", "total")},
+                        rows=rows, preview=None, preview_step=3, result=image, shape=image.shape[:2])
+        saved.append(save_result(owner, snap, Settings(size=64, steps=3, seed=number), content_image,
+                                 f"photo{number}.png", ["paint.png"]))
+    return saved
+
+
+# -- paintings, as the regions editor's canvas returns them ----------------------------------------
+RED, BLUE, YELLOW, WHITE = "#ff0000", "#0000ff", "#ffff00", "#ffffff"
+
+
+def canvas(width: int = 300, height: int = 200) -> np.ndarray:
+    """An empty canvas: transparent everywhere."""
+    return np.zeros((height, width, 4), np.uint8)
+
+
+def stroke(paint: np.ndarray, colour: str, rows: slice, cols: slice) -> None:
+    """A stroke of the editor's (see studio.regions.STROKE_ALPHA) over what is there, composited as
+    the browser's canvas does ('source-over') and returned unpremultiplied, as toDataURL gives it."""
+    from nst.masks import rgb
+    from studio.regions import STROKE_ALPHA
+
+    region = paint[rows, cols].astype(np.float64)
+    a_dst = region[..., 3:] / 255
+    a_out = STROKE_ALPHA + a_dst * (1 - STROKE_ALPHA)
+    mixed = (np.array(rgb(colour), np.float64) * STROKE_ALPHA + region[..., :3] * a_dst * (1 - STROKE_ALPHA)) / a_out
+    paint[rows, cols, :3] = np.rint(mixed)
+    paint[rows, cols, 3:] = np.rint(a_out * 255)

@@ -9,6 +9,7 @@ import io
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -16,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from bench.synthetic import encode, gradient
 from nst import Settings
 from nst.images import load_image, png_bytes
+from nst.masks import encode_mask
 from nst.recipe import make_recipe
 from nst.settings import MAX_SIZE
 from studio import state
@@ -207,6 +209,8 @@ DEFAULTS = state.default_values()
     ("set_optimizer", "sgd", "optimizer must be one of"),
     ("set_weights", "/etc/passwd", "weights cannot be '/etc/passwd'"),
     ("set_weights", "../../secret.pth", "weights cannot be '../../secret.pth'"),
+    ("set_mask", "not a png", "mask must be a PNG in base64"),
+    ("set_region_blur", 5.0, "region_blur must be a number from 0 to 0.25, got 5.0"),  # a slider cannot show it
 ])
 def test_invalid_session_state_is_refused_at_start(monkeypatch, key, value, expected):
     opened = spy_file_access(monkeypatch)
@@ -274,6 +278,10 @@ RECIPES = {
     "sentinel_path": (None, "file path"),
     "not_a_recipe": ({"format": "something-else", "settings": {}}, "not a recipe made by this tool"),
     "settings_not_object": ({**make_recipe(Settings()), "settings": [1, 2]}, "expected a JSON object"),
+    "mask_not_png": (recipe_with(mask="bm90IGEgcG5n", regions=["#ff0000=1"]), "mask must be a PNG in base64"),
+    "regions_without_mask": (recipe_with(regions=["#ff0000=1"]), "regions need a mask"),
+    "mask_colour_unnamed": (recipe_with(mask=encode_mask(np.full((8, 8, 3), (255, 0, 0), np.uint8), ["#ff0000=1"]),
+                                        regions=["#0000ff=1"]), "no region names"),
 }
 
 

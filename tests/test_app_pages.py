@@ -3,46 +3,21 @@
 from __future__ import annotations
 
 import io
-import uuid
 import zipfile
 
 import numpy as np
 import pytest
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from nst import Settings
 from nst.recipe import read_recipe
 from studio.explorer import CONTENT_LAYERS
 from studio.compare import blend
-from studio.jobs import Snapshot
-from studio.results import Result, save_result, zip_bytes
-from tests.support import start_app
+from studio.results import zip_bytes
+from tests.support import new_owner, start_app, store_results
 
 
 def open_page(page: str, **state) -> AppTest:
     return start_app(**state).switch_page(page).run()
-
-
-def new_owner() -> str:
-    """A browser token no other test uses."""
-    return uuid.uuid4().hex
-
-
-def store_results(owner: str, content_image: Image.Image, count: int = 2) -> list[Result]:
-    """``count`` results of a browser, saved as a finished job saves them (the second stopped early)."""
-    saved = []
-    for number in range(1, count + 1):
-        rows = [{"step": s, "scale": 0, "elapsed_s": 0.1 * s, "content": 1.0 / s, "style": 2.0 / s, "tv": 0.0,
-                 "total": 3.0 / s} for s in (1, 2, 3)]
-        snap = Snapshot(status="stopped" if number == 2 else "done", message="", device="cpu", queue_position=0,
-                        step=3, total_steps=3 if number == 1 else 9, scale=0, n_scales=1, elapsed=0.3,
-                        losses={k: v for k, v in rows[-1].items() if k in ("content", "style", "tv", "total")},
-                        rows=rows, preview=None, preview_step=3, result=np.asarray(content_image)[::-1].copy(),
-                        shape=(48, 64))
-        saved.append(save_result(owner, snap, Settings(size=64, steps=3, seed=number), content_image,
-                                 f"photo{number}.png", ["paint.png"]))
-    return saved
 
 
 def test_how_it_works_has_formulas_and_references():

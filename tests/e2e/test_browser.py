@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bench.browser import (LOAD_TIMEOUT_MS, image_with_caption, make_content, make_style, set_number, upload,
-                           wait_for_app_idle, wait_visible)
+from bench.browser import (LOAD_TIMEOUT_MS, download_button, image_with_caption, make_content, make_style,
+                           set_number, upload, wait_for_app_idle, wait_visible)
 from nst.recipe import read_recipe
 
 pytestmark = pytest.mark.slow  # real server and browser: the full run, not the quick loop
@@ -74,13 +74,7 @@ DRAWN_JS = """
 
 
 def download_png(page: Page) -> Locator:
-    # A download button with ``help`` renders a second, hidden copy of itself (for sizing);
-    # the role query skips that one.
-    return (
-        page.locator('[data-testid="stDownloadButton"]')
-        .get_by_role("button", name="Download PNG", exact=True)
-        .filter(visible=True)
-    )
+    return download_button(page, "Download PNG")
 
 
 def test_stylize_end_to_end(page: Page, app_url: str, artifacts_dir: Path, tmp_path: Path) -> None:

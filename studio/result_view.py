@@ -1,0 +1,84 @@
+"""The stage's result: the image, before/after, the loss curve, the post-run controls and the downloads.
+
+The post-run controls (:mod:`nst.adjust`) do not re-optimise: a strength slider blends the result
+back towards the photo in RGB, and the colour control keeps the photo's colours (luminance
+transfer) or matches its colour statistics. The picture on the page is adjusted at display size
+by an :class:`~nst.adjust.Adjuster` prepared once per result and cached, so a change costs
+milliseconds whatever the result's size; the downloads adjust the full-size image when clicked.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any, Mapping
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from nst.adjust import ADJUST_RULES, RECOLOR_MODES, Adjuster, Adjustments
+from studio.charts import loss_chart
+from studio.results import Result, download_buttons
+
+DISPLAY_SIDE = 1024  # px: the adjusted picture on the page (the stage is narrower than this)
+RECOLOR_LABELS = {"none": "Off", "luminance": "Keep the photo's colours", "histogram": "Match the photo's colour"
+                  " statistics"}
+
+
+def strength_key(number: int) -> str:
+    return f"adjust_strength_{number}"
+
+
+def recolor_key(number: int) -> str:
+    return f"adjust_recolor_{number}"
+
+
+def adjustments_from(values: Mapping[str, Any], number: int) -> Adjustments:
+    """The post-run controls of result ``number`` as the widget ``values`` hold them (none: identity)."""
+    return Adjustments(mix=float(values.get(strength_key(number), 1.0)),
+                       recolor=values.get(recolor_key(number), "none"))
+
+
+def display_adjuster(image_path: str, content_path: str) -> Adjuster:
+    """A stored result and its photo at display size, prepared once per result (keyed by the file's
+    path and modification time: a store made again at the same paths is not taken for the old one)."""
+    return _display_adjuster(image_path, content_path, os.stat(image_path).st_mtime_ns)
+
+
+@lru_cache(maxsize=3)
+def _display_adjuster(image_path: str, content_path: str, _mtime: int) -> Adjuster:
+    image = Image.open(image_path).convert("RGB")
+    if max(image.size) > DISPLAY_SIDE:
+        image.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)
+    return Adjuster(np.asarray(image), Image.open(content_path).convert("RGB"))
+
+
+def adjust_controls(result: Result) -> Adjustments:
+    """The strength slider and the colour choice of one result; returns what they are set to."""
+    strength, recolor = ADJUST_RULES["mix"], ADJUST_RULES["recolor"]
+    left, right = st.columns(2)
+    left.slider("Strength", float(strength.low), float(strength.high), 1.0, 0.05, key=strength_key(result.number),
+                help=strength.help + " 1: the result as it came out; 0: the photo.")
+    right.selectbox("Colour", RECOLOR_MODES, key=recolor_key(result.number), format_func=RECOLOR_LABELS.get,
+                    help=recolor.help)
+    return adjustments_from(st.session_state, result.number)
+
+
+def result_view(result: Result) -> None:
+    """A result: the (adjusted) image, before/after, its loss curve, the post-run controls and every download."""
+    st.markdown(f"**Result #{result.number}** · {result.state}")
+    result_tab, compare_tab, losses_tab = st.tabs(["Result", "Before / after", "Losses"])
+    adjustments = adjust_controls(result)  # under the tabs, and drawn before the pictures that use it
+    picture = display_adjuster(str(result.stored.image_path), str(result.stored.content_path))(adjustments)
+    caption = "Result" if adjustments.identity else \
+        f"Result · strength {adjustments.mix:g} · colour {RECOLOR_LABELS[adjustments.recolor].lower()}"
+    with result_tab:
+        st.image(picture, caption=caption, width="stretch")
+    with compare_tab:
+        before, after = st.columns(2)
+        before.image(result.content, caption="Before: content", width="stretch")
+        after.image(picture, caption="After: stylised", width="stretch")
+    with losses_tab:
+        loss_chart(result.rows)
+    download_buttons(result, key=f"latest-{result.number}", adjustments=adjustments)
