@@ -226,6 +226,11 @@ def wait_visible(page: Page, locator: Locator, what: str, timeout_ms: int) -> No
         page.wait_for_timeout(200)
 
 
+def press(page: Page, name: str) -> None:
+    """Click the button called ``name`` and wait for the rerun it triggers."""
+    rerun_and_wait(page, lambda: page.get_by_role("button", name=name, exact=True).click())
+
+
 def uploader(page: Page, label: str) -> Locator:
     box = page.locator('[data-testid="stFileUploader"]').filter(
         has=page.locator('[data-testid="stWidgetLabel"]', has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))

@@ -1,4 +1,4 @@
-"""Stylize: upload a photo and paintings, tune the settings, watch the run, download the result."""
+"""Stylize: a photo and paintings in, the settings, the live run, the result out."""
 
 from __future__ import annotations
 
@@ -6,38 +6,33 @@ import streamlit as st
 
 from nst.errors import SettingsError
 from nst.images import fit_problems
-from studio import form, runs, state
+from studio import form, inputs, runs, state
 from studio.identity import browser_token
 from studio.live import stage
 from studio.region_editor import region_editor
-from studio.uploads import kept_uploads, shown_width
 from studio.variant_view import start_variants, variant_options
 
 owner = browser_token()
 runs.collect(owner)
+state.ensure_state()
 
-inputs, stage_column = st.columns([2, 3], gap="medium")
-with inputs:
+inputs_column, stage_column = st.columns([2, 3], gap="medium")
+with inputs_column:
     st.markdown("#### Neural style transfer")
+    fast = inputs.method_picker() == "fast"
     content_column, style_column = st.columns(2)  # side by side: the Start button stays in view
 with content_column:
-    contents = kept_uploads("Content image", "content_file", help="The picture whose layout the result keeps.",
-                            stale=runs.NOTES)
-    content = contents[0] if contents else None
-    if content is not None:
-        st.image(content.thumb, caption=f"{content.name} · {content.image.width}×{content.image.height}",
-                 width=shown_width(content.thumb, 140))
+    content = inputs.content_input()
 with style_column:
-    styles = kept_uploads("Style images", "style_files", multiple=True, stale=runs.NOTES,
-                          help="One or more paintings; with several, the blend weights mix them.")
-with inputs:
-    form.blend_sliders(styles)
+    styles = inputs.style_input()
+with inputs_column:
+    form.blend_sliders(styles, inputs.builtins())
 
 with st.sidebar:
     st.header("Settings")
     form.settings_form(content.image.size if content is not None else (4, 3))
 
-with inputs:
+with inputs_column:
     size, style_scale = st.session_state[state.KEY["size"]], st.session_state[state.KEY["style_scale"]]
     if content is not None and not state.problems(st.session_state):
         for problem in fit_problems(content.image.size, [s.image.size for s in styles], size, style_scale,
@@ -48,9 +43,11 @@ with inputs:
     if start_col.button("Queue another" if busy else "Start", key="start", type="primary", width="stretch",
                         help="Runs the current settings after the run in progress." if busy else None):
         try:
-            runs.start(owner, content, styles, state.session_settings(len(styles)))
+            runs.start(owner, content, styles, state.session_settings(inputs.source_count(styles)))
         except SettingsError as exc:
             runs.say("error", str(exc))
+        if fast:  # a fast result takes about a second: wait for it here rather than for the next poll
+            runs.wait(owner, seconds=5.0)
     if stop_col.button("Stop", key="stop", width="stretch", disabled=not runs.running(owner)):
         runs.stop(owner)
     regions_col, variants_col = st.columns(2)

@@ -13,7 +13,7 @@ import streamlit as st
 
 from nst.layers import CONV_LAYERS
 from nst.settings import FLOAT, INT, PRESETS, RULES, preset
-from studio import state
+from studio import library, state
 from studio.recipes import recipe_loader
 from nst.estimate import estimate_seconds
 from studio.resources import accelerator, cpu_name, default_device, measured_step_cost, torchvision_usable
@@ -137,16 +137,22 @@ def _run_length(content_size: tuple[int, int]) -> None:
 
 
 def settings_form(content_size: tuple[int, int] = (4, 3)) -> None:
-    """Draw every settings widget (call inside the container that should hold them); the content's
-    (width, height) sizes the run-time estimates."""
-    state.ensure_state()
+    """Draw every settings widget but the method (call inside the container that should hold them, after
+    state.ensure_state()); the content's (width, height) sizes the run-time estimates."""
     found = state.problems(st.session_state)
+    fast = st.session_state[KEY["method"]] == "fast"
     st.selectbox("Preset", list(PRESETS), key=state.PRESET, format_func=lambda v: PRESET_LABELS.get(v, v),
                  on_change=_apply_preset, help="Sets every setting to a named starting point.")
     recipe_loader()
     device_picker()
     _number("Output size (px)", "size", found, step=32)
-    _run_length(content_size)
+    if fast or st.session_state[KEY["init"]] == "fast":
+        st.slider("Style strength (fast method)", 0.0, 1.0, step=0.05, key=KEY["strength"], help=help_text("strength"))
+    if fast:
+        st.caption("The fast method paints in one pass: the optimiser's settings below apply to Optimise and"
+                   " Refine.")
+    else:
+        _run_length(content_size)
     _number("Steps", "steps", found, step=50)
     _choice(st.radio, "Optimiser", "optimizer", RULES["optimizer"].choices, horizontal=True)
     _number("Learning rate", "lr", found, step=0.01, format="%g", placeholder="default")
@@ -193,16 +199,21 @@ def _advanced(found: dict[str, str]) -> None:
     _number("Adam ε", "eps", found, step=0.01, format="%g")
 
 
-def blend_sliders(styles: list[Upload]) -> None:
-    """A thumbnail per style image, and a blend weight for each when there are several."""
-    for index, upload in enumerate(styles):
+def blend_sliders(styles: list[Upload], builtins: tuple[int, ...] = ()) -> None:
+    """A thumbnail per style source (the style images, then the built-in styles), and a blend weight
+    for each when there are several."""
+    sources = [(u.name, u.thumb) for u in styles]
+    if builtins:
+        swatches = library.swatches()
+        sources += [(library.builtin_name(i), swatches[i]) for i in builtins]
+    for index, (name, picture) in enumerate(sources):
         thumb, weight = st.columns([1, 2], vertical_alignment="center")
-        thumb.image(upload.thumb, width=shown_width(upload.thumb, 72))
-        if len(styles) > 1:  # a lone style's weight would be normalised to 1 anyway
+        thumb.image(picture, width=shown_width(picture, 72))
+        if len(sources) > 1:  # a lone style's weight would be normalised to 1 anyway
             key = state.blend_key(index)
             st.session_state.setdefault(key, 1.0)
-            weight.slider(f"Blend weight · {upload.name}", 0.0, max(1.0, float(st.session_state[key])), step=0.05,
+            weight.slider(f"Blend weight · {name}", 0.0, max(1.0, float(st.session_state[key])), step=0.05,
                           key=key, help="Share of this style in the mix; weights are normalised to sum to 1.")
         else:
-            weight.caption(upload.name)
+            weight.caption(name)
     state.remember()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from studio import runs, variants
+from nst.errors import SettingsError
+from studio import inputs, runs, state, variants
 from studio.charts import loss_chart
 from studio.jobs import QUEUED, Snapshot
 from studio.result_view import result_view
@@ -33,10 +34,11 @@ def job_panel(snap: Snapshot) -> None:
     scale, so it does not jump in size; the chart sits under it."""
     if snap.status == QUEUED:
         place = f"number {snap.queue_position} in the queue" if snap.queue_position else "next"
-        st.info(f"Waiting for the {snap.device}: you are {place}, behind the run using it now. "
-                "Press Stop to cancel.")
+        st.info(f"Waiting for a free {snap.device}: you are {place}. Press Stop to cancel.")
         return
     st.progress(snap.fraction, text=progress_text(snap))
+    if snap.message:  # e.g. a cluster worker was lost and the run goes on, retried, elsewhere
+        st.caption(snap.message)
     if snap.preview is not None:
         st.image(snap.preview, caption=f"Step {snap.preview_step} of {snap.total_steps}", width="stretch")
     else:
@@ -69,6 +71,15 @@ def _poll(owner: str, content: Upload | None, styles: list[Upload]) -> None:
     if run is None:
         latest = results(owner)
         if latest:
-            result_view(latest[-1])
+            result_view(latest[-1], refine=lambda: _refine(owner, content, styles))
         elif variants.grid(owner) is None:
             st.info("Your picture appears here: upload a photo and a painting, then press Start.")
+
+
+def _refine(owner: str, content: Upload | None, styles: list[Upload]) -> None:
+    """Refine the fast result shown: optimise from it with the form's settings, then redraw the page."""
+    try:
+        runs.refine(owner, content, styles, state.session_settings(inputs.source_count(styles)))
+    except SettingsError as exc:
+        runs.say("error", str(exc))
+    st.rerun()

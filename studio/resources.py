@@ -11,10 +11,12 @@ import torch
 from nst import load_model
 from nst.device import describe, device_key, gpu_name, resolve_device
 from nst.estimate import StepCost, step_cost
+from nst.fast import load_networks
 from nst.vgg import VGG19Features
 from nst.weights import TORCHVISION_FILE
 from studio.executors import cluster_gpus
 from studio.limiter import shared_limiter
+from studio.policy import policy
 from studio.policy import policy
 from studio.state import WEIGHT_SOURCES
 
@@ -25,6 +27,13 @@ def cached_model(weights: str) -> VGG19Features:
     if weights not in WEIGHT_SOURCES:
         raise ValueError(f"weights must be one of {WEIGHT_SOURCES}, got {weights!r}")
     return load_model(weights)
+
+
+@st.cache_resource(show_spinner="Loading the fast networks …")
+def cached_fast_networks(device: str) -> None:
+    """The fast method's networks, loaded once per process and device (the first fast result then
+    comes in about a second, not after seconds of loading)."""
+    load_networks(resolve_device(device))
 
 
 def torchvision_usable() -> bool:
@@ -72,7 +81,10 @@ def _step_cost_future(device: str) -> Future:
 
 
 def measured_step_cost(device: str) -> StepCost | None:
-    """This device's step cost once it has been measured (None until then, or if it cannot be)."""
+    """This device's step cost once it has been measured (None until then, if it cannot be, or when
+    runs go to a cluster, whose workers this machine cannot time)."""
+    if policy().cluster is not None:
+        return None
     future = _step_cost_future(device)
     if not future.done() or future.exception() is not None:
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import streamlit as st
@@ -65,9 +65,15 @@ def adjust_controls(result: Result) -> Adjustments:
     return adjustments_from(st.session_state, result.number)
 
 
-def result_view(result: Result) -> None:
-    """A result: the (adjusted) image, before/after, its loss curve, the post-run controls and every download."""
-    st.markdown(f"**Result #{result.number}** · {result.state}")
+def result_view(result: Result, refine: Callable[[], None] | None = None) -> None:
+    """A result: the (adjusted) image, before/after, its loss curve, the post-run controls and every
+    download; on a fast result, ``refine`` (when given) behind a Refine button."""
+    title, action = st.columns([3, 1], vertical_alignment="center")
+    title.markdown(f"**Result #{result.number}** · {result.state}")
+    if refine is not None and result.settings.method == "fast" and action.button(
+            "Refine", key=f"refine-{result.number}", icon=":material/auto_fix_high:", width="stretch",
+            help="Optimise from this fast result (VGG19, the current settings): more of the painting's texture."):
+        refine()
     result_tab, compare_tab, losses_tab = st.tabs(["Result", "Before / after", "Losses"])
     adjustments = adjust_controls(result)  # under the tabs, and drawn before the pictures that use it
     picture = display_adjuster(str(result.stored.image_path), str(result.stored.content_path))(adjustments)

@@ -79,7 +79,7 @@ class Result:
         """'300 steps', or how and where it ended early."""
         meta = self.meta
         if meta["status"] == "done":
-            return f"{meta['step']} steps"
+            return "fast method" if self.settings.method == "fast" else f"{meta['step']} steps"
         height, width = meta["scale_shape"]
         where = f"at step {meta['step']} of {meta['total_steps']}"
         if [height, width] != list(self.image.shape[:2]):  # upsampled from a coarser scale

@@ -9,6 +9,7 @@ the store when it ends, so nothing depends on a page watching at that moment.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,7 +23,8 @@ from nst.settings import Settings
 from studio import recipes, state
 from studio.jobs import CANCELLED, DONE, FAILED, STOPPED, Job, Snapshot
 from studio.regions import region_problem
-from studio.resources import cached_model
+from studio.policy import policy
+from studio.resources import cached_fast_networks, cached_model
 from studio.results import save_result
 from studio.uploads import Upload
 
@@ -120,9 +122,10 @@ def refusal(content: Upload | None, styles: list[Upload], settings: Settings) ->
     """Why these inputs cannot run (a missing or too small image, weights that do not load), or None.
     Loads the model on first use, with a spinner and its error on the page."""
     if content is None:
-        return "Upload a content image first."
-    if not styles and settings.style_weight > 0:
-        return "Upload at least one style image (or set the style weight β to 0)."
+        return "Upload a content image first, or pick an example photo."
+    if not styles and not settings.builtin_styles and (settings.style_weight > 0 or settings.method == "fast"):
+        return ("Upload at least one style image, or pick one from the style library"
+                + (" (or set the style weight β to 0)." if settings.method == "gatys" else "."))
     too_small = fit_problems(content.image.size, [s.image.size for s in styles], settings.size,
                              settings.style_scale, labels=[content.name, *(s.name for s in styles)])
     if too_small:
@@ -131,8 +134,12 @@ def refusal(content: Upload | None, styles: list[Upload], settings: Settings) ->
         problem = region_problem(settings.mask, settings.regions, content.image.size, len(styles))
         if problem:
             return problem
-    try:
-        cached_model(settings.weights)
+    try:  # here, with a spinner and its error on the page; a cluster's workers hold their own
+        if policy().cluster is None:
+            if settings.method == "gatys":
+                cached_model(settings.weights)
+            if settings.method == "fast" or settings.init == "fast":
+                cached_fast_networks(settings.device)
     except NSTError as exc:
         return str(exc)
     return None
@@ -161,6 +168,20 @@ def start(owner: str, content: Upload | None, styles: list[Upload], settings: Se
                   on_finish=finished).start()
     with _lock:
         _runs.setdefault(owner, []).append(run)
+
+
+def wait(owner: str, seconds: float) -> None:
+    """Wait up to ``seconds`` for this browser's runs to end (a fast run: its result in this redraw),
+    then collect them."""
+    deadline = time.monotonic() + seconds
+    for run in live_runs(owner):
+        run.job.join(max(0.0, deadline - time.monotonic()))
+    collect(owner)
+
+
+def refine(owner: str, content: Upload | None, styles: list[Upload], settings: Settings) -> None:
+    """Optimise from the fast result with these settings (Refine on a fast result)."""
+    start(owner, content, styles, settings.refine())
 
 
 def stop(owner: str) -> None:

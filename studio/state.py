@@ -54,8 +54,9 @@ def blend_key(index: int) -> str:
 def widget_values(settings: Settings, n_blends: int = 0) -> dict[str, Any]:
     """Session-state values that make the form show ``settings``."""
     values = {KEY[name]: getattr(settings, name) for name in FIELDS}
-    values[KEY["content_layers"]] = list(settings.content_layers)
-    values[KEY["style_layers"]] = list(settings.style_layers)
+    for name in FIELDS:  # multiselects hold lists
+        if RULES[name].kind in (LAYERS, INTS):
+            values[KEY[name]] = list(getattr(settings, name))
     values[BETA1], values[BETA2] = settings.betas
     values[CUSTOM_LAYER_WEIGHTS] = settings.style_layer_weights is not None
     for layer in CONV_LAYERS:

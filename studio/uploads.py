@@ -80,7 +80,8 @@ def kept_uploads(label: str, key: str, *, multiple: bool = False, help: str | No
     """A file uploader whose decoded files outlive its page; shows why a file is refused. A change
     of files drops the session keys in ``stale`` (notes that were about the old files).
 
-    Files kept from an earlier visit are named under the (then empty) uploader with a Clear button.
+    Files kept from an earlier visit (or an example chosen instead) are named under the empty uploader,
+    with a Clear button.
     """
     st.file_uploader(label, type=IMAGE_TYPES, key=key, accept_multiple_files=multiple, on_change=_keep,
                      args=(key, stale), help=help)
@@ -92,6 +93,16 @@ def kept_uploads(label: str, key: str, *, multiple: bool = False, help: str | No
     if uploads and not st.session_state.get(key):
         names = ", ".join(u.name for u in uploads)
         note, clear = st.columns([4, 1])
-        note.caption(f"Kept from before: {names}")
+        note.caption(f"In use: {names}")
         clear.button("Clear", key=f"clear_{key}", on_click=_forget, args=(key,), help="Forget these files.")
     return uploads
+
+
+def keep(key: str, uploads: list[Upload]) -> None:
+    """Make ``uploads`` what the uploader ``key`` holds for the page (an example picked instead of a file)."""
+    st.session_state[_KEPT + key] = list(uploads)
+
+
+def kept(key: str) -> list[Upload]:
+    """The usable uploads the uploader ``key`` holds for the page."""
+    return [item for item in st.session_state.get(_KEPT + key, []) if isinstance(item, Upload)]

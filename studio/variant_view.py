@@ -11,7 +11,7 @@ from nst.errors import SettingsError
 from nst.grid import grid_image
 from nst.images import png_bytes
 from nst.variants import MAX_VARIANTS, PREVIEW, ROWS
-from studio import runs, state, variants
+from studio import inputs, runs, state, variants
 from studio.jobs import Snapshot
 from studio.uploads import Upload
 
@@ -37,7 +37,7 @@ def variant_options() -> None:
 def start_variants(owner: str, content: Upload | None, styles: list[Upload]) -> None:
     """Start this browser's grid from the form's settings; a refusal goes to the run note."""
     try:
-        base = state.session_settings(len(styles))
+        base = state.session_settings(inputs.source_count(styles))
         photo = content.image if content else None  # without one, the refusal below says so
         grid = variants.Grid(base, photo, [s.image for s in styles],  # type: ignore[arg-type]
                              state.widget_value(COUNT, MAX_VARIANTS), state.widget_value(SWEEP, "auto"),
@@ -66,7 +66,7 @@ def _render(owner: str, content: Upload | None, styles: list[Upload]) -> None:
     if grid is None or grid.chosen is None:
         return
     try:
-        settings = grid.tiles[grid.chosen].variant.full(state.session_settings(len(styles)))
+        settings = grid.tiles[grid.chosen].variant.full(state.session_settings(inputs.source_count(styles)))
     except SettingsError as exc:
         runs.say("error", str(exc))
         return

@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bench.browser import (LOAD_TIMEOUT_MS, check_no_app_error, image_with_caption, make_content, make_style,
-                           new_page, prepare, rerun_and_wait, set_number, upload, wait_for_app_idle, wait_visible)
+                           new_page, prepare, press, rerun_and_wait, set_number, upload, wait_for_app_idle,
+                           wait_visible)
 
 pytestmark = pytest.mark.slow  # real server and browser: the full run, not the quick loop
 
@@ -32,10 +33,6 @@ def preview_step(page: Page) -> int:
     preview = image_with_caption(page, PREVIEW)
     wait_visible(page, preview, '"Step N" preview', RUN_MS)
     return int(PREVIEW.match(preview.first.locator('[data-testid="stImageCaption"]').inner_text()).group(1))
-
-
-def press(page: Page, name: str) -> None:
-    rerun_and_wait(page, lambda: page.get_by_role("button", name=name, exact=True).click())
 
 
 def gallery_titles(page: Page) -> list[str]:
@@ -84,7 +81,7 @@ def test_uploads_survive_a_visit_to_another_page(page: Page, app_url: str, image
     page.get_by_role("link", name="Stylize").click()
     wait_for_app_idle(page)
     expect(image_with_caption(page, f"{content.name} · 96×64")).to_be_visible()
-    expect(page.get_by_text(f"Kept from before: {style.name}")).to_be_visible()
+    expect(page.get_by_text(f"In use: {style.name}")).to_be_visible()
     expect(page.locator('[data-testid="stNumberInput"] input[aria-label="Steps"]')).to_have_value("7")
     press(page, "Start")  # and they are what the run uses
     wait_visible(page, image_with_caption(page, RESULT), '"Result" image', RUN_MS)

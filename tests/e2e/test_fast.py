@@ -1,0 +1,33 @@
+"""The fast method in a real browser: a fast result, then Refine optimises from it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from bench.browser import (image_with_caption, make_content, make_style, press, rerun_and_wait, set_number, upload,
+                           wait_for_app_idle, wait_visible)
+
+pytestmark = pytest.mark.slow  # real server and browser: the full run, not the quick loop
+
+RUN_MS = 90_000
+RESULT = re.compile(r"^\s*Result\s*$")
+
+
+def test_a_fast_result_then_refine(page: Page, app_url: str, tmp_path: Path, artifacts_dir: Path) -> None:
+    page.goto(app_url, wait_until="domcontentloaded")
+    wait_for_app_idle(page)
+    rerun_and_wait(page, lambda: page.get_by_text("Fast · about a second").click())
+    upload(page, "Content image", make_content(tmp_path / "content.png"))
+    upload(page, "Style images", make_style(tmp_path / "style.png"))
+    set_number(page, "Output size (px)", 128)
+    press(page, "Start")
+    wait_visible(page, image_with_caption(page, RESULT), "the fast result", RUN_MS)
+    expect(page.get_by_text(re.compile(r"^Result #1 · fast method"))).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "fast-result.png"))
+    set_number(page, "Steps", 20)
+    press(page, "Refine")
+    wait_visible(page, page.get_by_text(re.compile(r"^Result #2 · 20 steps")), "the refined result", RUN_MS)
