@@ -40,9 +40,13 @@ class DeviceError(NSTError):
     """The requested device or precision is not available on this machine."""
 
 
+class BudgetError(NSTError):
+    """A run that cannot fit its memory budget, not even in the smallest tiles."""
+
+
 class DivergedError(NSTError):
     """The optimisation produced a non-finite loss."""
 
 
 __all__ = ["NSTError", "SettingsError", "ImageError", "RecipeError", "WeightsError", "DeviceError",
-           "DivergedError"]
+           "BudgetError", "DivergedError"]
