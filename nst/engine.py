@@ -17,47 +17,21 @@ import torch.nn.functional as F
 from PIL import Image
 
 from nst import color
+from nst.budget import plan_run
 from nst.cache import GRAMS, GramCache, fingerprint
 from nst.device import resolve_device, resolve_dtype
+from nst.errors import DivergedError, SettingsError
 from nst.images import resize_max_side
 from nst.losses import content_loss, gram, gram_error, tv_loss
+from nst.memory import ALLOCATOR_SLACK, release_large_blocks
 from nst.optim import BoxAdam, BoxLBFGS
 from nst.records import StepRecord
-from nst.errors import DivergedError, SettingsError
+from nst.schedule import scale_sides, shape_for, split_steps
 from nst.settings import Settings
+from nst.tiles import Pass, Targets, TiledTerms, TileGrid, make_grid, whole
 from nst.vgg import VGG19Features, load_model
 
-# L-BFGS curvature pairs kept; each costs two image-sized vectors, so memory stays bounded.
-LBFGS_HISTORY = 10
-# Share of the step budget per scale, coarse to fine, before normalising: coarse steps are 4×
-# cheaper per halving of the side, so most optimisation happens there.
-SCALE_SHARE_RATIO = 1.6
-
-
-def scale_sides(size: int, settings: Settings) -> list[int]:
-    """Max side of each scale, coarse to fine, ending at ``size``."""
-    on = settings.multiscale == "on" or (settings.multiscale == "auto" and size >= 2 * settings.min_scale)
-    if not on or size <= settings.min_scale:
-        return [size]
-    count = int(math.floor(math.log2(size / settings.min_scale))) + 1
-    return [max(16, round(size / 2**k)) for k in range(count - 1, -1, -1)]
-
-
-def split_steps(total: int, scales: int) -> list[int]:
-    """Steps per scale summing to ``total``; coarser scales get more, every scale at least one
-    while the budget allows."""
-    if scales == 1:
-        return [total]
-    shares = [SCALE_SHARE_RATIO ** (scales - 1 - k) for k in range(scales)]
-    raw = [total * s / sum(shares) for s in shares]
-    steps = [max(1, int(r)) for r in raw]
-    steps[-1] += total - sum(steps)  # rounding goes to the final scale
-    while steps[-1] < 1:  # tiny budgets: take from the coarsest scales
-        i = max(range(scales - 1), key=lambda j: steps[j])
-        steps[i] -= 1
-        steps[-1] += 1
-    return steps
-
+__all__ = ["run", "scale_sides", "split_steps", "stylize", "to_tensor", "to_uint8", "to_uint16"]
 
 def to_tensor(image: Image.Image, device: torch.device) -> torch.Tensor:
     """PIL RGB to a (3, H, W) float tensor in [0, 1]."""
@@ -65,10 +39,20 @@ def to_tensor(image: Image.Image, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).contiguous().to(device)
 
 
+def _quantised(image: torch.Tensor, levels: int, dtype: torch.dtype) -> np.ndarray:
+    # One working copy, scaled in place: at print sizes each image-sized temporary is 150 MB.
+    array = image.detach().mul(levels).clamp_(0, levels).round_().to(dtype).permute(1, 2, 0).cpu().numpy()
+    return np.ascontiguousarray(array)
+
+
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) tensor in [0, 1] to an RGB uint8 (H, W, 3) array."""
-    array = image.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-    return np.ascontiguousarray(array)
+    return _quantised(image, 255, torch.uint8)
+
+
+def to_uint16(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) tensor in [0, 1] to an RGB uint16 (H, W, 3) array (0 … 65535)."""
+    return _quantised(image, 65535, torch.uint16)
 
 
 def _resize(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -78,47 +62,47 @@ def _resize(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
                          antialias=True)[0].clamp(0, 1)
 
 
-def _shape_for(side: int, width: int, height: int) -> tuple[int, int]:
-    """(H, W) with max side ``side`` and the aspect of width × height, each side >= 1."""
-    scale = side / max(width, height)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-@dataclass
-class _Target:
-    """What one scale optimises towards."""
-
-    content: dict[str, torch.Tensor]
-    grams: list[dict[str, torch.Tensor]]  # one set per style image
-    blend: list[float]
-    content_rgb: torch.Tensor  # the content at this scale, for colour recombination
-
-
 class _Objective:
-    """α·content + β·style + γ·TV for one scale, with the raw terms kept for the record."""
+    """α·content + β·style + γ·TV for one scale, with the raw terms kept for the record.
 
-    def __init__(self, model: VGG19Features, settings: Settings, target: _Target, dtype: torch.dtype) -> None:
-        self.model, self.s, self.t, self.dtype = model, settings, target, dtype
+    Untiled, one pass yields each layer's features and builds its terms at once; tiled, the raw
+    terms and their gradient come from :class:`nst.tiles.TiledTerms` over a grid drawn afresh
+    for every evaluation.
+    """
+
+    def __init__(self, net: Pass, settings: Settings, targets: Targets, tiling: "_Tiling | None") -> None:
+        self.net, self.s, self.t, self.tiling = net, settings, targets, tiling
         # w_l per style layer; none when β = 0, so the pass can stop at the content layer.
-        self.style_weights = dict(zip(settings.style_layers, settings.layer_weights)) \
-            if settings.style_weight > 0 else {}
-        self.layers = set(self.style_weights) | set(target.content)
+        self.style_weights = dict(zip(targets.style_layers, settings.layer_weights))
+        self.layers = set(self.style_weights) | set(targets.content)
+        self.grid: TileGrid | None = None  # the grid of the last tiled evaluation
 
-    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float], dict[str, float]]:
-        s = self.s
-        zero = image.new_zeros(())
-        content, style = zero, zero
+    def _streamed(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        content = image.new_zeros(())
         per_layer: dict[str, torch.Tensor] = {}
         # Each layer's terms are built as soon as the pass yields it (see iter_features).
-        for layer, f in self.model.iter_features(image[None], self.layers, pooling=s.pooling, dtype=self.dtype):
+        for layer, f in self.net.model.iter_features(image[None], self.layers, pooling=self.s.pooling,
+                                                     dtype=self.net.dtype):
             if layer in self.t.content:
                 content = content + content_loss(f, self.t.content[layer])
             if layer in self.style_weights:
                 g = gram(f)  # one Gram per layer, shared by every style image
-                e = sum((b * gram_error(g, grams[layer]) for grams, b in zip(self.t.grams, self.t.blend)), zero)
-                per_layer[f"style/{layer}"] = e
-                style = style + self.style_weights[layer] * e
-        raw = {"content": content, **per_layer, "style": style,
+                per_layer[layer] = sum((b * gram_error(g, grams[layer]) for grams, b in zip(self.t.grams, self.t.blend)),
+                                       image.new_zeros(()))
+        return content, per_layer
+
+    def _tiled(self, image: torch.Tensor, tiling: "_Tiling") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        height, width = image.shape[-2:]
+        self.grid = make_grid(height, width, tiling.tile, tiling.halo, tiling.align, tiling.shifts)
+        terms = TiledTerms.apply(image, self.net, self.t, tiling.forward, self.grid)
+        return terms[0], dict(zip(self.t.style_layers, terms[1:]))
+
+    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float], dict[str, float]]:
+        s = self.s
+        zero = image.new_zeros(())
+        content, per_layer = self._streamed(image) if self.tiling is None else self._tiled(image, self.tiling)
+        style = sum((self.style_weights[layer] * e for layer, e in per_layer.items()), zero)
+        raw = {"content": content, **{f"style/{layer}": e for layer, e in per_layer.items()}, "style": style,
                "tv": tv_loss(image[None]) if s.tv_weight > 0 else zero}
         weighted = {
             "content": s.content_weight * raw["content"],
@@ -135,20 +119,34 @@ class _Objective:
         return total, values, dict(zip(raw, numbers))
 
 
-def _style_grams(model: VGG19Features, style: torch.Tensor, settings: Settings, dtype: torch.dtype,
+@dataclass
+class _Tiling:
+    """How a tiled scale cuts its image: the largest tile, the halo, the random shifts of the
+    gradient pass's grid, and the grid of the pass without gradients (larger tiles, fixed)."""
+
+    tile: tuple[int, int]
+    halo: int
+    align: int
+    shifts: torch.Generator
+    forward: TileGrid
+
+
+def _grid(shape: tuple[int, int], tile: tuple[int, int] | None, halo: int, align: int) -> TileGrid:
+    """One pass over an image of ``shape`` when it fits in ``tile``, else unshifted tiles."""
+    if tile is None or (shape[0] <= tile[0] and shape[1] <= tile[1]):
+        return whole(*shape)
+    return make_grid(*shape, tile, halo, align)
+
+
+def _style_grams(net: Pass, style: torch.Tensor, settings: Settings, grid: TileGrid,
                  cache: GramCache) -> dict[str, torch.Tensor]:
     layers = tuple(settings.style_layers)
-    key = (fingerprint(style), layers, model.source, settings.pooling, str(style.device), str(dtype))
-
-    def compute() -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            feats = model.features(style[None], layers, pooling=settings.pooling, dtype=dtype)
-            return {layer: gram(f) for layer, f in feats.items()}
-
-    return cache.get_or_compute(key, compute)
+    key = (fingerprint(style), layers, net.model.source, settings.pooling, str(style.device), str(net.dtype))
+    return cache.get_or_compute(key, lambda: net.grams(style, grid, layers))
 
 
-def _init_image(settings: Settings, content: torch.Tensor, styles: list[torch.Tensor]) -> torch.Tensor:
+def _init_image(settings: Settings, content: torch.Tensor, styles: list[torch.Tensor],
+                start: Image.Image | None) -> torch.Tensor:
     shape = tuple(content.shape[-2:])
     if settings.init == "noise":
         # Seeded on the CPU so a seed means the same start image on every device.
@@ -157,10 +155,15 @@ def _init_image(settings: Settings, content: torch.Tensor, styles: list[torch.Te
         return noise.to(content.device)
     if settings.init == "style":
         return _resize(styles[0], shape)  # type: ignore[arg-type]
+    if settings.init == "image":
+        assert start is not None  # _check_inputs
+        image = to_tensor(start.resize((shape[1], shape[0]), Image.Resampling.LANCZOS), content.device)
+        return color.luminance(image) if settings.preserve_color == "luminance" else image
     return content.clone()
 
 
-def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings: Settings) -> list[float]:
+def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
+                  start: Image.Image | None) -> list[float]:
     """The style blend normalised to sum to 1, or SettingsError listing what the inputs lack."""
     problems: dict[str, str] = {}
     if not isinstance(content, Image.Image):
@@ -169,6 +172,10 @@ def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings:
         problems["styles"] = "at least one style image is needed (or set style_weight to 0)"
     if any(not isinstance(s, Image.Image) for s in styles):
         problems["styles"] = "every style must be a PIL image"
+    if settings.init == "image" and not isinstance(start, Image.Image):
+        problems["init"] = "init 'image' starts from an image: give one (the CLI's --from)"
+    if start is not None and settings.init != "image":
+        problems["init"] = f"a start image was given but init is {settings.init!r}; set init to 'image'"
     blend = list(settings.style_blend) if settings.style_blend is not None else [1.0] * len(styles)
     if styles and len(blend) != len(styles):
         problems["style_blend"] = f"style_blend has {len(blend)} weights for {len(styles)} style images"
@@ -192,38 +199,39 @@ class _Scale:
     luminance_only: bool
 
     def output(self) -> torch.Tensor:
-        """The current image as RGB in [0, 1] (chroma put back in luminance mode)."""
-        image = self.x.detach().clamp(0, 1)
-        return color.recombine(image, self.content_rgb) if self.luminance_only else image
+        """The current image as RGB (chroma put back in luminance mode); L-BFGS and Adam keep it
+        in [0, 1], and to_uint8 clamps anyway (no copy here: at print sizes it is 150 MB)."""
+        image = self.x.detach()
+        return color.recombine(image.clamp(0, 1), self.content_rgb) if self.luminance_only else image
 
 
 class _Run:
     """What a whole run shares across its scales: device, model, inputs at full size, the plan."""
 
     def __init__(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
-                 model: VGG19Features | None, cache: GramCache) -> None:
-        self.settings, self.cache = settings, cache
-        self.blend = _check_inputs(content, styles, settings)
+                 model: VGG19Features | None, cache: GramCache, start: Image.Image | None) -> None:
+        self.settings, self.cache, self.start = settings, cache, start
+        self.blend = _check_inputs(content, styles, settings, start)
         self.device = resolve_device(settings.device)
         self.dtype = resolve_dtype(settings.precision, self.device)
+        # Before anything is computed: BudgetError when the run cannot fit its memory.
+        self.plan = plan_run(settings, content.size, [s.size for s in styles], self.device)
+        if self.device.type == "cpu" and self.plan.peak * ALLOCATOR_SLACK > self.plan.budget:
+            release_large_blocks()  # so resident memory follows the tensors, as the plan counts them
         self.model = model if model is not None else load_model(settings.weights)
         # Pillow's Lanczos gives the best downscale of the full-resolution inputs; scales below
         # the output are made from these tensors.
         self.content = to_tensor(resize_max_side(content, settings.size), self.device)
         style_side = max(1, round(settings.size * settings.style_scale))
         self.styles = [to_tensor(resize_max_side(s, style_side), self.device) for s in styles]
-        self.sides = scale_sides(settings.size, settings)
-        self.plan = split_steps(settings.steps, len(self.sides))
 
     def scale(self, index: int, previous: torch.Tensor | None) -> _Scale:
         """Targets, start image and optimiser of scale ``index``, continuing from ``previous``."""
-        s, model, dtype = self.settings, self.model, self.dtype
-        height, width = self.content.shape[-2:]
-        side = self.sides[index]
-        shape = _shape_for(side, width, height)
+        s, plan = self.settings, self.plan.scales[index]
+        shape = plan.shape
         content_rgb = _resize(self.content, shape)
-        style_side = max(1, round(side * s.style_scale))
-        styles = [_resize(t, _shape_for(style_side, t.shape[-1], t.shape[-2])) for t in self.styles]
+        style_side = max(1, round(plan.side * s.style_scale))
+        styles = [_resize(t, shape_for(style_side, t.shape[-1], t.shape[-2])) for t in self.styles]
         net_content = content_rgb
         if s.preserve_color == "luminance":
             net_content = color.luminance(content_rgb)
@@ -231,16 +239,22 @@ class _Run:
         elif s.preserve_color == "histogram":
             styles = [color.match_histogram(t, content_rgb) for t in styles]
 
+        net, halo, align = Pass(self.model, s.pooling, self.dtype), self.plan.halo, self.plan.align
         content_layers = s.content_layers if s.content_weight > 0 else ()
-        with torch.no_grad():
-            content_targets = model.features(net_content[None], content_layers, pooling=s.pooling,
-                                             dtype=dtype) if content_layers else {}
-        grams = [_style_grams(model, t, s, dtype, self.cache) for t in styles] if s.style_weight > 0 else []
-        objective = _Objective(model, s, _Target(content_targets, grams, self.blend, content_rgb), dtype)
-        start = _init_image(s, net_content, styles) if previous is None else _resize(previous, shape)
+        content_targets = net.feature_maps(net_content, _grid(shape, plan.targets_tile, halo, align),
+                                           content_layers) if content_layers else {}
+        grams = [_style_grams(net, t, s, _grid(tuple(t.shape[-2:]), plan.targets_tile, halo, align), self.cache)
+                 for t in styles] if s.style_weight > 0 else []
+        targets = Targets(content_targets, grams, self.blend, s.style_layers if s.style_weight > 0 else ())
+        tiling = None
+        if plan.tile is not None:
+            # Seeded, so a run's grids (and so its result, to rounding) repeat with its seed.
+            tiling = _Tiling(plan.tile, halo, align, torch.Generator().manual_seed(s.seed + index),
+                             _grid(shape, plan.targets_tile, halo, align))
+        start = _init_image(s, net_content, styles, self.start) if previous is None else _resize(previous, shape)
         x = start.detach().clone().requires_grad_(True)
-        return _Scale(index, self.plan[index], shape, x, objective, _optimizer(s, x), content_rgb,
-                      s.preserve_color == "luminance")
+        return _Scale(index, plan.steps, shape, x, _Objective(net, s, targets, tiling),
+                      _optimizer(s, x, plan.history), content_rgb, s.preserve_color == "luminance")
 
 
 class StopSignal(Protocol):
@@ -251,23 +265,29 @@ class StopSignal(Protocol):
 
 def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
             stop: StopSignal | None = None, model: VGG19Features | None = None,
-            cache: GramCache = GRAMS) -> Iterator[StepRecord]:
+            cache: GramCache = GRAMS, start: Image.Image | None = None) -> Iterator[StepRecord]:
     """Optimise an image so its VGG19 content matches ``content`` and its Grams the ``styles``.
 
-    Yields one record per step; the last has ``done=True`` and the image at the output size.
-    Setting ``stop`` (or simply not iterating further) ends the run within one step; a stopped
-    run still yields a final record with the current image.
+    Yields one record per step; the last has ``done=True`` and the image at the output size (in
+    8 and 16 bits). Setting ``stop`` (or simply not iterating further) ends the run within one
+    step; a stopped run still yields a final record with the current image. ``start`` is the
+    image a run with ``init="image"`` starts from (resized to the first scale), e.g. a result
+    to refine at twice its size (:func:`nst.settings.continued`).
+
+    Scales that do not fit the memory budget run in tiles (see :mod:`nst.budget`); a run that
+    cannot fit at all raises BudgetError before its first step.
     """
-    start = time.perf_counter()
-    run = _Run(content, styles, settings, model, cache)
-    n_scales = len(run.sides)
+    began = time.perf_counter()
+    run = _Run(content, styles, settings, model, cache, start)
+    n_scales = len(run.plan.scales)
     image: torch.Tensor | None = None
     record: StepRecord | None = None
     for index in range(n_scales):
         scale = run.scale(index, image)
+        image = None  # the scale's start holds it now
         for k in range(scale.steps):
             if stop is not None and stop.is_set():
-                yield _final(record, scale.output(), start, settings.steps, stopped=True)
+                yield _final(record, scale.output(), began, settings.steps, stopped=True)
                 return
             losses, raw = _step(scale)
             step = (record.step if record else 0) + 1
@@ -277,11 +297,15 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
             last = index == n_scales - 1 and k == scale.steps - 1
             # The first step too, so a viewer sees the start image at once, not after k steps.
             preview = last or step == 1 or step % settings.preview_every == 0
+            output = scale.output() if preview else None
             record = StepRecord(step=step, total_steps=settings.steps, scale=index, n_scales=n_scales,
-                                shape=scale.shape, losses=losses, raw=raw, elapsed=time.perf_counter() - start,
-                                image=to_uint8(scale.output()) if preview else None, done=last)
+                                shape=scale.shape, losses=losses, raw=raw, elapsed=time.perf_counter() - began,
+                                image=to_uint8(output) if output is not None else None, done=last,
+                                image16=to_uint16(output) if last else None, tiles=scale.objective.grid)
+            output = None
             yield record
         image = scale.x.detach().clamp(0, 1)
+        del scale  # its optimiser's state goes before the next scale's is made
 
 
 def _step(scale: _Scale) -> tuple[dict[str, float], dict[str, float]]:
@@ -300,7 +324,7 @@ def _step(scale: _Scale) -> tuple[dict[str, float], dict[str, float]]:
     return losses, raw
 
 
-def _final(record: StepRecord | None, image: torch.Tensor, start: float, total_steps: int, *,
+def _final(record: StepRecord | None, image: torch.Tensor, began: float, total_steps: int, *,
            stopped: bool) -> StepRecord:
     """The closing record of a run stopped before its last step."""
     return StepRecord(
@@ -311,17 +335,18 @@ def _final(record: StepRecord | None, image: torch.Tensor, start: float, total_s
         shape=tuple(image.shape[-2:]),  # type: ignore[arg-type]
         losses=record.losses if record else {},
         raw=record.raw if record else {},
-        elapsed=time.perf_counter() - start,
+        elapsed=time.perf_counter() - began,
         image=to_uint8(image),
+        image16=to_uint16(image),
         done=True,
         stopped=stopped,
     )
 
 
-def _optimizer(settings: Settings, x: torch.Tensor) -> BoxLBFGS | BoxAdam:
+def _optimizer(settings: Settings, x: torch.Tensor, history: int) -> BoxLBFGS | BoxAdam:
     if settings.optimizer == "adam":
         return BoxAdam(x, lr=settings.learning_rate, betas=settings.betas, eps=settings.eps)
-    return BoxLBFGS(x, lr=settings.learning_rate, history=LBFGS_HISTORY)
+    return BoxLBFGS(x, lr=settings.learning_rate, history=history)
 
 
 def run(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, **kwargs) -> StepRecord:

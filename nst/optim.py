@@ -42,9 +42,10 @@ class BoxLBFGS:
         self.x, self.lr = x, lr
         n = x.numel()
         # history + 1 rows: a new pair is written into the spare row and kept only if it has
-        # positive curvature.
-        self._s = x.new_empty(history + 1, n)
-        self._y = torch.empty_like(self._s)
+        # positive curvature. Zeroed rather than left empty: the memory is then resident from
+        # the first step, as the memory model (nst.budget) counts it, not only after ten.
+        self._s = x.new_zeros(history + 1, n)
+        self._y = torch.zeros_like(self._s)
         self._rho = x.new_empty(history + 1)
         self._order: list[int] = []  # rows in use, oldest first
         self._spare = 0
@@ -86,8 +87,8 @@ class BoxLBFGS:
             # start afresh with steepest descent.
             if first or float(flat_g.dot(d)) >= 0:
                 self._forget()
-                d = flat_g.neg()
-                t = min(1.0, 1.0 / max(float(flat_g.abs().sum()), 1e-30)) * self.lr
+                d = torch.neg(flat_g, out=d)  # into the direction's memory: no second image-sized vector
+                t = min(1.0, 1.0 / max(float(torch.linalg.vector_norm(flat_g, 1)), 1e-30)) * self.lr
             if first:
                 self._prev_x, self._prev_g = flat_x.clone(), flat_g.clone()
             else:
