@@ -9,13 +9,15 @@ import sys
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from dataclasses import dataclass
+
 from nst.engine import stylize
 from nst.errors import NSTError, SettingsError
-from nst.images import load_image, save_image
+from nst.images import WRITERS, load_image, save_image
 from nst.recipe import make_recipe, read_recipe, settings_from_recipe
 from nst.records import loss_row, losses_csv
-from nst.settings import (CHOICE, DEFAULTS, FLOAT, FLOATS, INT, LAYERS, PRESET_ALIASES, PRESETS, RULES, TEXT, Rule,
-                          Settings, preset)
+from nst.settings import (BYTES, CHOICE, DEFAULTS, FLOAT, FLOATS, INT, LAYERS, PRESET_ALIASES, PRESETS, RULES, TEXT,
+                          Rule, Settings, continued, parse_bytes, preset)
 from nst.weights import ENV_WEIGHTS
 
 
@@ -31,9 +33,50 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
-PARSERS = {INT: int, FLOAT: float, TEXT: str, CHOICE: str, LAYERS: _names, FLOATS: _floats}
+def _bytes(text: str) -> int:
+    try:
+        return parse_bytes(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a memory size such as 3G or 512M, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A flag's value given as a multiple of the recipe's (or preset's): ``--size 2X``."""
+
+    times: float
+
+    def of(self, value: int) -> int:
+        return round(value * self.times)
+
+
+def _size(text: str) -> "int | Factor":
+    """'1024' -> 1024; '2X' -> twice the size of the recipe or preset."""
+    try:
+        if text.strip().lower().endswith("x"):
+            return Factor(float(text.strip()[:-1]))
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels or a multiple such as 2X,"
+                                         f" got {text!r}") from None
+
+
+def _quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, got {text!r}")
+    return value
+
+
+PARSERS = {INT: int, FLOAT: float, TEXT: str, CHOICE: str, LAYERS: _names, FLOATS: _floats, BYTES: _bytes}
+FIELD_PARSERS = {"size": _size}  # fields whose flag takes more than their kind's text
 EXTRA_HELP = {"weights": f"Env {ENV_WEIGHTS} supplies it when the flag is not given.",
-              "preview_every": "With --save-every, also how often an image is saved."}
+              "preview_every": "With --save-every, also how often an image is saved.",
+              "size": "Or a multiple of the recipe's or preset's size, such as 2X.",
+              "max_memory": "Written 3G, 512M or 64K (powers of 1024)."}
 
 
 def flag(name: str) -> str:
@@ -52,7 +95,7 @@ def _setting_flag(name: str, r: Rule) -> dict:
     default = DEFAULTS[name]
     parts = [r.help, f"Range: {r.bounds()}." if r.kind in (INT, FLOAT) and r.bounds() else "",
              EXTRA_HELP.get(name, ""), "" if default is None else f"(default {_shown(default)})"]
-    kwargs: dict = dict(type=PARSERS[r.kind], help=" ".join(p for p in parts if p))
+    kwargs: dict = dict(type=FIELD_PARSERS.get(name, PARSERS[r.kind]), help=" ".join(p for p in parts if p))
     if r.kind == CHOICE:
         kwargs["choices"] = r.choices
     return kwargs
@@ -64,10 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Neural style transfer (Gatys et al.) with VGG19: paint CONTENT in the style of STYLE.")
     parser.add_argument("content", help="content image")
     parser.add_argument("styles", nargs="+", metavar="style", help="style image(s)")
-    parser.add_argument("-o", "--output", required=True, help="output .png (recipe embedded) or .jpg")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output .png, .tif or .jpg (each with the recipe and the sRGB profile)")
     parser.add_argument("--preset", choices=sorted(PRESETS) + sorted(PRESET_ALIASES), metavar="NAME",
                         help=f"start from a named preset: {', '.join(PRESETS)} (default fast)")
-    parser.add_argument("--recipe", help="re-run the settings of a result .png or a recipe .json")
+    parser.add_argument("--recipe", help="re-run the settings of a result (.png, .tif, .jpg) or a recipe .json")
+    parser.add_argument("--from", dest="start", metavar="IMAGE",
+                        help="refine IMAGE (e.g. a result) instead of starting afresh: init 'image', one scale,"
+                             " a few steps; with --size 2X, continue a result at twice its size")
+    parser.add_argument("--bit-depth", type=int, choices=(8, 16), default=8,
+                        help="bits per channel of a .png or .tif output (default 8)")
+    parser.add_argument("--jpeg-quality", type=_quality, default=95, metavar="Q",
+                        help="quality of a .jpg output, 1 to 100 (default 95)")
     settings = parser.add_argument_group("settings (each defaults to the preset's or recipe's value)")
     for name, r in RULES.items():
         # None: a recipe or preset supplies the value unless the flag is given.
@@ -87,6 +138,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise SettingsError("give --recipe or --preset, not both")
     base = settings_from_recipe(read_recipe(args.recipe)) if args.recipe else preset(args.preset or "fast")
     changes = {name: getattr(args, name) for name in RULES if getattr(args, name) is not None}
+    changes.update({name: value.of(getattr(base, name)) for name, value in changes.items() if isinstance(value, Factor)})
+    if args.start:
+        base = continued(base, factor=1.0)  # the size, like every setting, comes from the flags
     if "weights" not in changes and os.environ.get(ENV_WEIGHTS) and not args.recipe:
         changes["weights"] = os.environ[ENV_WEIGHTS]
     return base.replace(**changes)
@@ -143,12 +197,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     output = Path(args.output)
-    if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise SettingsError(f"output must end in .png, .jpg or .jpeg, got {str(output)!r}")
+    kind = WRITERS.get(output.suffix.lower())
+    if kind is None:
+        raise SettingsError(f"output must end in {', '.join(WRITERS)}, got {str(output)!r}")
+    if kind == "JPEG" and args.bit_depth == 16:
+        raise SettingsError("a JPEG holds 8 bits a channel; for --bit-depth 16 write a .png or .tif")
     if not output.parent.is_dir():
         raise SettingsError(f"the folder of {output} does not exist")
     content = load_image(args.content)
     styles = [load_image(path) for path in args.styles]
+    start = load_image(args.start) if args.start else None
     if args.save_every > 0:
         settings = settings.replace(preview_every=args.save_every)
 
@@ -156,7 +214,7 @@ def _run(args: argparse.Namespace) -> int:
     rows: list[dict[str, float]] = []
     record = None
     try:
-        for record in stylize(content, styles, settings):
+        for record in stylize(content, styles, settings, start=start):
             rows.append(loss_row(record))
             progress.update(record)
             if args.save_every > 0 and record.image is not None and not record.done:
@@ -164,9 +222,11 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     assert record is not None and record.image is not None
+    names = {"start": Path(args.start).name} if args.start else {}
     recipe = make_recipe(settings, content=Path(args.content).name, styles=[Path(p).name for p in args.styles],
-                         steps_done=record.step, losses=record.losses)
-    save_image(record.image, output, recipe=recipe)
+                         steps_done=record.step, losses=record.losses, **names)
+    image = record.image16 if args.bit_depth == 16 else record.image
+    save_image(image, output, recipe=recipe, quality=args.jpeg_quality)
     if args.recipe_json:
         Path(args.recipe_json).write_text(json.dumps(recipe, indent=2))
     if args.losses_csv:
