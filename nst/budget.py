@@ -32,7 +32,7 @@ from nst.tiles import halo_for, make_grid
 LBFGS_HISTORY = 10  # curvature pairs kept where the budget allows
 HISTORIES = (LBFGS_HISTORY, 5, 2, 1)  # tried in turn where the budget is short
 MIN_UNTILED_HISTORY = 2  # fewer pairs than this: tiles with more, before an untiled pass with fewer
-GOOD_CORE = 256  # a tile's core below this spends more on the halo than on the core
+GOOD_CORE = 512  # a smaller core spends more on its halo (80 px each side for conv5_1) than on itself
 CPU_SHARE, GPU_SHARE = 0.5, 0.8  # of the free memory, when max_memory is not set
 PIXEL = 3 * 4  # bytes of one pixel of an fp32 RGB image
 # oneDNN's and cuDNN's own buffers (primitive caches, scratchpads), measured at a few tens of MB.
@@ -267,8 +267,7 @@ class _Model:
 
     def work(self, shape: tuple[int, int], tile: tuple[int, int]) -> int:
         """Pixels a pass over ``shape`` in tiles of at most ``tile`` computes: halos included."""
-        grid = make_grid(*shape, tile, self.halo, self.align)
-        return grid.count * grid.tile[0] * grid.tile[1]
+        return make_grid(*shape, tile, self.halo, self.align).pixels
 
     def best_tile(self, shape: tuple[int, int], room: int, grad: bool) -> tuple[int, int] | None:
         """The tile (rows, cols) on the alignment whose pass fits in ``room`` bytes and computes

@@ -6,6 +6,7 @@ fine: each scale starts from the previous scale's result, upsampled.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from nst.device import resolve_device, resolve_dtype
 from nst.errors import DivergedError, SettingsError
 from nst.images import resize_max_side
 from nst.losses import content_loss, gram, gram_error, tv_loss
-from nst.memory import ALLOCATOR_SLACK, release_large_blocks
+from nst.memory import ALLOCATOR_SLACK, large_blocks_returned
 from nst.optim import BoxAdam, BoxLBFGS
 from nst.records import StepRecord
 from nst.schedule import scale_sides, shape_for, split_steps
@@ -216,8 +217,8 @@ class _Run:
         self.dtype = resolve_dtype(settings.precision, self.device)
         # Before anything is computed: BudgetError when the run cannot fit its memory.
         self.plan = plan_run(settings, content.size, [s.size for s in styles], self.device)
-        if self.device.type == "cpu" and self.plan.peak * ALLOCATOR_SLACK > self.plan.budget:
-            release_large_blocks()  # so resident memory follows the tensors, as the plan counts them
+        # Where the budget is tight, resident memory must follow the tensors as the plan counts them.
+        self.tight = self.device.type == "cpu" and self.plan.peak * ALLOCATOR_SLACK > self.plan.budget
         self.model = model if model is not None else load_model(settings.weights)
         # Pillow's Lanczos gives the best downscale of the full-resolution inputs; scales below
         # the output are made from these tensors.
@@ -279,6 +280,13 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
     """
     began = time.perf_counter()
     run = _Run(content, styles, settings, model, cache, start)
+    with large_blocks_returned() if run.tight else contextlib.nullcontext():
+        yield from _steps(run, began, stop)
+
+
+def _steps(run: _Run, began: float, stop: StopSignal | None) -> Iterator[StepRecord]:
+    """The step loop of :func:`stylize`, scale by scale."""
+    settings = run.settings
     n_scales = len(run.plan.scales)
     image: torch.Tensor | None = None
     record: StepRecord | None = None

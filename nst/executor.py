@@ -46,8 +46,10 @@ class Executor(Protocol):
     """Where runs execute."""
 
     def submit(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
-               cancelled: Cancelled = _never, on_start: Callable[[], None] = _nothing) -> RunHandle:
-        """A handle for a run of ``settings``; ``on_start`` is called once it leaves the queue."""
+               cancelled: Cancelled = _never, on_start: Callable[[], None] = _nothing,
+               start: Image.Image | None = None) -> RunHandle:
+        """A handle for a run of ``settings``; ``on_start`` is called once it leaves the queue.
+        ``start``: the image a run with ``init="image"`` refines (see nst.settings.continued)."""
         ...
 
 
@@ -73,9 +75,9 @@ class LocalRun:
 
     def __init__(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
                  gate: Gate | None, model: Callable[[str], VGG19Features], cancelled: Cancelled,
-                 on_start: Callable[[], None]) -> None:
+                 on_start: Callable[[], None], start: Image.Image | None = None) -> None:
         self.settings = settings
-        self._inputs = (content, list(styles))
+        self._inputs = (content, list(styles), start)
         self._gate, self._model, self._cancelled, self._on_start = gate, model, cancelled, on_start
         self._device = device_key(settings.device)
         self._started = False
@@ -87,11 +89,11 @@ class LocalRun:
         try:
             self._started = True
             self._on_start()
-            content, styles = self._inputs
+            content, styles, start = self._inputs
             yield from stylize(content, styles, self.settings, stop=_StopFlag(self._cancelled),
-                               model=self._model(self.settings.weights))
+                               model=self._model(self.settings.weights), start=start)
         finally:
-            self._inputs = ((), ())  # type: ignore[assignment]  # let the images go with the run
+            self._inputs = ((), (), None)  # type: ignore[assignment]  # let the images go with the run
             if gate is not None:
                 gate.release(self._device, self)
 
@@ -108,8 +110,9 @@ class LocalExecutor:
         self.gate, self.model = gate, model
 
     def submit(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
-               cancelled: Cancelled = _never, on_start: Callable[[], None] = _nothing) -> LocalRun:
-        return LocalRun(content, styles, settings, self.gate, self.model, cancelled, on_start)
+               cancelled: Cancelled = _never, on_start: Callable[[], None] = _nothing,
+               start: Image.Image | None = None) -> LocalRun:
+        return LocalRun(content, styles, settings, self.gate, self.model, cancelled, on_start, start)
 
 
 __all__ = ["Cancelled", "Executor", "Gate", "LocalExecutor", "LocalRun", "RunHandle"]

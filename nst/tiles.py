@@ -67,6 +67,11 @@ class TileGrid:
     def count(self) -> int:
         return (len(self.rows) - 1) * (len(self.cols) - 1)
 
+    @property
+    def pixels(self) -> int:
+        """Pixels a pass over these tiles computes, halos included."""
+        return sum((b - t) * (r - l) for _, (t, b, l, r) in self.tiles())
+
     def tiles(self) -> Iterator[tuple[Box, Box]]:
         """(core, tile) boxes, row by row."""
         for top, bottom in zip(self.rows, self.rows[1:]):
