@@ -213,11 +213,13 @@ class _Model:
                    for layer in self.content_layers) * self.e
 
     def state(self, shape: tuple[int, int], history: int) -> int:
-        """What a scale keeps between steps: the image and its gradient, the content targets, the
-        optimiser's state; the run's inputs unless it is the last scale; the content at this
-        scale where its chroma is put back (luminance mode)."""
+        """What a scale keeps between steps: the image, its gradient and last preview, the content
+        targets, the optimiser's state; the run's inputs unless it is the last scale; the
+        content at this scale where its chroma is put back (luminance mode)."""
         area = _area(shape)
-        kept = self.fixed + self._maps(shape) + 2 * PIXEL * area
+        # The image and its gradient, and the last preview (RGB, 8 bits), which a caller holds
+        # while the next step runs.
+        kept = self.fixed + self._maps(shape) + (2 * PIXEL + 3) * area
         if shape != self.full:
             kept += self.inputs
         if self.s.preserve_color == "luminance":

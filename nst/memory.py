@@ -35,8 +35,8 @@ _M_MMAP_THRESHOLD = -3
 LARGE_BLOCK = 4 * 2**20
 GLIBC_CEILING = 32 * 2**20  # where glibc's own threshold ends up (DEFAULT_MMAP_THRESHOLD_MAX)
 # Peak resident memory over the peak of the live tensors with glibc's defaults, measured on the
-# engine at 256 to 1024 px (bf16 and fp32, whole and tiled): 1.2 to 1.7.
-ALLOCATOR_SLACK = 1.7
+# engine at 256 to 1024 px (bf16 and fp32, whole and tiled): 1.2 to 1.9.
+ALLOCATOR_SLACK = 1.9
 
 
 @contextmanager
@@ -46,7 +46,7 @@ def large_blocks_returned() -> Iterator[None]:
 
     By default glibc raises that threshold to the largest block freed so far (up to 32 MB), and
     freed blocks below it stay in its arenas, where a later pass cannot always reuse them: the
-    resident peak of a step was measured at up to 1.7× its live tensors (at 1024 px in tiles,
+    resident peak of a step was measured at up to 1.9× its live tensors (at 1024 px in tiles,
     780 MB against 599 MB; 546 MB with the threshold at 4 MB). The price is page faults on
     every large block (measured 10 to 35 % more time per step), so the engine asks for it only
     where a run's memory is tight. It is process-wide; on leaving, the threshold goes to 32 MB,

@@ -165,21 +165,21 @@ class Pass:
         for layer, f in self.model.iter_features(crop[None], layers, pooling=self.pooling, dtype=self.dtype):
             yield layer, f, None if core == box else _region(core, box, STRIDE[layer])
 
-    def tiles(self, image: torch.Tensor, grid: TileGrid, layers: set[str]
-              ) -> Iterator[tuple[Box, Iterator[tuple[str, torch.Tensor, Region | None]]]]:
-        """Per tile of ``grid``: its core and :meth:`features`."""
+    def shares(self, image: torch.Tensor, grid: TileGrid, layers: set[str]
+               ) -> Iterator[tuple[Box, str, torch.Tensor, Region | None, float]]:
+        """Per tile of ``grid`` and layer: the core, the layer, the tile's map, the core's region in
+        it, and the core's share M_core / M of the whole image's positions at that layer."""
+        height, width = image.shape[-2:]
         for core, box in grid.tiles():
-            yield core, self.features(_crop(image, box), core, box, layers)
+            for layer, f, region in self.features(_crop(image, box), core, box, layers):
+                yield core, layer, f, region, _share(core, height, width, STRIDE[layer])
 
     @torch.no_grad()
     def grams(self, image: torch.Tensor, grid: TileGrid, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         """The whole image's Gram matrix G = F Fᵀ / M at each of ``layers``, summed over the cores."""
-        height, width = image.shape[-2:]
         out: dict[str, torch.Tensor] = {}
-        for core, features in self.tiles(image, grid, set(layers)):
-            for layer, f, region in features:
-                part = gram(f, region) * _share(core, height, width, STRIDE[layer])
-                out[layer] = out[layer] + part if layer in out else part
+        for _, layer, f, region, share in self.shares(image, grid, set(layers)):
+            out[layer] = out[layer] + gram(f, region) * share if layer in out else gram(f, region) * share
         return out
 
     @torch.no_grad()
@@ -187,16 +187,15 @@ class Pass:
         """The whole image's feature maps (1, N, H/stride, W/stride) at ``layers``, core by core."""
         height, width = image.shape[-2:]
         out: dict[str, torch.Tensor] = {}
-        for core, features in self.tiles(image, grid, set(layers)):
-            for layer, f, region in features:
-                if region is None:  # one tile: its maps are the whole image's
-                    out[layer] = f
-                    continue
-                if layer not in out:
-                    s = STRIDE[layer]
-                    out[layer] = torch.empty(1, f.shape[1], math.ceil(height / s), math.ceil(width / s),
-                                             dtype=f.dtype, device=f.device, memory_format=torch.channels_last)
-                _at(out[layer], _region(core, (0, 0, 0, 0), STRIDE[layer])).copy_(_at(f, region))
+        for core, layer, f, region, _ in self.shares(image, grid, set(layers)):
+            if region is None:  # one tile: its maps are the whole image's
+                out[layer] = f
+                continue
+            if layer not in out:
+                s = STRIDE[layer]
+                out[layer] = torch.empty(1, f.shape[1], math.ceil(height / s), math.ceil(width / s),
+                                         dtype=f.dtype, device=f.device, memory_format=torch.channels_last)
+            _at(out[layer], _region(core, (0, 0, 0, 0), STRIDE[layer])).copy_(_at(f, region))
         return out
 
 
@@ -220,18 +219,15 @@ class TiledTerms(torch.autograd.Function):
     def forward(ctx, image: torch.Tensor, run: Pass, targets: Targets, forward: TileGrid,  # type: ignore[override]
                 grid: TileGrid) -> torch.Tensor:
         layers = set(targets.content) | set(targets.style_layers)
-        height, width = image.shape[-2:]
         grams: dict[str, torch.Tensor] = {}
         content = image.new_zeros((), dtype=torch.float32)
         with torch.no_grad():
-            for core, features in run.tiles(image, forward, layers):
-                for layer, f, region in features:
-                    share = _share(core, height, width, STRIDE[layer])
-                    if layer in targets.content:
-                        content += content_loss(_at(f, region), _core_target(targets.content[layer], core, layer)) * share
-                    if layer in targets.style_layers:
-                        part = gram(f, region) * share
-                        grams[layer] = grams[layer] + part if layer in grams else part
+            for core, layer, f, region, share in run.shares(image, forward, layers):
+                if layer in targets.content:
+                    content += content_loss(_at(f, region), _core_target(targets.content[layer], core, layer)) * share
+                if layer in targets.style_layers:
+                    part = gram(f, region) * share
+                    grams[layer] = grams[layer] + part if layer in grams else part
         errors = [_style_error(grams[layer], targets, layer) for layer in targets.style_layers]
         ctx.save_for_backward(image)
         ctx.run, ctx.targets, ctx.grid, ctx.grams = run, targets, grid, grams
