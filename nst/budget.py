@@ -226,8 +226,7 @@ class _Model:
             kept += PIXEL * area
         if self.s.optimizer == "adam":
             return kept + 2 * PIXEL * area
-        # (history + 1) rows of s and y, the previous image and gradient
-        return kept + (2 * (history + 1) + 2) * PIXEL * area
+        return kept + 2 * (history + 1) * PIXEL * area  # (history + 1) rows of s and y
 
     def setup(self, shape: tuple[int, int], tile: tuple[int, int] | None) -> int:
         """Peak while a scale's targets are made: the run's inputs, the content and styles at this
