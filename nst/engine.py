@@ -1,7 +1,9 @@
 """The optimisation loop: :func:`stylize` streams one :class:`StepRecord` per step.
 
 The image itself is optimised (RGB in [0, 1], whatever the weights' preprocessing), coarse to
-fine: each scale starts from the previous scale's result, upsampled.
+fine: each scale starts from the previous scale's result, upsampled. Each scale runs as the
+run's plan says (:mod:`nst.budget`): in one pass, or in tiles (:mod:`nst.tiles`) where one pass
+would not fit the memory budget.
 """
 
 from __future__ import annotations
