@@ -8,9 +8,10 @@ backward starts: every activation is held then (the ReLU outputs, the pooled map
 indices as int32, the content error in fp32), on top of what the scale keeps between steps.
 
 Where a scale does not fit, the plan tiles it (see :mod:`nst.tiles`): of the tiles whose pass
-fits beside the scale's state, the one that computes the fewest pixels, halos included. L-BFGS keeps 10 curvature pairs, each two image-sized
-vectors (at 4096 px more than the whole tiled pass); where they leave too little for a tile of
-at least ``GOOD_CORE`` pixels, the plan keeps fewer, down to one.
+fits beside the scale's state, the one that computes the fewest pixels, halos included. L-BFGS
+keeps 10 curvature pairs, each two image-sized vectors (at 4096 px more than the whole tiled
+pass); where they leave too little for tiles with cores of ``GOOD_CORE`` pixels, the plan keeps
+fewer, down to one.
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ def _layers(settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(content), tuple(style)
 
 
-def _maps(height: int, width: int, deepest: int) -> list[tuple[str, int, int]]:
+def _shapes(height: int, width: int, deepest: int) -> list[tuple[str, int, int]]:
     """(layer, height, width) of each ReLU output up to CONV_LAYERS[deepest] (ceil-mode pooling)."""
     out = []
-    for index, name in enumerate(CONV_LAYERS[: deepest + 1]):
+    for name in CONV_LAYERS[: deepest + 1]:
         out.append((name, height, width))
         if name in POOLED:
             height, width = math.ceil(height / 2), math.ceil(width / 2)
@@ -78,7 +79,7 @@ def pass_bytes(height: int, width: int, settings: Settings, dtype: torch.dtype, 
         return 0
     pooled_index = 4 if settings.pooling == "max" else 0  # int32 argmax per pooled element
     held, peak, kept = 0, 0, []  # kept: bytes held per layer, for the backward
-    for name, h, w in _maps(height, width, deepest):
+    for name, h, w in _shapes(height, width, deepest):
         channels = CHANNELS[name]
         act = channels * h * w * e
         here = act
@@ -242,8 +243,9 @@ class _Model:
         return (PIXEL + 9) * _area(shape)
 
     def step(self, shape: tuple[int, int], tile: tuple[int, int] | None) -> int:
-        """Peak of one step's pass: untiled, or the largest tile's plus the tiled forward's
-        Grams; total variation's differences and their gradients when it is on."""
+        """Peak of one step's pass: untiled, or over the largest tile (the tiled forward's tiles
+        are larger but hold nothing for a backward); total variation's differences and their
+        gradients over the whole image when it is on."""
         if tile is None:
             peak = pass_bytes(*shape, self.s, self.dtype)
         else:
@@ -343,20 +345,24 @@ def _area(shape: tuple[int, int]) -> int:
     return shape[0] * shape[1]
 
 
+def _model(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
+           device: torch.device) -> _Model:
+    return _Model(settings, content_size, style_sizes, resolve_dtype(settings.precision, device))
+
+
 def plan_run(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]] = (),
              device: torch.device | None = None) -> RunPlan:
     """How a run of ``settings`` on a content of ``content_size`` (width, height) and styles of
     ``style_sizes`` keeps within its memory budget: per scale, tiled or not, and the estimated
     peak. BudgetError when a scale cannot fit, before anything is computed."""
     device = device if device is not None else resolve_device(settings.device)
-    dtype = resolve_dtype(settings.precision, device)
     budget = settings.max_memory if settings.max_memory is not None else default_budget(device)
-    model = _Model(settings, content_size, style_sizes, dtype)
+    model = _model(settings, content_size, style_sizes, device)
     sides = scale_sides(settings.size, settings)
     steps = split_steps(settings.steps, len(sides))
     scales = tuple(model.scale(side, n, budget) for side, n in zip(sides, steps))
     if None in scales:
-        least = max(model.least(side) for side in sides)
+        least = least_budget(settings, content_size, style_sizes, device)
         which = "max_memory is" if settings.max_memory is not None else \
             f"the budget ({'half' if device.type == 'cpu' else '80 %'} of the free memory) is"
         raise BudgetError(f"A {model.full[1]}×{model.full[0]} result needs at least {format_bytes(least)} of memory"
@@ -369,3 +375,12 @@ def estimate_peak(settings: Settings, content_size: tuple[int, int], style_sizes
                   device: torch.device | None = None) -> int:
     """Estimated peak bytes of a run (see :func:`plan_run`): for the studio's size widget."""
     return plan_run(settings, content_size, style_sizes, device).peak
+
+
+def least_budget(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]] = (),
+                 device: torch.device | None = None) -> int:
+    """The smallest ``max_memory`` a run of ``settings`` can have (its finest scales in the
+    smallest tiles, L-BFGS with one pair): what BudgetError names."""
+    device = device if device is not None else resolve_device(settings.device)
+    model = _model(settings, content_size, style_sizes, device)
+    return max(model.least(side) for side in scale_sides(settings.size, settings))

@@ -104,10 +104,11 @@ def _edges(length: int, tile: int, halo: int, align: int, generator: torch.Gener
     widest = tile - 2 * halo
     # An edge rounded to the alignment moves by up to half a step each way, the jitter by its steps.
     spread = widest - align * (1 + 2 * JITTER)
-    if spread < align:  # tiles too small for their edges to move: cores of ``widest``, on the alignment
-        return (0, *range(widest, length, widest), length), tile
-    cores = math.ceil(length / spread)
+    cores = math.ceil(length / max(spread, 1))
     spacing = length / cores
+    if spread < align or spacing < align * (2 + 2 * JITTER):
+        # Tiles too small for their edges to move without two meeting: cores of ``widest``.
+        return (0, *range(widest, length, widest), length), tile
     edges = [0]
     for k in range(1, cores):
         jitter = int(torch.randint(-JITTER, JITTER + 1, (), generator=generator)) if generator is not None else 0

@@ -14,18 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from bench.synthetic import gradient, scene, stripes
-from nst.budget import plan_run
+from nst.budget import least_budget, plan_run
 from nst.cli import main
 from nst.engine import run, stylize
 from nst.errors import BudgetError, SettingsError
 from nst.executor import LocalExecutor
 from nst.images import load_image
 from nst.recipe import read_recipe
-from nst.settings import CONTINUE_STEPS, Settings, continued, parse_bytes
+from nst.settings import CONTINUE_STEPS, Settings, continued, format_bytes, parse_bytes
 from nst.speed import estimate_seconds
+from nst.tiles import make_grid
 
 SHALLOW = dict(content_layers=("conv3_2",), style_layers=("conv1_1", "conv2_1", "conv3_1"))
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +44,7 @@ def _tight(settings: Settings, content: Image.Image, style: Image.Image, share: 
 MEASURE = textwrap.dedent("""
     import json, sys
     from nst.engine import stylize
-    from nst.budget import plan_run
+    from nst.budget import least_budget, plan_run
     from nst.memory import trim
     from nst.settings import Settings
     from nst.vgg import load_model
@@ -95,6 +97,15 @@ def test_the_plan_tiles_only_the_scales_that_do_not_fit():
     assert all(s.steps == t.steps and s.shape == t.shape for s, t in zip(untiled.scales, tight.scales))
 
 
+def test_the_least_budget_is_exact():
+    settings = Settings(size=2048, device="cpu", precision="bf16")
+    least = least_budget(settings, (1024, 768), [(1024, 640)])
+    plan = plan_run(settings.replace(max_memory=least), (1024, 768), [(1024, 640)])
+    assert plan.tiled and plan.peak <= least
+    with pytest.raises(BudgetError, match=f"needs at least {format_bytes(least)} of memory"):
+        plan_run(settings.replace(max_memory=int(least * 0.98)), (1024, 768), [(1024, 640)])
+
+
 def test_a_budget_too_small_for_one_tile_is_a_clear_error(tmp_path, capsys):
     settings = Settings(size=2048, steps=3, max_memory=parse_bytes("64M"))
     with pytest.raises(BudgetError, match=r"^A 2048×1536 result needs at least [\d.]+[MG] of memory .*"
@@ -110,6 +121,26 @@ def test_a_budget_too_small_for_one_tile_is_a_clear_error(tmp_path, capsys):
 
 
 # -- tiled scales ------------------------------------------------------------------------------
+
+
+def test_every_grid_covers_the_image_with_cores_inside_their_tiles():
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(300):
+        halo, align = [(80, 16), (16, 4), (40, 8)][int(torch.randint(3, ()))]
+        height, width = (int(v) for v in torch.randint(16, 1500, (2,)))
+        tile = tuple(2 * halo + align * int(v) for v in torch.randint(1, 60, (2,)))
+        grid = make_grid(height, width, tile, halo, align, generator)
+        shapes = set()
+        for edges, length in ((grid.rows, height), (grid.cols, width)):
+            assert edges[0] == 0 and edges[-1] == length and all(a < b for a, b in zip(edges, edges[1:]))
+            assert all(e % align == 0 for e in edges[:-1])
+        for (top, bottom, left, right), (t, b, l, r) in grid.tiles():
+            assert t % align == 0 and l % align == 0 and 0 <= t and b <= height and 0 <= l and r <= width
+            assert t <= max(0, top - halo) and b >= min(height, bottom + halo)
+            assert l <= max(0, left - halo) and r >= min(width, right + halo)
+            shapes.add((b - t, r - l))
+            assert b - t < tile[0] + align and r - l < tile[1] + align
+        assert len(shapes) <= 4  # a few kernels' worth, whatever the draw
 
 
 @pytest.fixture(scope="module")
