@@ -36,8 +36,10 @@ MIN_UNTILED_HISTORY = 2  # fewer pairs than this: tiles with more, before an unt
 GOOD_CORE = 512  # a smaller core spends more on its halo (80 px each side for conv5_1) than on itself
 CPU_SHARE, GPU_SHARE = 0.5, 0.8  # of the free memory, when max_memory is not set
 PIXEL = 3 * 4  # bytes of one pixel of an fp32 RGB image
-# oneDNN's and cuDNN's own buffers (primitive caches, scratchpads), measured at a few tens of MB.
-RUNTIME = 24 * 2**20
+# oneDNN's and cuDNN's own memory: the kernels (primitives) built for each shape of pass, which
+# their caches keep, and scratchpads. Measured on the CPU after runs (resident memory beyond the
+# tensors): about 24 MB for one scale, 75 MB for four with the last in tiles.
+RUNTIME, KERNELS = 8 * 2**20, 16 * 2**20  # fixed, and per scale (a tiled scale: twice)
 
 
 def element_size(dtype: torch.dtype) -> int:
@@ -200,7 +202,8 @@ class _Model:
         # and the scale's own); through all scales but the last, the content and styles at the
         # output size, from which each scale's are made.
         grams = (len(style_sizes) + 1) * sum(4 * CHANNELS[layer] ** 2 for layer in style)
-        self.fixed = weights_bytes(settings, dtype) + RUNTIME + grams
+        scales = len(scale_sides(settings.size, settings))
+        self.fixed = weights_bytes(settings, dtype) + RUNTIME + KERNELS * scales + grams
         self.inputs = PIXEL * (_area(self.full) + sum(map(_area, self._styles(settings.size))))
 
     def _styles(self, side: int) -> list[tuple[int, int]]:
@@ -244,13 +247,13 @@ class _Model:
 
     def step(self, shape: tuple[int, int], tile: tuple[int, int] | None) -> int:
         """Peak of one step's pass: untiled, or over the largest tile (the tiled forward's tiles
-        are larger but hold nothing for a backward); total variation's differences and their
-        gradients over the whole image when it is on."""
+        are larger but hold nothing for a backward) and the kernels of the tiles' shapes; total
+        variation's differences and their gradients over the whole image when it is on."""
         if tile is None:
             peak = pass_bytes(*shape, self.s, self.dtype)
         else:
             core = (max(self.align, tile[0] - 2 * self.halo), max(self.align, tile[1] - 2 * self.halo))
-            peak = pass_bytes(*self._last(shape, tile), self.s, self.dtype, core=core)
+            peak = pass_bytes(*self._last(shape, tile), self.s, self.dtype, core=core) + KERNELS
         if self.s.tv_weight > 0:
             peak += 3 * PIXEL * _area(shape)
         return peak

@@ -25,16 +25,17 @@ from nst.cache import GRAMS, GramCache, fingerprint
 from nst.device import resolve_device, resolve_dtype
 from nst.errors import DivergedError, SettingsError
 from nst.images import resize_max_side
-from nst.losses import content_loss, gram, gram_error, tv_loss
+from nst.losses import content_loss, gram, tv_loss
 from nst.memory import ALLOCATOR_SLACK, large_blocks_returned
 from nst.optim import BoxAdam, BoxLBFGS
 from nst.records import StepRecord
 from nst.schedule import scale_sides, shape_for, split_steps
 from nst.settings import Settings
-from nst.tiles import Pass, Targets, TiledTerms, TileGrid, make_grid, whole
+from nst.tiles import Pass, Targets, TiledTerms, TileGrid, make_grid, style_error, whole
 from nst.vgg import VGG19Features, load_model
 
 __all__ = ["run", "scale_sides", "split_steps", "stylize", "to_tensor", "to_uint8", "to_uint16"]
+
 
 def to_tensor(image: Image.Image, device: torch.device) -> torch.Tensor:
     """PIL RGB to a (3, H, W) float tensor in [0, 1]."""
@@ -89,9 +90,7 @@ class _Objective:
             if layer in self.t.content:
                 content = content + content_loss(f, self.t.content[layer])
             if layer in self.style_weights:
-                g = gram(f)  # one Gram per layer, shared by every style image
-                per_layer[layer] = sum((b * gram_error(g, grams[layer]) for grams, b in zip(self.t.grams, self.t.blend)),
-                                       image.new_zeros(()))
+                per_layer[layer] = style_error(gram(f), self.t, layer)  # one Gram, every style image
         return content, per_layer
 
     def _tiled(self, image: torch.Tensor, tiling: "_Tiling") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -198,7 +197,7 @@ class _Scale:
     x: torch.Tensor  # the optimised image (leaf, requires grad)
     objective: _Objective
     optimizer: "BoxLBFGS | BoxAdam"
-    content_rgb: torch.Tensor
+    content_rgb: torch.Tensor | None  # the content at this scale, for its chroma (luminance mode)
     luminance_only: bool
 
     def output(self) -> torch.Tensor:
@@ -256,8 +255,14 @@ class _Run:
                              _grid(shape, plan.targets_tile, halo, align))
         start = _init_image(s, net_content, styles, self.start) if previous is None else _resize(previous, shape)
         x = start.detach().clone().requires_grad_(True)
+        del start, styles, net_content
+        luminance = s.preserve_color == "luminance"
+        if index == len(self.plan.scales) - 1:
+            # The last scale's targets are made: the inputs at the output size can go (at 4096 px
+            # they are 150 MB each), but for the chroma that luminance mode puts back.
+            self.content, self.styles = None, []  # type: ignore[assignment]
         return _Scale(index, plan.steps, shape, x, _Objective(net, s, targets, tiling),
-                      _optimizer(s, x, plan.history), content_rgb, s.preserve_color == "luminance")
+                      _optimizer(s, x, plan.history), content_rgb if luminance else None, luminance)
 
 
 class StopSignal(Protocol):

@@ -229,7 +229,7 @@ class TiledTerms(torch.autograd.Function):
                 if layer in targets.style_layers:
                     part = gram(f, region) * share
                     grams[layer] = grams[layer] + part if layer in grams else part
-        errors = [_style_error(grams[layer], targets, layer) for layer in targets.style_layers]
+        errors = [style_error(grams[layer], targets, layer) for layer in targets.style_layers]
         ctx.save_for_backward(image)
         ctx.run, ctx.targets, ctx.grid, ctx.grams = run, targets, grid, grams
         return torch.stack([content, *errors]).detach()
@@ -273,8 +273,8 @@ def _core_target(target: torch.Tensor, core: Box, layer: str) -> torch.Tensor:
     return _at(target, _region(core, (0, 0, 0, 0), STRIDE[layer]))
 
 
-def _style_error(g: torch.Tensor, targets: Targets, layer: str) -> torch.Tensor:
-    """E_l of the blend of styles, as the untiled objective computes it."""
+def style_error(g: torch.Tensor, targets: Targets, layer: str) -> torch.Tensor:
+    """E_l of the blend of styles for an image whose Gram at ``layer`` is ``g`` (tiled or not)."""
     return sum((b * gram_error(g, grams[layer]) for grams, b in zip(targets.grams, targets.blend)),
                g.new_zeros(()))
 
@@ -283,5 +283,5 @@ def _slope(g: torch.Tensor, targets: Targets, layer: str) -> torch.Tensor:
     """D = dE_l/dG at ``g`` (N × N: small, so autograd on it costs nothing)."""
     with torch.enable_grad():
         leaf = g.detach().requires_grad_(True)
-        (slope,) = torch.autograd.grad(_style_error(leaf, targets, layer), leaf)
+        (slope,) = torch.autograd.grad(style_error(leaf, targets, layer), leaf)
     return slope

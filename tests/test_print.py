@@ -33,10 +33,11 @@ SHALLOW = dict(content_layers=("conv3_2",), style_layers=("conv1_1", "conv2_1", 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _tight(settings: Settings, content: Image.Image, style: Image.Image, share: float) -> Settings:
-    """``settings`` with a budget of ``share`` of what the run needs untiled."""
+def _tight(settings: Settings, content: Image.Image, style: Image.Image) -> Settings:
+    """``settings`` with a budget halfway between the least it can run in and what it needs untiled."""
     untiled = plan_run(settings, content.size, [style.size]).peak
-    return settings.replace(max_memory=int(untiled * share))
+    least = least_budget(settings, content.size, [style.size])
+    return settings.replace(max_memory=(untiled + least) // 2)
 
 
 # -- the memory model --------------------------------------------------------------------------
@@ -155,13 +156,14 @@ def test_a_tiled_run_follows_the_untiled_one(texture):
     settings = Settings(size=192, steps=6, multiscale="off", optimizer="adam", precision="fp32", device="cpu",
                         preview_every=1000, **SHALLOW)
     whole = list(stylize(content, [style], settings))
-    tiled = list(stylize(content, [style], _tight(settings, content, style, 0.7)))
+    tiled = list(stylize(content, [style], _tight(settings, content, style)))
     assert all(r.tiles is None for r in whole) and all(r.tiles.count >= 4 for r in tiled)
     assert len({(r.tiles.rows, r.tiles.cols) for r in tiled}) > 1  # the edges move
     for a, b in zip(whole, tiled):
         assert b.losses["total"] == pytest.approx(a.losses["total"], rel=1e-4)
         assert b.raw["style/conv1_1"] == pytest.approx(a.raw["style/conv1_1"], rel=1e-4)
-    assert np.abs(whole[-1].image16.astype(int) - tiled[-1].image16.astype(int)).max() <= 64  # 1/1000
+    difference = np.abs(whole[-1].image16.astype(int) - tiled[-1].image16.astype(int))
+    assert difference.max() <= 257 and difference.mean() < 8  # within one 8-bit level; mostly equal
     assert tiled[-1].done and tiled[-1].image.shape == (144, 192, 3)
 
 
@@ -172,7 +174,7 @@ def test_no_seams_where_the_last_tiles_met(texture):
     content, style = texture
     settings = Settings(size=192, steps=10, multiscale="off", precision="fp32", device="cpu", preview_every=1000,
                         **SHALLOW)
-    records = list(stylize(content, [style], _tight(settings, content, style, 0.7)))
+    records = list(stylize(content, [style], _tight(settings, content, style)))
     image = records[-1].image.astype(np.float64) / 255
     across_cols = np.abs(np.diff(image, axis=1)).mean(axis=(0, 2))  # [c - 1]: between columns c - 1 and c
     across_rows = np.abs(np.diff(image, axis=0)).mean(axis=(1, 2))
