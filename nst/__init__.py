@@ -1,7 +1,8 @@
 """Neural style transfer (Gatys et al. 2015) on VGG19: the engine behind the studio and the CLI."""
 
 from nst.engine import run, stylize
-from nst.errors import DeviceError, ImageError, ModelError, NSTError, RecipeError, SettingsError, WeightsError
+from nst.errors import (BudgetError, DeviceError, ImageError, ModelError, NSTError, RecipeError, SettingsError,
+                        WeightsError)
 from nst.images import load_image, save_image
 from nst.records import StepRecord
 from nst.settings import PRESETS, Settings, preset
@@ -10,6 +11,7 @@ from nst.vgg import load_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "DeviceError", "ImageError", "ModelError", "NSTError", "PRESETS", "RecipeError", "Settings", "SettingsError",
+    "BudgetError", "DeviceError", "ImageError", "ModelError", "NSTError", "PRESETS", "RecipeError", "Settings",
+    "SettingsError",
     "StepRecord", "WeightsError", "load_image", "load_model", "preset", "run", "save_image", "stylize", "__version__",
 ]

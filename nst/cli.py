@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, TextIO
 
@@ -24,12 +25,12 @@ from nst.engine import ScalePlan, scale_plan
 from nst.executor import Executor, LocalExecutor
 from nst.errors import ImageError, NSTError, SettingsError
 from nst.estimate import remaining_seconds
-from nst.images import fit_problems, load_image, load_rgba, save_image
+from nst.images import WRITERS, fit_problems, load_image, load_rgba, save_image
 from nst.masks import encode_mask
 from nst.recipe import adjustments_from_recipe, make_recipe, read_recipe, settings_from_recipe
 from nst.records import StepRecord, loss_row, losses_csv
-from nst.settings import (CHOICE, DEFAULTS, FLOAT, FLOATS, INT, INTS, LAYERS, MASK, PRESET_ALIASES, PRESETS,
-                          REGIONS, RULES, TEXT, Rule, Settings, preset)
+from nst.settings import (BYTES, CHOICE, DEFAULTS, FLOAT, FLOATS, INT, INTS, LAYERS, MASK, PRESET_ALIASES, PRESETS,
+                          REGIONS, RULES, TEXT, Rule, Settings, continued, parse_bytes, preset)
 from nst.terminal import StatusLine
 from nst.weights import ENV_WEIGHTS
 
@@ -54,10 +55,51 @@ def _ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
 
 
+def _bytes(text: str) -> int:
+    try:
+        return parse_bytes(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a memory size such as 3G or 512M, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A flag's value given as a multiple of the recipe's (or preset's): ``--size 2X``."""
+
+    times: float
+
+    def of(self, value: int) -> int:
+        return round(value * self.times)
+
+
+def _size(text: str) -> "int | Factor":
+    """'1024' -> 1024; '2X' -> twice the size of the recipe or preset."""
+    try:
+        if text.strip().lower().endswith("x"):
+            return Factor(float(text.strip()[:-1]))
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels or a multiple such as 2X,"
+                                         f" got {text!r}") from None
+
+
+def _quality(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 100, got {text!r}")
+    return value
+
+
 PARSERS = {INT: int, FLOAT: float, TEXT: str, CHOICE: str, LAYERS: _names, FLOATS: _floats, INTS: _ints, MASK: str,
-           REGIONS: _names}
+           REGIONS: _names, BYTES: _bytes}
+FIELD_PARSERS = {"size": _size}  # fields whose flag takes more than their kind's text
 EXTRA_HELP = {"weights": f"Env {ENV_WEIGHTS} supplies it when the flag is not given.",
               "preview_every": "With --save-every, also how often an image is saved.",
+              "size": "Or a multiple of the recipe's or preset's size, such as 2X.",
+              "max_memory": "Written 3G, 512M or 64K (powers of 1024).",
               "mask": "Here: the path of the mask picture.",
               "regions": "Give --region once per colour (or comma-separated), e.g. --region '#ff0000=1'"
                          " --region '#0000ff=photo'."}
@@ -78,7 +120,7 @@ def _setting_flag(name: str, r: Rule, default: object) -> dict:
     """argparse keywords for one Settings (or Adjustments) field, from its rule."""
     parts = [r.help, f"Range: {r.bounds()}." if r.kind in (INT, FLOAT) and r.bounds() else "",
              EXTRA_HELP.get(name, ""), "" if default is None else f"(default {_shown(default)})"]
-    kwargs: dict = dict(type=PARSERS[r.kind], help=" ".join(p for p in parts if p))
+    kwargs: dict = dict(type=FIELD_PARSERS.get(name, PARSERS[r.kind]), help=" ".join(p for p in parts if p))
     if r.kind == CHOICE:
         kwargs["choices"] = r.choices
     if r.kind == REGIONS:
@@ -95,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("styles", nargs="*", metavar="style",
                         help="style image(s); none needed with --builtin-styles")
     parser.add_argument("-o", "--output", required=True,
-                        help="output .png (recipe embedded) or .jpg (with --batch: a folder, made if missing)")
+                        help="output .png, .tif or .jpg, each with the recipe and the sRGB profile (with --batch: a folder,"
+                             " made if missing)")
     parser.add_argument("--batch", action="store_true",
                         help="stylise every image in the folder CONTENT; each result is OUT/<name>.png, written as"
                              " it finishes, and a failed image is reported without stopping the rest")
@@ -104,7 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
                              f" be a node of it); 'local' runs here. Env {ENV_ADDRESS} supplies it when not given.")
     parser.add_argument("--preset", choices=sorted(PRESETS) + sorted(PRESET_ALIASES), metavar="NAME",
                         help=f"start from a named preset: {', '.join(PRESETS)} (default fast)")
-    parser.add_argument("--recipe", help="re-run the settings of a result .png or a recipe .json")
+    parser.add_argument("--recipe", help="re-run the settings of a result (.png, .tif, .jpg) or a recipe .json")
+    parser.add_argument("--from", dest="start", metavar="IMAGE",
+                        help="refine IMAGE (e.g. a result) instead of starting afresh: init 'image', one scale,"
+                             " a few steps; with --size 2X, continue a result at twice its size")
+    parser.add_argument("--bit-depth", type=int, choices=(8, 16), default=8,
+                        help="bits per channel of a .png or .tif output (default 8)")
+    parser.add_argument("--jpeg-quality", type=_quality, default=95, metavar="Q",
+                        help="quality of a .jpg output, 1 to 100 (default 95)")
     settings = parser.add_argument_group("settings (each defaults to the preset's or recipe's value)")
     for name, r in RULES.items():
         # None: a recipe or preset supplies the value unless the flag is given.
@@ -129,6 +179,9 @@ def settings_from_args(args: argparse.Namespace, content_size: tuple[int, int] |
         raise SettingsError("give --recipe or --preset, not both")
     base = settings_from_recipe(read_recipe(args.recipe)) if args.recipe else preset(args.preset or "fast")
     changes = {name: getattr(args, name) for name in RULES if getattr(args, name) is not None}
+    changes.update({name: value.of(getattr(base, name)) for name, value in changes.items() if isinstance(value, Factor)})
+    if args.start:
+        base = continued(base, factor=1.0)  # the size, like every setting, comes from the flags
     if "weights" not in changes and os.environ.get(ENV_WEIGHTS) and not args.recipe:
         changes["weights"] = os.environ[ENV_WEIGHTS]
     if "regions" in changes:  # a tuple per --region
@@ -207,8 +260,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     output = Path(args.output)
-    if output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise SettingsError(f"output must end in .png, .jpg or .jpeg, got {str(output)!r}")
+    kind = WRITERS.get(output.suffix.lower())
+    if kind is None:
+        raise SettingsError(f"output must end in {', '.join(WRITERS)}, got {str(output)!r}")
+    if kind == "JPEG" and args.bit_depth == 16:
+        raise SettingsError("a JPEG holds 8 bits a channel; for --bit-depth 16 write a .png or .tif")
+    _check_bit_depth(args)
     if not output.parent.is_dir():
         raise SettingsError(f"the folder of {output} does not exist")
     content = load_image(args.content)
@@ -219,13 +276,14 @@ def _run(args: argparse.Namespace) -> int:
                              labels=[args.content, *args.styles])
     if too_small:  # the engine refuses them too; here the message can name the files
         raise ImageError(" ".join(too_small))
+    start = load_image(args.start) if args.start else None
     if args.save_every > 0:
         settings = settings.replace(preview_every=args.save_every)
 
     progress = Progress(sys.stderr, args.log_every, args.quiet, scale_plan(settings, content.size))
     record = last = None
     try:
-        for record in executor_from_args(args).submit(content, styles, settings).records():
+        for record in executor_from_args(args).submit(content, styles, settings, start=start).records():
             progress.update(record)
             last = record if record.image is not None else last
             if args.save_every > 0 and record.image is not None and not record.done:
@@ -236,7 +294,7 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     assert record is not None and record.image is not None
-    recipe = _save(record, content, output, settings, adjustments, Path(args.content).name, args.styles)
+    recipe = _save(record, content, output, settings, adjustments, args)
     if args.recipe_json:
         Path(args.recipe_json).write_text(json.dumps(recipe, indent=2))
     if args.losses_csv:
@@ -249,12 +307,24 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _save(record: StepRecord, content: Image.Image, output: Path, settings: Settings, adjustments: Adjustments,
-          content_name: str, style_paths: Sequence[str]) -> dict:
-    """Write a run's final image (adjusted, with its recipe in a PNG) and return the recipe."""
-    recipe = make_recipe(settings, adjustments, content=content_name, styles=[Path(p).name for p in style_paths],
-                         steps_done=record.step, losses=record.losses)
-    save_image(Adjuster(record.image, content)(adjustments), output, recipe=recipe)
+          args: argparse.Namespace, content_name: str | None = None) -> dict:
+    """Write a run's final image (adjusted; in the file's format with its recipe) and return the recipe."""
+    names = {"start": Path(args.start).name} if args.start else {}
+    recipe = make_recipe(settings, adjustments, content=content_name or Path(args.content).name,
+                         styles=[Path(p).name for p in args.styles], steps_done=record.step, losses=record.losses,
+                         **names)
+    # 16 bits come from the optimised image itself; adjustments are made on the 8-bit result (checked before).
+    image = record.image16 if args.bit_depth == 16 and record.image16 is not None else \
+        Adjuster(record.image, content)(adjustments)
+    save_image(image, output, recipe=recipe, quality=args.jpeg_quality)
     return recipe
+
+
+def _check_bit_depth(args: argparse.Namespace) -> None:
+    """16 bits are the optimised image itself; the after-run adjustments work on the 8-bit result."""
+    if args.bit_depth == 16 and not adjustments_from_args(args).identity:
+        raise SettingsError("--bit-depth 16 writes the result as optimised; --mix and --recolor make 8-bit"
+                            " images, so leave them out or write 8 bits")
 
 
 def _keep_partial(record: StepRecord | None, output: Path) -> None:
@@ -268,9 +338,11 @@ def _keep_partial(record: StepRecord | None, output: Path) -> None:
 
 def _batch(args: argparse.Namespace) -> int:
     """--batch: every image of the folder, one progress line, results written as they finish."""
-    for name in ("mask", "save_every", "losses_csv", "recipe_json"):
+    for name in ("mask", "start", "save_every", "losses_csv", "recipe_json"):
         if getattr(args, name):
-            raise SettingsError(f"--{name.replace('_', '-')} is for one image; it cannot be used with --batch")
+            shown = "--from" if name == "start" else f"--{name.replace('_', '-')}"
+            raise SettingsError(f"{shown} is for one image; it cannot be used with --batch")
+    _check_bit_depth(args)
     files = content_files(Path(args.content))
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -283,7 +355,7 @@ def _batch(args: argparse.Namespace) -> int:
     progress = BatchProgress(sys.stderr, len(files), settings.steps, args.quiet)
 
     def save(record: StepRecord, content: Image.Image, path: Path, output: Path) -> None:
-        _save(record, content, output, settings, adjustments, path.name, args.styles)
+        _save(record, content, output, settings, adjustments, args, path.name)
 
     outcomes = run_batch(files, output_names(files, out_dir), styles, [Path(p).name for p in args.styles],
                          settings, executor, save, progress, jobs)

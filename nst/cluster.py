@@ -157,9 +157,10 @@ class RayExecutor:
                                      ).remote("bundled")
 
     def submit(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
-               cancelled: Cancelled = never, on_start: Callable[[], None] = nothing) -> "RayRun":
+               cancelled: Cancelled = never, on_start: Callable[[], None] = nothing,
+               start: Image.Image | None = None) -> "RayRun":
         self.connect()
-        return RayRun(self, content, styles, self.placement(settings), cancelled, on_start)
+        return RayRun(self, content, styles, self.placement(settings), cancelled, on_start, start)
 
     def nodes(self) -> list[dict[str, float]]:
         """The total resources of each live node."""
@@ -207,14 +208,16 @@ class RayRun:
     """One run on the cluster; the thread that iterates :meth:`records` submits and follows it."""
 
     def __init__(self, executor: RayExecutor, content: Image.Image, styles: Sequence[Image.Image],
-                 placement: _Placement, cancelled: Cancelled, on_start: Callable[[], None]) -> None:
+                 placement: _Placement, cancelled: Cancelled, on_start: Callable[[], None],
+                 start: Image.Image | None = None) -> None:
         ray = _ray()
         self.settings = placement.settings
         self._executor, self._placement = executor, placement
         self._cancelled, self._on_start = cancelled, on_start
         # Put once, so a retry does not send the images again.
-        self._inputs: tuple[Any, list[Any]] | None = (ray.put(to_array(content)),
-                                                       [ray.put(to_array(style)) for style in styles])
+        self._inputs: tuple[Any, list[Any], Any] | None = (
+            ray.put(to_array(content)), [ray.put(to_array(style)) for style in styles],
+            None if start is None else ray.put(to_array(start)))
         self._ticket: str | None = None
         self._generator: Any = None
         self._started = self._stopping = self._announced = False
@@ -249,13 +252,13 @@ class RayRun:
         """Submit the task once and stream its records; _Lost when its worker dies."""
         ray, queue = _ray(), self._executor.queue
         assert self._inputs is not None
-        content, styles = self._inputs
+        content, styles, start = self._inputs
         self._ticket = ticket = uuid.uuid4().hex
         self._started = False
         with self._executor.submitting:  # the queue's order is the order Ray gets the tasks in
             queue.enqueue.remote(ticket, self._placement.kind)
             self._generator = generator = _task().options(**self._placement.options).remote(
-                content, styles, self.settings, ticket, queue, self._executor.preview_side)
+                content, styles, self.settings, ticket, queue, self._executor.preview_side, start)
         submitted = touched = time.monotonic()
         stop_asked: float | None = None
         while True:

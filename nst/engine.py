@@ -4,12 +4,14 @@ The image itself is optimised (RGB in [0, 1], whatever the weights' preprocessin
 fine: each scale starts from the previous scale's best image, upsampled. Each scale keeps the
 image with the lowest total loss it has evaluated (its last point included), and that image is
 what the scale hands on and what the run returns: an optimiser step that overshoots can never
-make the result worse than the best iterate seen. The fast method (``method="fast"``, see
-:mod:`nst.fast`) streams a single record.
+make the result worse than the best iterate seen. Each scale runs as the run's plan says
+(:mod:`nst.budget`): in one pass, or in tiles (:mod:`nst.tiles`) where one pass would not fit the
+memory budget. The fast method (``method="fast"``, see :mod:`nst.fast`) streams a single record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -21,68 +23,23 @@ import torch.nn.functional as F
 from PIL import Image
 
 from nst import color, masks
+from nst.budget import plan_run
 from nst.cache import GRAMS, GramCache, fingerprint
 from nst.device import resolve_device, resolve_dtype
+from nst.errors import DivergedError, ImageError, SettingsError
 from nst.images import fit_problems, resize_max_side
-from nst.losses import content_loss, gram, gram_error, tv_loss
+from nst.losses import content_loss, gram, tv_loss
+from nst.memory import ALLOCATOR_SLACK, large_blocks_returned
 from nst.optim import BoxAdam, BoxLBFGS
 from nst.records import StepRecord
-from nst.errors import DivergedError, ImageError, SettingsError
 from nst.regions import RegionMasks
+from nst.schedule import ScalePlan, scale_plan, scale_sides, shape_for, split_steps
 from nst.settings import Settings
+from nst.tiles import Pass, Targets, TiledTerms, TileGrid, make_grid, style_error, whole
 from nst.vgg import VGG19Features, load_model
 
-# L-BFGS curvature pairs kept; each costs two image-sized vectors, so memory stays bounded.
-LBFGS_HISTORY = 10
-# Share of the step budget per scale, coarse to fine, before normalising: coarse steps are 4×
-# cheaper per halving of the side, so most optimisation happens there.
-SCALE_SHARE_RATIO = 1.6
-
-
-def scale_sides(size: int, settings: Settings) -> list[int]:
-    """Max side of each scale, coarse to fine, ending at ``size``."""
-    on = settings.multiscale == "on" or (settings.multiscale == "auto" and size >= 2 * settings.min_scale)
-    if not on or size <= settings.min_scale:
-        return [size]
-    count = int(math.floor(math.log2(size / settings.min_scale))) + 1
-    return [max(16, round(size / 2**k)) for k in range(count - 1, -1, -1)]
-
-
-def split_steps(total: int, scales: int) -> list[int]:
-    """Steps per scale summing to ``total``; coarser scales get more, every scale at least one
-    while the budget allows."""
-    if scales == 1:
-        return [total]
-    shares = [SCALE_SHARE_RATIO ** (scales - 1 - k) for k in range(scales)]
-    raw = [total * s / sum(shares) for s in shares]
-    steps = [max(1, int(r)) for r in raw]
-    steps[-1] += total - sum(steps)  # rounding goes to the final scale
-    while steps[-1] < 1:  # tiny budgets: take from the coarsest scales
-        i = max(range(scales - 1), key=lambda j: steps[j])
-        steps[i] -= 1
-        steps[-1] += 1
-    return steps
-
-
-@dataclass(frozen=True)
-class ScalePlan:
-    """One scale of a run: the (height, width) it optimises and its steps."""
-
-    shape: tuple[int, int]
-    steps: int
-
-    @property
-    def pixels(self) -> int:
-        return self.shape[0] * self.shape[1]
-
-
-def scale_plan(settings: Settings, content_size: tuple[int, int]) -> list[ScalePlan]:
-    """The scales a run of ``settings`` goes through for content of ``content_size`` (width, height)."""
-    width, height = content_size
-    out_h, out_w = _shape_for(settings.size, width, height)
-    sides = scale_sides(settings.size, settings)
-    return [ScalePlan(_shape_for(side, out_w, out_h), steps)
-            for side, steps in zip(sides, split_steps(settings.steps, len(sides)))]
+__all__ = ["ScalePlan", "run", "scale_plan", "scale_sides", "split_steps", "stylize", "to_tensor", "to_uint8",
+           "to_uint16"]
 
 
 def to_tensor(image: Image.Image, device: torch.device) -> torch.Tensor:
@@ -91,10 +48,20 @@ def to_tensor(image: Image.Image, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).contiguous().to(device)
 
 
+def _quantised(image: torch.Tensor, levels: int, dtype: torch.dtype) -> np.ndarray:
+    # One working copy, scaled in place: at print sizes each image-sized temporary is 150 MB.
+    array = image.detach().mul(levels).clamp_(0, levels).round_().to(dtype).permute(1, 2, 0).cpu().numpy()
+    return np.ascontiguousarray(array)
+
+
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) tensor in [0, 1] to an RGB uint8 (H, W, 3) array."""
-    array = image.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-    return np.ascontiguousarray(array)
+    return _quantised(image, 255, torch.uint8)
+
+
+def to_uint16(image: torch.Tensor) -> np.ndarray:
+    """(3, H, W) tensor in [0, 1] to an RGB uint16 (H, W, 3) array (0 … 65535)."""
+    return _quantised(image, 65535, torch.uint16)
 
 
 def _resize(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -104,51 +71,50 @@ def _resize(image: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
                          antialias=True)[0].clamp(0, 1)
 
 
-def _shape_for(side: int, width: int, height: int) -> tuple[int, int]:
-    """(H, W) with max side ``side`` and the aspect of width × height, each side >= 1."""
-    scale = side / max(width, height)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-@dataclass
-class _Target:
-    """What one scale optimises towards."""
-
-    content: dict[str, torch.Tensor]
-    grams: list[dict[str, torch.Tensor]]  # one set per style image
-    blend: list[float]
-    content_rgb: torch.Tensor  # the content at this scale, for colour recombination
-    regions: RegionMasks | None = None  # each region's soft mask and style, when there is a mask
-
-
 class _Objective:
-    """α·content + β·style + γ·TV for one scale, with the raw terms kept for the record."""
+    """α·content + β·style + γ·TV for one scale, with the raw terms kept for the record.
 
-    def __init__(self, model: VGG19Features, settings: Settings, target: _Target, dtype: torch.dtype) -> None:
-        self.model, self.s, self.t, self.dtype = model, settings, target, dtype
+    Untiled, one pass yields each layer's features and builds its terms at once (with a region
+    mask, each region's masked Gram against its own style); tiled, the raw terms and their
+    gradient come from :class:`nst.tiles.TiledTerms` over a grid drawn afresh for every
+    evaluation (the plan never tiles a run with regions).
+    """
+
+    def __init__(self, net: Pass, settings: Settings, targets: Targets, tiling: "_Tiling | None",
+                 regions: RegionMasks | None = None) -> None:
+        self.net, self.s, self.t, self.tiling, self.regions = net, settings, targets, tiling, regions
         # w_l per style layer; none when β = 0, so the pass can stop at the content layer.
-        self.style_weights = dict(zip(settings.style_layers, settings.layer_weights)) \
-            if settings.style_weight > 0 else {}
-        self.layers = set(self.style_weights) | set(target.content)
+        self.style_weights = dict(zip(targets.style_layers, settings.layer_weights))
+        self.layers = set(self.style_weights) | set(targets.content)
+        self.grid: TileGrid | None = None  # the grid of the last tiled evaluation
+
+    def _streamed(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        content = image.new_zeros(())
+        per_layer: dict[str, torch.Tensor] = {}
+        # Each layer's terms are built as soon as the pass yields it (see iter_features).
+        for layer, f in self.net.model.iter_features(image[None], self.layers, pooling=self.s.pooling,
+                                                     dtype=self.net.dtype):
+            if layer in self.t.content:
+                content = content + content_loss(f, self.t.content[layer])
+            if layer in self.style_weights:
+                if self.regions is not None:  # masked Grams, each region against its own style
+                    per_layer[layer] = self.regions.style_error(f, [grams[layer] for grams in self.t.grams])
+                else:
+                    per_layer[layer] = style_error(gram(f), self.t, layer)  # one Gram, every style image
+        return content, per_layer
+
+    def _tiled(self, image: torch.Tensor, tiling: "_Tiling") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        height, width = image.shape[-2:]
+        self.grid = make_grid(height, width, tiling.tile, tiling.halo, tiling.align, tiling.shifts)
+        terms = TiledTerms.apply(image, self.net, self.t, tiling.forward, self.grid)
+        return terms[0], dict(zip(self.t.style_layers, terms[1:]))
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float], dict[str, float]]:
         s = self.s
         zero = image.new_zeros(())
-        content, style = zero, zero
-        per_layer: dict[str, torch.Tensor] = {}
-        # Each layer's terms are built as soon as the pass yields it (see iter_features).
-        for layer, f in self.model.iter_features(image[None], self.layers, pooling=s.pooling, dtype=self.dtype):
-            if layer in self.t.content:
-                content = content + content_loss(f, self.t.content[layer])
-            if layer in self.style_weights:
-                if self.t.regions is not None:
-                    e = self.t.regions.style_error(f, [grams[layer] for grams in self.t.grams])
-                else:
-                    g = gram(f)  # one Gram per layer, shared by every style image
-                    e = sum((b * gram_error(g, grams[layer]) for grams, b in zip(self.t.grams, self.t.blend)), zero)
-                per_layer[f"style/{layer}"] = e
-                style = style + self.style_weights[layer] * e
-        raw = {"content": content, **per_layer, "style": style,
+        content, per_layer = self._streamed(image) if self.tiling is None else self._tiled(image, self.tiling)
+        style = sum((self.style_weights[layer] * e for layer, e in per_layer.items()), zero)
+        raw = {"content": content, **{f"style/{layer}": e for layer, e in per_layer.items()}, "style": style,
                "tv": tv_loss(image[None]) if s.tv_weight > 0 else zero}
         weighted = {
             "content": s.content_weight * raw["content"],
@@ -165,25 +131,44 @@ class _Objective:
         return total, values, dict(zip(raw, numbers))
 
 
-def _style_grams(model: VGG19Features, style: torch.Tensor, settings: Settings, dtype: torch.dtype,
+@dataclass
+class _Tiling:
+    """How a tiled scale cuts its image: the largest tile, the halo, the random shifts of the
+    gradient pass's grid, and the grid of the pass without gradients (larger tiles, fixed)."""
+
+    tile: tuple[int, int]
+    halo: int
+    align: int
+    shifts: torch.Generator
+    forward: TileGrid
+
+
+def _grid(shape: tuple[int, int], tile: tuple[int, int] | None, halo: int, align: int) -> TileGrid:
+    """One pass over an image of ``shape`` when it fits in ``tile``, else unshifted tiles."""
+    if tile is None or (shape[0] <= tile[0] and shape[1] <= tile[1]):
+        return whole(*shape)
+    return make_grid(*shape, tile, halo, align)
+
+
+def _style_grams(net: Pass, style: torch.Tensor, settings: Settings, grid: TileGrid,
                  cache: GramCache) -> dict[str, torch.Tensor]:
     layers = tuple(settings.style_layers)
-    key = (fingerprint(style), layers, model.source, settings.pooling, str(style.device), str(dtype))
-
-    def compute() -> dict[str, torch.Tensor]:
-        with torch.no_grad():
-            feats = model.features(style[None], layers, pooling=settings.pooling, dtype=dtype)
-            return {layer: gram(f) for layer, f in feats.items()}
-
-    return cache.get_or_compute(key, compute)
+    key = (fingerprint(style), layers, net.model.source, settings.pooling, str(style.device), str(net.dtype))
+    return cache.get_or_compute(key, lambda: net.grams(style, grid, layers))
 
 
 def _init_image(settings: Settings, content: torch.Tensor, styles: list[torch.Tensor],
-                fast: torch.Tensor | None) -> torch.Tensor:
+                start: torch.Tensor | Image.Image | None) -> torch.Tensor:
+    """The first scale's start image; ``start`` is the fast result (init 'fast') or the given image
+    (init 'image')."""
     shape = tuple(content.shape[-2:])
-    if settings.init == "fast":
-        start = _resize(fast, shape)  # type: ignore[arg-type]
-        return color.luminance(start) if settings.preserve_color == "luminance" else start
+    if settings.init in ("fast", "image"):
+        assert start is not None  # _Run and _check_inputs
+        if isinstance(start, Image.Image):
+            image = to_tensor(start.resize((shape[1], shape[0]), Image.Resampling.LANCZOS), content.device)
+        else:
+            image = _resize(start, shape)  # type: ignore[arg-type]
+        return color.luminance(image) if settings.preserve_color == "luminance" else image
     if settings.init == "noise":
         # Seeded on the CPU so a seed means the same start image on every device.
         gen = torch.Generator().manual_seed(settings.seed)
@@ -194,7 +179,8 @@ def _init_image(settings: Settings, content: torch.Tensor, styles: list[torch.Te
     return content.clone()
 
 
-def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings: Settings) -> list[float]:
+def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
+                  start: Image.Image | None = None) -> list[float]:
     """The style blend normalised to sum to 1, or SettingsError listing what the inputs lack."""
     problems: dict[str, str] = {}
     if not isinstance(content, Image.Image):
@@ -209,6 +195,10 @@ def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings:
         problems["styles"] = "at least one style image or built-in style is needed (or set style_weight to 0)"
     if any(not isinstance(s, Image.Image) for s in styles):
         problems["styles"] = "every style must be a PIL image"
+    if settings.init == "image" and not isinstance(start, Image.Image):
+        problems["init"] = "init 'image' starts from an image: give one (the CLI's --from)"
+    if start is not None and settings.init != "image":
+        problems["init"] = f"a start image was given but init is {settings.init!r}; set init to 'image'"
     blend = list(settings.style_blend) if settings.style_blend is not None else [1.0] * sources
     if sources and len(blend) != sources:
         built_in = f" and {len(settings.builtin_styles)} built-in styles" if settings.builtin_styles else ""
@@ -250,7 +240,7 @@ class _Scale:
     x: torch.Tensor  # the optimised image (leaf, requires grad)
     objective: _Objective
     optimizer: "BoxLBFGS | BoxAdam"
-    content_rgb: torch.Tensor
+    content_rgb: torch.Tensor | None  # the content at this scale, for its chroma (luminance mode)
     luminance_only: bool
     best: torch.Tensor | None = None  # a copy of the evaluated image with the lowest total
     best_losses: dict[str, float] = field(default_factory=dict)
@@ -280,43 +270,50 @@ class _Scale:
         return (self.best if self.best is not None else self.x.detach()).clamp(0, 1)
 
     def output(self, image: torch.Tensor | None = None) -> torch.Tensor:
-        """``image`` (default: the current one) as RGB in [0, 1], chroma put back in luminance mode."""
-        image = (self.x.detach() if image is None else image).clamp(0, 1)
-        return color.recombine(image, self.content_rgb) if self.luminance_only else image
+        """``image`` (default: the current one) as RGB, chroma put back in luminance mode. L-BFGS
+        and Adam keep it in [0, 1] and to_uint8 clamps anyway (no copy here: at print sizes an
+        image is 150 MB)."""
+        image = self.x.detach() if image is None else image
+        return color.recombine(image.clamp(0, 1), self.content_rgb) if self.luminance_only else image
 
 
 class _Run:
     """What a whole run shares across its scales: device, model, inputs at full size, the plan."""
 
     def __init__(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
-                 model: VGG19Features | None, cache: GramCache) -> None:
+                 model: VGG19Features | None, cache: GramCache, start: Image.Image | None = None) -> None:
         self.settings, self.cache = settings, cache
-        self.blend = _check_inputs(content, styles, settings)
+        self.blend = _check_inputs(content, styles, settings, start)
         self.device = resolve_device(settings.device)
         self.dtype = resolve_dtype(settings.precision, self.device)
+        every_style = [*styles, *_builtin_images(settings)]
+        # Before anything is computed: BudgetError when the run cannot fit its memory.
+        self.plan = plan_run(settings, content.size, [s.size for s in every_style], self.device)
+        self.output_shape = self.plan.scales[-1].shape
+        # Where the budget is tight, resident memory must follow the tensors as the plan counts them.
+        self.tight = self.device.type == "cpu" and self.plan.peak * ALLOCATOR_SLACK > self.plan.budget
         self.model = model if model is not None else load_model(settings.weights)
         # Pillow's Lanczos gives the best downscale of the full-resolution inputs; scales below
         # the output are made from these tensors.
         self.content = to_tensor(resize_max_side(content, settings.size), self.device)
         style_side = max(1, round(settings.size * settings.style_scale))
-        self.styles = [to_tensor(resize_max_side(s, style_side), self.device)
-                       for s in [*styles, *_builtin_images(settings)]]
-        self.plan = scale_plan(settings, content.size)
+        self.styles = [to_tensor(resize_max_side(s, style_side), self.device) for s in every_style]
         self.labels = masks.mask_labels(settings.mask, settings.regions) if settings.mask is not None \
             else None
-        self.fast: torch.Tensor | None = None  # the fast method's result at the output size
+        # The first scale's start: the given image (init 'image') or the fast result at the output size.
+        self.start: torch.Tensor | Image.Image | None = start
         if settings.init == "fast":
             from nst.fast import paint  # late: a run without the fast method never loads onnx
 
-            self.fast = paint(self.content, styles, self.blend, settings)
+            self.start = paint(self.content, styles, self.blend, settings)
 
     def scale(self, index: int, previous: torch.Tensor | None) -> _Scale:
         """Targets, start image and optimiser of scale ``index``, continuing from ``previous``."""
-        s, model, dtype = self.settings, self.model, self.dtype
-        shape = self.plan[index].shape
+        s, plan = self.settings, self.plan.scales[index]
+        shape = plan.shape
         content_rgb = _resize(self.content, shape)
-        style_side = max(1, round(max(shape) * s.style_scale))
-        styles = [_resize(t, _shape_for(style_side, t.shape[-1], t.shape[-2])) for t in self.styles]
+        style_side = max(1, round(plan.side * s.style_scale))
+        styles = [_resize(t, shape_for(style_side, t.shape[-1], t.shape[-2])) for t in self.styles]
         net_content = content_rgb
         if s.preserve_color == "luminance":
             net_content = color.luminance(content_rgb)
@@ -324,18 +321,31 @@ class _Run:
         elif s.preserve_color == "histogram":
             styles = [color.match_histogram(t, content_rgb) for t in styles]
 
+        net, halo, align = Pass(self.model, s.pooling, self.dtype), self.plan.halo, self.plan.align
         content_layers = s.content_layers if s.content_weight > 0 else ()
-        with torch.no_grad():
-            content_targets = model.features(net_content[None], content_layers, pooling=s.pooling,
-                                             dtype=dtype) if content_layers else {}
-        grams = [_style_grams(model, t, s, dtype, self.cache) for t in styles] if s.style_weight > 0 else []
+        content_targets = net.feature_maps(net_content, _grid(shape, plan.targets_tile, halo, align),
+                                           content_layers) if content_layers else {}
+        grams = [_style_grams(net, t, s, _grid(tuple(t.shape[-2:]), plan.targets_tile, halo, align), self.cache)
+                 for t in styles] if s.style_weight > 0 else []
+        targets = Targets(content_targets, grams, self.blend, s.style_layers if s.style_weight > 0 else ())
         regions = None if self.labels is None else \
             RegionMasks(self.labels, masks.region_styles(s.regions), shape, s.region_blur, self.device)
-        objective = _Objective(model, s, _Target(content_targets, grams, self.blend, content_rgb, regions), dtype)
-        start = _init_image(s, net_content, styles, self.fast) if previous is None else _resize(previous, shape)
+        tiling = None
+        if plan.tile is not None:
+            # Seeded, so a run's grids (and so its result, to rounding) repeat with its seed.
+            tiling = _Tiling(plan.tile, halo, align, torch.Generator().manual_seed(s.seed + index),
+                             _grid(shape, plan.targets_tile, halo, align))
+        start = _init_image(s, net_content, styles, self.start) if previous is None else _resize(previous, shape)
         x = start.detach().clone().requires_grad_(True)
-        return _Scale(index, self.plan[index].steps, shape, x, objective, _optimizer(s, x), content_rgb,
-                      s.preserve_color == "luminance")
+        del start, styles, net_content
+        self.start = None  # the first scale has it now
+        luminance = s.preserve_color == "luminance"
+        if index == len(self.plan.scales) - 1:
+            # The last scale's targets are made: the inputs at the output size can go (at 4096 px
+            # they are 150 MB each), but for the chroma that luminance mode puts back.
+            self.content, self.styles = None, []  # type: ignore[assignment]
+        return _Scale(index, plan.steps, shape, x, _Objective(net, s, targets, tiling, regions),
+                      _optimizer(s, x, plan.history), content_rgb if luminance else None, luminance)
 
 
 class StopSignal(Protocol):
@@ -346,30 +356,43 @@ class StopSignal(Protocol):
 
 def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
             stop: StopSignal | None = None, model: VGG19Features | None = None,
-            cache: GramCache = GRAMS) -> Iterator[StepRecord]:
+            cache: GramCache = GRAMS, start: Image.Image | None = None) -> Iterator[StepRecord]:
     """Optimise an image so its VGG19 content matches ``content`` and its Grams the ``styles``
     (and the built-in styles ``settings.builtin_styles``, through their style images).
 
     Yields one record per step. The last record of each scale carries the scale's outcome (the
     best image it evaluated) and that image's losses; the run's last has ``done=True`` and the
-    image at the output size. Setting ``stop`` (or simply not
-    iterating further) ends the run within one step; a stopped run still yields a final record
-    with its best image. With ``method="fast"`` the run is one pass of the fast network and
-    yields one record (step 1 of 1, no losses).
+    image at the output size, in 8 and 16 bits. Setting ``stop`` (or simply not iterating
+    further) ends the run within one step; a stopped run still yields a final record with its
+    best image, at the output size. ``start`` is the image a run with ``init="image"`` starts
+    from, e.g. a result to refine at twice its size (:func:`nst.settings.continued`). With
+    ``method="fast"`` the run is one pass of the fast network and yields one record (step 1 of
+    1, no losses).
+
+    Scales that do not fit the memory budget run in tiles (see :mod:`nst.budget`); a run that
+    cannot fit at all raises BudgetError before its first step.
     """
-    start = time.perf_counter()
+    began = time.perf_counter()
     if settings.method == "fast":
-        yield _fast(content, styles, settings, stop, start)
+        yield _fast(content, styles, settings, stop, began)
         return
-    run = _Run(content, styles, settings, model, cache)
-    n_scales = len(run.plan)
+    run = _Run(content, styles, settings, model, cache, start)
+    with large_blocks_returned() if run.tight else contextlib.nullcontext():
+        yield from _steps(run, began, stop)
+
+
+def _steps(run: _Run, began: float, stop: StopSignal | None) -> Iterator[StepRecord]:
+    """The step loop of :func:`stylize`, scale by scale."""
+    settings = run.settings
+    n_scales = len(run.plan.scales)
     image: torch.Tensor | None = None
     record: StepRecord | None = None
     for index in range(n_scales):
         scale = run.scale(index, image)
+        image = None  # the scale's start holds it now
         for k in range(scale.steps):
             if stop is not None and stop.is_set():
-                yield _final(record, scale, tuple(run.content.shape[-2:]), start, settings.steps)  # type: ignore[arg-type]
+                yield _final(record, scale, run.output_shape, began, settings.steps)
                 return
             losses, raw = _step(scale)
             step = (record.step if record else 0) + 1
@@ -383,12 +406,16 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
             last = index == n_scales - 1 and closing
             # The first step too, so a viewer sees the start image at once, not after k steps.
             preview = closing or step == 1 or step % settings.preview_every == 0
-            shown = scale.output(scale.result()) if closing else scale.output()
+            output = (scale.output(scale.result()) if closing else scale.output()) if preview else None
             record = StepRecord(step=step, total_steps=settings.steps, scale=index, n_scales=n_scales,
-                                shape=scale.shape, losses=losses, raw=raw, elapsed=time.perf_counter() - start,
-                                image=to_uint8(shown) if preview else None, done=last)
+                                shape=scale.shape, losses=losses, raw=raw, elapsed=time.perf_counter() - began,
+                                image=to_uint8(output) if output is not None else None, done=last,
+                                image16=to_uint16(output) if last and output is not None else None,
+                                tiles=scale.objective.grid)
+            output = None
             yield record
         image = scale.result()
+        del scale  # its optimiser's state goes before the next scale's is made
 
 
 def _step(scale: _Scale) -> tuple[dict[str, float], dict[str, float]]:
@@ -408,7 +435,7 @@ def _step(scale: _Scale) -> tuple[dict[str, float], dict[str, float]]:
     return losses, raw
 
 
-def _final(record: StepRecord | None, scale: _Scale, output_shape: tuple[int, int], start: float,
+def _final(record: StepRecord | None, scale: _Scale, output_shape: tuple[int, int], began: float,
            total_steps: int) -> StepRecord:
     """The closing record of a run stopped before its last step: the scale's best image so far, at the
     output size whatever scale it stopped at (``shape`` names that scale)."""
@@ -421,8 +448,9 @@ def _final(record: StepRecord | None, scale: _Scale, output_shape: tuple[int, in
         shape=scale.shape,
         losses=scale.best_losses or (record.losses if record else {}),
         raw=scale.best_raw or (record.raw if record else {}),
-        elapsed=time.perf_counter() - start,
+        elapsed=time.perf_counter() - began,
         image=to_uint8(image),
+        image16=to_uint16(image),
         done=True,
         stopped=True,
     )
@@ -441,7 +469,8 @@ def _fast(content: Image.Image, styles: Sequence[Image.Image], settings: Setting
         image = paint(image, styles, blend, settings)
     return StepRecord(step=0 if stopped else 1, total_steps=1, scale=0, n_scales=1,
                       shape=tuple(image.shape[-2:]), losses={}, raw={},  # type: ignore[arg-type]
-                      elapsed=time.perf_counter() - start, image=to_uint8(image), done=True, stopped=stopped)
+                      elapsed=time.perf_counter() - start, image=to_uint8(image), image16=to_uint16(image), done=True,
+                      stopped=stopped)
 
 
 def _builtin_images(settings: Settings) -> list[Image.Image]:
@@ -453,10 +482,10 @@ def _builtin_images(settings: Settings) -> list[Image.Image]:
     return [builtin_style_image(index) for index in settings.builtin_styles]
 
 
-def _optimizer(settings: Settings, x: torch.Tensor) -> BoxLBFGS | BoxAdam:
+def _optimizer(settings: Settings, x: torch.Tensor, history: int) -> BoxLBFGS | BoxAdam:
     if settings.optimizer == "adam":
         return BoxAdam(x, lr=settings.learning_rate, betas=settings.betas, eps=settings.eps)
-    return BoxLBFGS(x, lr=settings.learning_rate, history=LBFGS_HISTORY)
+    return BoxLBFGS(x, lr=settings.learning_rate, history=history)
 
 
 def run(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, **kwargs) -> StepRecord:

@@ -47,6 +47,10 @@ class DeviceError(NSTError):
     """The requested device or precision is not available on this machine."""
 
 
+class BudgetError(NSTError):
+    """A run that cannot fit its memory budget, not even in the smallest tiles."""
+
+
 class DivergedError(NSTError):
     """The optimisation produced a non-finite loss."""
 
@@ -64,4 +68,5 @@ class WorkerLostError(ClusterError):
 
 
 __all__ = ["NSTError", "SettingsError", "ImageError", "RecipeError", "WeightsError", "ModelError",
-           "DeviceError", "DivergedError", "ClusterError", "ClusterUnreachableError", "WorkerLostError"]
+           "DeviceError", "BudgetError", "DivergedError", "ClusterError", "ClusterUnreachableError",
+           "WorkerLostError"]

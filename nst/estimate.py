@@ -2,7 +2,8 @@
 
 A step costs a fixed part (launches, the optimiser's bookkeeping, Python) plus a part that grows
 with the pixel count (the convolutions). Both are measured once per device and precision by two
-short real runs at different sizes.
+short real runs at different sizes. A scale the memory budget tiles (:mod:`nst.budget`) computes
+more pixels per step: its tiles with their halos, and the tiled loss's pass without gradients.
 """
 
 from __future__ import annotations
@@ -16,11 +17,18 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from nst.engine import ScalePlan, scale_plan, stylize
+from nst.budget import plan_run
+from nst.engine import stylize
+from nst.errors import BudgetError
+from nst.schedule import ScalePlan, scale_plan
 from nst.settings import Settings
+from nst.tiles import make_grid
 
 CALIBRATION_SIDES = (96, 256)
 CALIBRATION_STEPS = 3
+# A pass without gradients costs about a third of a step's pass per pixel (the backward is about
+# twice the forward); a tiled step adds one over the image for the tiled loss.
+FORWARD_SHARE = 1 / 3
 _lock = threading.Lock()
 
 
@@ -62,10 +70,24 @@ def step_cost(device: str = "auto", precision: str = "auto") -> StepCost:
     return StepCost(fixed=max(t1 - per_pixel * p1, 0.0), per_megapixel=per_pixel * 1e6)
 
 
-def estimate_seconds(settings: Settings, content_size: tuple[int, int], cost: StepCost) -> float:
-    """Seconds the steps of a run of ``settings`` on content of ``content_size`` (width, height) take at
-    ``cost`` (model loading aside)."""
-    return sum(p.steps * cost.seconds(p.pixels) for p in scale_plan(settings, content_size))
+def estimate_seconds(settings: Settings, content_size: tuple[int, int], cost: StepCost,
+                     style_sizes: Sequence[tuple[int, int]] = ()) -> float:
+    """Seconds the steps of a run of ``settings`` on content of ``content_size`` (width, height) and
+    styles of ``style_sizes`` take at ``cost`` (model loading aside), tiled scales as the memory
+    plan tiles them (a run that cannot fit is timed as if it did)."""
+    try:
+        plan = plan_run(settings, content_size, style_sizes)
+    except BudgetError:
+        return sum(p.steps * cost.seconds(p.pixels) for p in scale_plan(settings, content_size))
+    total = 0.0
+    for scale in plan.scales:
+        pixels = scale.pixels
+        if scale.tile is not None:
+            steps = make_grid(*scale.shape, scale.tile, plan.halo, plan.align)
+            forward = make_grid(*scale.shape, scale.targets_tile or scale.tile, plan.halo, plan.align)
+            pixels = steps.pixels + round(FORWARD_SHARE * forward.pixels)
+        total += scale.steps * cost.seconds(pixels)
+    return total
 
 
 def remaining_seconds(plan: Sequence[ScalePlan], rows: Sequence[Mapping[str, float]], step: int,

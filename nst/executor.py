@@ -52,8 +52,10 @@ class Executor(Protocol):
     """Where runs execute."""
 
     def submit(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
-               cancelled: Cancelled = never, on_start: Callable[[], None] = nothing) -> RunHandle:
-        """A handle for a run of ``settings``; ``on_start`` is called once it leaves the queue."""
+               cancelled: Cancelled = never, on_start: Callable[[], None] = nothing,
+               start: Image.Image | None = None) -> RunHandle:
+        """A handle for a run of ``settings``; ``on_start`` is called once it leaves the queue.
+        ``start``: the image a run with ``init="image"`` refines (see nst.settings.continued)."""
         ...
 
 
@@ -79,9 +81,9 @@ class LocalRun:
 
     def __init__(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
                  gate: Gate | None, model: Callable[[str], VGG19Features], cancelled: Cancelled,
-                 on_start: Callable[[], None]) -> None:
+                 on_start: Callable[[], None], start: Image.Image | None = None) -> None:
         self.settings = settings
-        self._inputs = (content, list(styles))
+        self._inputs = (content, list(styles), start)
         self._gate, self._model, self._cancelled, self._on_start = gate, model, cancelled, on_start
         self._device = device_key(settings.device)
         self._started = False
@@ -93,12 +95,13 @@ class LocalRun:
         try:
             self._started = True
             self._on_start()
-            content, styles = self._inputs
+            content, styles, start = self._inputs
             # The fast method needs no VGG19: a first fast run must not wait for one to load.
             model = self._model(self.settings.weights) if self.settings.method == "gatys" else None
-            yield from stylize(content, styles, self.settings, stop=_StopFlag(self._cancelled), model=model)
+            yield from stylize(content, styles, self.settings, stop=_StopFlag(self._cancelled), model=model,
+                               start=start)
         finally:
-            self._inputs = ((), ())  # type: ignore[assignment]  # let the images go with the run
+            self._inputs = ((), (), None)  # type: ignore[assignment]  # let the images go with the run
             if gate is not None:
                 gate.release(self._device, self)
 
@@ -118,8 +121,9 @@ class LocalExecutor:
         self.gate, self.model = gate, model
 
     def submit(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
-               cancelled: Cancelled = never, on_start: Callable[[], None] = nothing) -> LocalRun:
-        return LocalRun(content, styles, settings, self.gate, self.model, cancelled, on_start)
+               cancelled: Cancelled = never, on_start: Callable[[], None] = nothing,
+               start: Image.Image | None = None) -> LocalRun:
+        return LocalRun(content, styles, settings, self.gate, self.model, cancelled, on_start, start)
 
 
 __all__ = ["Cancelled", "Executor", "Gate", "LocalExecutor", "LocalRun", "RunHandle", "never", "nothing"]

@@ -21,6 +21,24 @@ POOLED: frozenset[str] = frozenset(
 STRIDE: dict[str, int] = {name: 2 ** (int(name[4]) - 1) for name in CONV_LAYERS}
 
 
+
+
+def reach(layer: str) -> int:
+    """Input pixels on each side of its own stride cell that a feature at ``layer`` depends on
+    (half its receptive field beyond the cell): 70 for conv5_1, 38 for conv4_2.
+
+    A 3×3 convolution widens the field by one step of the current stride on each side, a 2×2
+    pooling by half a step, and then doubles the stride.
+    """
+    field, step = 1, 1
+    for name in CONV_LAYERS[: CONV_LAYERS.index(layer) + 1]:
+        field += 2 * step
+        if name in POOLED and name != layer:
+            field += step
+            step *= 2
+    return (field - step) // 2
+
+
 def depth(layers: "list[str] | tuple[str, ...] | set[str]") -> int:
     """Index (in CONV_LAYERS) of the deepest of ``layers``; -1 when empty."""
     return max((CONV_LAYERS.index(layer) for layer in layers), default=-1)

@@ -23,20 +23,45 @@ from __future__ import annotations
 import torch
 
 
+# A part of a feature map: rows top:bottom and columns left:right (tiled passes, nst.tiles).
+Region = tuple[int, int, int, int]
+
+
+def _positions(features: torch.Tensor, region: Region | None) -> torch.Tensor:
+    """The (B, M, N) matrix of a (B, N, H, W) map's positions: a free view for a channels_last
+    map; with a ``region``, a copy in which the positions outside it are zero. Zeroing rather
+    than cutting keeps the product's shape that of the map, however the region falls: each new
+    shape would cost oneDNN a new kernel, and tiled passes move their regions at every step."""
+    b, n, h, w = features.shape
+    f = features.permute(0, 2, 3, 1).reshape(b, h * w, n)  # channels_last memory order
+    if region is None:
+        return f
+    top, bottom, left, right = region
+    inside = features.new_zeros(h, w)
+    inside[top:bottom, left:right] = 1
+    return f * inside.view(1, h * w, 1)
+
+
 class _SelfProduct(torch.autograd.Function):
-    """FᵀF of a (B, M, N) batch. Its backward is one product, F (D + Dᵀ) with D = dL/dG, where
-    autograd's own runs one per operand and adds them: at conv1_1 of a 512 px image that is two
-    25 MB temporaries fewer, at the moment every saved activation is still alive."""
+    """FᵀF of a (B, N, H, W) map's positions (in ``region`` only, when given). Its backward is
+    one product, F (D + Dᵀ) with D = dL/dG, where autograd's own runs one per operand and adds
+    them: at conv1_1 of a 512 px image that is two 25 MB temporaries fewer, at the moment every
+    saved activation is still alive. It holds the map, which the ReLU's backward holds anyway;
+    a region's zeroed copy is made again in the backward rather than held through the pass."""
 
     @staticmethod
-    def forward(ctx, f: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(f)
+    def forward(ctx, features: torch.Tensor, region: Region | None) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(features)
+        ctx.region = region
+        f = _positions(features, region)
         return torch.bmm(f.transpose(1, 2), f)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        (f,) = ctx.saved_tensors
-        return torch.bmm(f, grad + grad.transpose(1, 2))
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (features,) = ctx.saved_tensors
+        b, n, h, w = features.shape
+        g = torch.bmm(_positions(features, ctx.region), grad + grad.transpose(1, 2))
+        return g.view(b, h, w, n).permute(0, 3, 1, 2), None
 
 
 class _HalfMeanSquare(torch.autograd.Function):
@@ -56,16 +81,18 @@ class _HalfMeanSquare(torch.autograd.Function):
         return (diff * (grad / diff.numel())).to(ctx.dtype), None
 
 
-def gram(features: torch.Tensor) -> torch.Tensor:
-    """G = F Fᵀ / M for a (B, N, H, W) batch, returned in fp32: shape (B, N, N).
+def gram(features: torch.Tensor, region: Region | None = None) -> torch.Tensor:
+    """G = F Fᵀ / M for a (B, N, H, W) batch, returned in fp32: shape (B, N, N). With ``region``
+    (top, bottom, left, right), over the positions in it only, M being their count.
 
     The product runs in the features' dtype: bf16/fp16 GEMMs accumulate in fp32 on oneDNN and
     cuBLAS, and at reduced precision an fp32 Gram would cost more than the whole VGG pass.
     """
-    b, n, h, w = features.shape
-    # (B, H, W, N) is the memory order of channels_last features, so this reshape is free.
-    f = features.permute(0, 2, 3, 1).reshape(b, h * w, n)
-    return _SelfProduct.apply(f).float() / (h * w)
+    h, w = features.shape[-2:]
+    if region is not None:
+        top, bottom, left, right = region
+        h, w = bottom - top, right - left
+    return _SelfProduct.apply(features, region).float() / (h * w)
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

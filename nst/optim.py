@@ -37,23 +37,24 @@ class BoxLBFGS:
       so reduced-precision gradients stay in range.
 
     The ``history`` most recent pairs live in preallocated buffers, so a step allocates no
-    long-lived memory.
+    long-lived memory; the spare row, where the next pair is made, holds the previous image and
+    gradient until then (no vectors of their own: at 4096 px each is 150 MB).
     """
 
     def __init__(self, x: torch.Tensor, lr: float, history: int = 10) -> None:
         self.x, self.lr = x, lr
         n = x.numel()
         # history + 1 rows: a new pair is written into the spare row and kept only if it has
-        # positive curvature.
-        self._s = x.new_empty(history + 1, n)
-        self._y = torch.empty_like(self._s)
+        # positive curvature. Zeroed rather than left empty: the memory is then resident from
+        # the first step, as the memory model (nst.budget) counts it, not only after ten.
+        self._s = x.new_zeros(history + 1, n)
+        self._y = torch.zeros_like(self._s)
         self._rho = x.new_empty(history + 1)
         self._order: list[int] = []  # rows in use, oldest first
         self._spare = 0
         self._unused = list(range(1, history + 1))
         self._h_diag = x.new_ones(())
-        self._prev_x: torch.Tensor | None = None
-        self._prev_g: torch.Tensor | None = None
+        self._started = False  # whether the spare row holds a previous image and gradient
         self._prev_loss = math.inf
         self._backtracks = 0
         self._restarts = 0  # restarts since the last accepted step
@@ -70,7 +71,7 @@ class BoxLBFGS:
         with torch.no_grad():
             value = float(scaled)  # host read
             # Increases within NOISE are reduced-precision rounding, not overshoot.
-            if self._prev_x is not None and not value <= self._prev_loss * (1 + NOISE):  # a rise, or not finite
+            if self._started and not value <= self._prev_loss * (1 + NOISE):  # a rise, or not finite
                 if self._backtracks < MAX_BACKTRACKS:
                     self._backtracks += 1
                     self._backtrack(value)
@@ -82,7 +83,7 @@ class BoxLBFGS:
             active = ((x <= 0) & (g > 0)) | ((x >= 1) & (g < 0))
             g.masked_fill_(active, 0.0)
             flat_x, flat_g = x.reshape(-1), g.reshape(-1)
-            first = self._prev_x is None
+            first = not self._started
             if not first:
                 self._remember(flat_x, flat_g)
             d = self._direction(flat_g).masked_fill_(active.reshape(-1), 0.0)
@@ -91,13 +92,11 @@ class BoxLBFGS:
             # start afresh with steepest descent.
             if first or float(flat_g.dot(d)) >= 0:
                 self._forget()
-                d = flat_g.neg()
-                t = min(1.0, 1.0 / max(float(flat_g.abs().sum()), 1e-30)) * self.lr
-            if first:
-                self._prev_x, self._prev_g = flat_x.clone(), flat_g.clone()
-            else:
-                self._prev_x.copy_(flat_x)
-                self._prev_g.copy_(flat_g)
+                d = torch.neg(flat_g, out=d)  # into the direction's memory: no second image-sized vector
+                t = min(1.0, 1.0 / max(float(torch.linalg.vector_norm(flat_g, 1)), 1e-30)) * self.lr
+            self._s[self._spare].copy_(flat_x)  # the previous image and gradient, for the next pair
+            self._y[self._spare].copy_(flat_g)
+            self._started = True
             x.add_(d.view_as(x), alpha=t).clamp_(0, 1)
         return loss
 
@@ -108,11 +107,12 @@ class BoxLBFGS:
         [0.1, 0.5] of the step (Nocedal & Wright's backtracking); the next step judges that
         point. One host read; the history is kept."""
         flat_x = self.x.detach().reshape(-1)
-        step = flat_x - self._prev_x
-        slope = float(self._prev_g.dot(step))
+        prev_x, prev_g = self._s[self._spare], self._y[self._spare]
+        step = flat_x - prev_x
+        slope = float(prev_g.dot(step))
         curvature = value - self._prev_loss - slope
         fraction = -slope / (2 * curvature) if curvature > 0 else 0.5
-        torch.add(self._prev_x, step, alpha=min(max(fraction, 0.1), 0.5), out=flat_x)
+        torch.add(prev_x, step, alpha=min(max(fraction, 0.1), 0.5), out=flat_x)
 
     def _restart(self) -> None:
         """Backtracking found no lower point along the step: the curvature pairs no longer
@@ -123,16 +123,18 @@ class BoxLBFGS:
         self._restarts += 1
         self._forget()
         flat_x = self.x.detach().reshape(-1)
-        g = self._prev_g  # the gradient there, with the box's held pixels already zeroed
-        t = min(1.0, 1.0 / max(float(g.abs().sum()), 1e-30)) * self.lr * 0.5 ** (self._restarts - 1)  # host read
-        torch.add(self._prev_x, g, alpha=-t, out=flat_x).clamp_(0, 1)
+        # The point and its gradient wait in the spare row (the box's held pixels already zeroed).
+        prev_x, g = self._s[self._spare], self._y[self._spare]
+        t = min(1.0, 1.0 / max(float(torch.linalg.vector_norm(g, 1)), 1e-30)) * self.lr * 0.5 ** (self._restarts - 1)
+        torch.add(prev_x, g, alpha=-t, out=flat_x).clamp_(0, 1)
 
     def _remember(self, flat_x: torch.Tensor, flat_g: torch.Tensor) -> None:
-        """Add the pair (s, y) of the last step if its curvature y·s is positive."""
+        """Add the pair (s, y) of the last step if its curvature y·s is positive; it is made in the
+        spare row, over the previous image and gradient held there."""
         row = self._spare
         s, y = self._s[row], self._y[row]
-        torch.sub(flat_x, self._prev_x, out=s)
-        torch.sub(flat_g, self._prev_g, out=y)
+        s.neg_().add_(flat_x)  # x − x_prev
+        y.neg_().add_(flat_g)
         ys = y.dot(s)
         if float(ys) <= 1e-10:  # host read: keep or drop the pair
             return

@@ -1,4 +1,5 @@
-"""The recipe: everything needed to repeat a run, embedded in result PNGs and saved as JSON."""
+"""The recipe: everything needed to repeat a run, embedded in results (PNG, TIFF, JPEG) and saved
+as JSON."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import io
 import json
 import platform
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import PIL
@@ -23,6 +24,15 @@ RECIPE_KEY = "nst-recipe"  # the PNG iTXt chunk that holds a recipe
 ADJUSTMENTS = "adjustments"  # the recipe key of the post-run adjustments (nst.adjust)
 MAX_RECIPE_BYTES = 1024 * 1024
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Where each image format holds a recipe (see nst.images): its signature, Pillow's format name,
+# and how to find the text in the opened file without decoding its pixels.
+_TIFF_DESCRIPTION = 270
+_IMAGE_RECIPES = {
+    _PNG_SIGNATURE: ("PNG", lambda image: image.info.get(RECIPE_KEY)),
+    b"II*\0": ("TIFF", lambda image: image.tag_v2.get(_TIFF_DESCRIPTION)),
+    b"MM\0*": ("TIFF", lambda image: image.tag_v2.get(_TIFF_DESCRIPTION)),
+    b"\xff\xd8\xff": ("JPEG", lambda image: image.info.get("comment")),
+}
 
 
 def make_recipe(settings: Settings, adjustments: Adjustments | None = None, **extra: Any) -> dict[str, Any]:
@@ -67,10 +77,12 @@ def adjustments_from_recipe(recipe: Mapping[str, Any]) -> Adjustments:
 
 
 def read_recipe(source: Source, *, name: str | None = None) -> dict:
-    """Read a recipe from a PNG written with one (see :func:`nst.images.png_bytes`) or from JSON."""
+    """Read a recipe from a PNG, TIFF or JPEG written with one (see :func:`nst.images.save_image`)
+    or from JSON."""
     data, label = read_source(source, name, RecipeError)
-    if data.startswith(_PNG_SIGNATURE):
-        return _parse(_png_text(data, label), label)
+    for signature, (kind, find) in _IMAGE_RECIPES.items():
+        if data.startswith(signature):
+            return _parse(_image_text(data, label, kind, find), label)
     if len(data) > MAX_RECIPE_BYTES:
         raise RecipeError(f"{label} is too large for a recipe; the limit is 1 MB.")
     try:
@@ -80,14 +92,16 @@ def read_recipe(source: Source, *, name: str | None = None) -> dict:
     return _parse(text, label)
 
 
-def _png_text(data: bytes, label: str) -> str:
-    """The recipe chunk of a PNG, read without decoding its pixels."""
+def _image_text(data: bytes, label: str, kind: str, find: Callable[[Image.Image], Any]) -> str:
+    """The recipe text of a PNG, TIFF or JPEG, read without decoding its pixels."""
     try:
-        with Image.open(io.BytesIO(data), formats=("PNG",)) as png:
-            text = png.info.get(RECIPE_KEY)
-    except Exception as exc:  # corrupt chunks, oversized text chunks, decompression bombs
-        raise RecipeError(f"{label} is not a readable PNG (truncated or corrupt file).") from exc
-    if not isinstance(text, str):
+        with Image.open(io.BytesIO(data), formats=(kind,)) as image:
+            text = find(image)
+    except Exception as exc:  # corrupt chunks or tags, oversized text chunks, decompression bombs
+        raise RecipeError(f"{label} has no recipe: it is not a readable {kind} (truncated or corrupt file).") from exc
+    if isinstance(text, bytes):  # a JPEG comment
+        text = text.decode("utf-8", errors="replace")
+    if not isinstance(text, str) or not text.lstrip().startswith("{"):
         raise RecipeError(f"{label} has no recipe.")
     return text
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from nst.tiles import TileGrid
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class StepRecord:
     image: np.ndarray | None = field(default=None, repr=False)
     done: bool = False  # last record of the run
     stopped: bool = False  # the run ended early because the stop event was set
+    # The final image again in 16 bits: RGB uint16 (H, W, 3), 0 … 65535, on the last record only
+    # (for 16-bit PNG and TIFF files; rounded from the optimised float image, not from ``image``).
+    image16: np.ndarray | None = field(default=None, repr=False)
+    tiles: "TileGrid | None" = None  # how this step's pass was tiled; None when it was one pass
 
 
 LOSS_TERMS = ("content", "style", "tv", "total")

@@ -93,9 +93,10 @@ class _RemoteStop:
 
 
 def stylize_task(content: np.ndarray, styles: list[Any], settings: Settings, ticket: str,
-                 queue: Any, preview_side: int | None) -> Iterator[Started | Packed]:
+                 queue: Any, preview_side: int | None, start: np.ndarray | None = None) -> Iterator[Started | Packed]:
     """One run on a worker (a Ray streaming generator): a :class:`Started`, then every record packed.
-    ``styles`` are object references (Ray resolves only top-level arguments)."""
+    ``styles`` are object references (Ray resolves only top-level arguments); ``start`` is the image
+    an ``init="image"`` run refines."""
     import ray
     import torch
 
@@ -106,9 +107,10 @@ def stylize_task(content: np.ndarray, styles: list[Any], settings: Settings, tic
     torch.set_num_threads(max(1, int(cpus)))
     yield Started(ray.get_runtime_context().get_node_id(), os.getpid())
     try:
-        model = load_model(settings.weights)  # cached per worker process
+        # Cached per worker process; the fast method needs no VGG19.
+        model = load_model(settings.weights) if settings.method == "gatys" else None
         for record in stylize(Image.fromarray(content), [Image.fromarray(s) for s in ray.get(styles)], settings,
-                              stop=stop, model=model):
+                              stop=stop, model=model, start=None if start is None else Image.fromarray(start)):
             yield pack(record, preview_side)
     finally:
         queue.forget.remote(ticket)

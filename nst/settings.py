@@ -21,7 +21,7 @@ DEFAULT_STYLE_LAYERS: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4
 
 METHODS = ("gatys", "fast")
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "style", "fast")
+INITS = ("content", "noise", "style", "fast", "image")
 COLOR_MODES = ("none", "luminance", "histogram")
 POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -32,12 +32,37 @@ MAX_SIZE = 4096
 MAX_STEPS = 100_000
 MAX_SEED = 2**63 - 1
 BUILTIN_STYLES = 26  # styles of the fast method's 26-style network (Dumoulin et al.), numbered 0-25
+MIN_MEMORY = 16 * 2**20
+
+# Steps of a "continue at 2×" run (see :func:`continued`): it starts from a finished result, so a
+# few steps at the new size refine it. TODO: set from bench.print_size's schedule section.
+CONTINUE_STEPS = 50
 
 # Value kinds a Rule checks: a whole number, a real number, one of ``choices``, free text, a list
 # of VGG19 layer names, a list of real numbers, a list of distinct whole numbers, a region mask (base64
-# PNG) or a list of regions ('COLOUR=TARGET', see nst.masks).
+# PNG), a list of regions ('COLOUR=TARGET', see nst.masks) or a memory size in bytes (written 3G, 512M).
 INT, FLOAT, CHOICE, TEXT, LAYERS, FLOATS, INTS = "int", "float", "choice", "text", "layers", "floats", "ints"
-MASK, REGIONS = "mask", "regions"
+MASK, REGIONS, BYTES = "mask", "regions", "bytes"
+BYTE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
+
+
+def parse_bytes(text: str) -> int:
+    """'3G' -> 3·2³⁰, '1.5g' -> 1.5·2³⁰, '512M', '64K', '1000000' (K, M, G are powers of 1024; a
+    trailing B is allowed). ValueError for anything else."""
+    body = text.strip().upper().removesuffix("B")
+    unit = body[-1:] if body[-1:] in BYTE_UNITS else ""
+    number = float(body[: len(body) - len(unit)])  # ValueError for text that is not a number
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"not a memory size: {text!r}")
+    return round(number * BYTE_UNITS[unit])
+
+
+def format_bytes(count: float) -> str:
+    """A byte count in the largest unit that keeps it at least 1: 3221225472 -> '3G', 1.5·2²⁰ -> '1.5M'."""
+    for unit in ("G", "M", "K"):
+        if count >= BYTE_UNITS[unit]:
+            return f"{count / BYTE_UNITS[unit]:.3g}{unit}"
+    return f"{count:g}"
 
 
 @dataclass(frozen=True)
@@ -60,8 +85,9 @@ class Rule:
     optional: bool = False
 
     def bounds(self) -> str:
-        """The allowed range in words, e.g. 'from 16 to 4096', '>= 0', 'in [0, 1)'."""
-        low, high = _num(self.low), _num(self.high)
+        """The allowed range in words, e.g. 'from 16 to 4096', '>= 0', 'in [0, 1)', '>= 16M'."""
+        shown = format_bytes if self.kind == BYTES else _num
+        low, high = (None if v is None else shown(v) for v in (self.low, self.high))
         if self.low is not None and self.high is not None:
             if self.above or self.below:
                 return f"in {'(' if self.above else '['}{low}, {high}{')' if self.below else ']'}"
@@ -85,6 +111,8 @@ class Rule:
         if self.kind == REGIONS:
             return (f"a list of 1 to {masks.MAX_REGIONS} items COLOUR=N (style image N, from 1) or COLOUR=photo,"
                     " each COLOUR a distinct #rrggbb")
+        if self.kind == BYTES:
+            return f"a memory size such as 3G or 512M (K, M, G: powers of 1024), {self.bounds()}"
         unit = f" of {self.unit}" if self.unit else ""
         noun = f"a whole number{unit}" if self.kind == INT else "a number"
         if self.kind == FLOAT and self.low == 0 and self.above and self.high is None:
@@ -121,7 +149,7 @@ class Rule:
         if self.kind == INTS:
             return (isinstance(value, (list, tuple)) and all(self._in_range(v, whole=True) for v in value)
                     and len(set(value)) == len(value))
-        return self._in_range(value, whole=self.kind == INT)
+        return self._in_range(value, whole=self.kind in (INT, BYTES))
 
     def _in_range(self, value: Any, whole: bool) -> bool:
         if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
@@ -200,7 +228,8 @@ class Settings:
     region_blur: float = setting(0.02, FLOAT, "Softness of region edges: the blur's width as a share of the"
                                  " image's longer side; 0 gives hard edges.", low=0, high=0.25)
     init: str = setting("content", CHOICE, "The starting image. Content converges fast; fast starts from the fast"
-                        " method's result (faster still); noise gives more varied results.", choices=INITS)
+                        " method's result (faster still); noise gives more varied results; image refines a"
+                        " given start image, such as a result to continue at 2×.", choices=INITS)
     preserve_color: str = setting("none", CHOICE, "Keep the content's colours: transfer luminance only, or match"
                                   " the style's colour histogram.", choices=COLOR_MODES)
     multiscale: str = setting("auto", CHOICE, "Optimise coarse to fine. Auto turns it on for outputs at least twice"
@@ -217,6 +246,11 @@ class Settings:
     seed: int = setting(0, INT, "Random seed for noise initialisation; the same seed repeats a run bit for bit on"
                         " the CPU.", low=0, high=MAX_SEED)
     preview_every: int = setting(10, INT, "Return the current image every N steps.", low=1, high=MAX_STEPS)
+    max_memory: int | None = setting(None, BYTES, "Memory the run may use on its device (images, activations,"
+                                     " optimiser state). A scale that would need more runs in tiles (the same"
+                                     " loss, about twice the time) and L-BFGS keeps fewer steps' history."
+                                     " Empty: half the free memory on the CPU, 80 % on a GPU.",
+                                     low=MIN_MEMORY, optional=True)
 
     def __post_init__(self) -> None:
         # Normalise list-likes (from JSON or widgets) to tuples so the dataclass stays hashable.
@@ -387,4 +421,14 @@ def preset(name: str, **overrides: Any) -> Settings:
     return Settings(**{**PRESETS[name], **overrides})
 
 
-__all__ = ["Settings", "SettingsError", "Rule", "RULES", "DEFAULTS", "PRESETS", "PRESET_ALIASES", "preset", "rule"]
+def continued(settings: Settings, factor: float = 2.0, steps: int = CONTINUE_STEPS) -> Settings:
+    """Settings that refine a finished result of ``settings`` at ``factor`` times its size: the run
+    starts from that result, upscaled (``init="image"``; pass it to ``stylize(start=...)``), at the
+    new size only, for a few steps. SettingsError when the new size is over MAX_SIZE."""
+    # A fast result is refined by the optimiser: continuing it re-optimises, as Refine does.
+    return settings.replace(method="gatys", size=round(settings.size * factor), init="image", multiscale="off",
+                            steps=steps)
+
+
+__all__ = ["Settings", "SettingsError", "Rule", "RULES", "DEFAULTS", "PRESETS", "PRESET_ALIASES", "preset", "rule",
+           "continued", "parse_bytes", "format_bytes"]

@@ -30,7 +30,7 @@ with inputs_column:
 
 with st.sidebar:
     st.header("Settings")
-    form.settings_form(content.image.size if content is not None else (4, 3))
+    form.settings_form(content.image.size if content is not None else (4, 3), inputs.style_sizes(styles))
 
 with inputs_column:
     size, style_scale = st.session_state[state.KEY["size"]], st.session_state[state.KEY["style_scale"]]

@@ -7,15 +7,16 @@ would otherwise colour the field red and silently keep the previous value).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import streamlit as st
 
 from nst.layers import CONV_LAYERS
-from nst.settings import FLOAT, INT, PRESETS, RULES, preset
+from nst.settings import FLOAT, INT, PRESETS, RULES, format_bytes, preset
 from studio import library, state
 from studio.recipes import recipe_loader
 from nst.estimate import estimate_seconds
+from studio.sizing import size_notes
 from studio.resources import accelerator, cpu_name, default_device, measured_step_cost, torchvision_usable
 from studio.timefmt import duration
 from studio.state import KEY
@@ -136,9 +137,9 @@ def _run_length(content_size: tuple[int, int]) -> None:
                   " device and the content's size, measured here once.")
 
 
-def settings_form(content_size: tuple[int, int] = (4, 3)) -> None:
+def settings_form(content_size: tuple[int, int] = (4, 3), style_sizes: Sequence[tuple[int, int]] = ()) -> None:
     """Draw every settings widget but the method (call inside the container that should hold them, after
-    state.ensure_state()); the content's (width, height) sizes the run-time estimates."""
+    state.ensure_state()); the content's and styles' (width, height) size the memory and time estimates."""
     found = state.problems(st.session_state)
     fast = st.session_state[KEY["method"]] == "fast"
     st.selectbox("Preset", list(PRESETS), key=state.PRESET, format_func=lambda v: PRESET_LABELS.get(v, v),
@@ -146,6 +147,8 @@ def settings_form(content_size: tuple[int, int] = (4, 3)) -> None:
     recipe_loader()
     device_picker()
     _number("Output size (px)", "size", found, step=32)
+    if not found:
+        size_notes(state.settings_from_widgets(st.session_state, 0), content_size, style_sizes)
     if fast or st.session_state[KEY["init"]] == "fast":
         st.slider("Style strength (fast method)", 0.0, 1.0, step=0.05, key=KEY["strength"], help=help_text("strength"))
     if fast:
@@ -193,10 +196,22 @@ def _advanced(found: dict[str, str]) -> None:
     if not usable:
         st.caption("torchvision's VGG19 is not in the torch hub cache on this server, so it is not offered.")
     _choice(st.selectbox, "Precision", "precision", RULES["precision"].choices)
+    _memory_budget()
     st.number_input("Adam β₁", key=state.BETA1, format="%g", step=0.01, help="Adam only: momentum of the gradient.")
     st.number_input("Adam β₂", key=state.BETA2, format="%g", step=0.001, help="Adam only: momentum of its square.")
     _mark("betas", found)
     _number("Adam ε", "eps", found, step=0.01, format="%g")
+
+
+MEMORY_CHOICES = tuple(round(g * 2**30) for g in (0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64))
+
+
+def _memory_budget() -> None:
+    """The run's memory budget: auto (a share of the free memory) or a size; a recipe's value stays exact."""
+    current = st.session_state[KEY["max_memory"]]
+    options = [None, *sorted(set(MEMORY_CHOICES) | ({current} if current is not None else set()))]
+    st.selectbox("Memory budget", options, key=KEY["max_memory"], help=help_text("max_memory"),
+                 format_func=lambda v: "Auto" if v is None else f"{format_bytes(v)}B")
 
 
 def blend_sliders(styles: list[Upload], builtins: tuple[int, ...] = ()) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from nst.fast.builtins import NATIVE_SIDE
 from studio import examples, library, runs, state
 from studio.state import KEY
 from studio.uploads import Upload, keep, kept, kept_uploads, shown_width
@@ -78,6 +79,11 @@ def style_input() -> list[Upload]:
 def builtins() -> tuple[int, ...]:
     """The built-in styles the form holds."""
     return tuple(st.session_state.get(KEY["builtin_styles"], ()))
+
+
+def style_sizes(styles: list[Upload]) -> list[tuple[int, int]]:
+    """(width, height) of every style source: the style images, then the built-in styles' paintings."""
+    return [s.image.size for s in styles] + [(NATIVE_SIDE, NATIVE_SIDE)] * len(builtins())
 
 
 def source_count(styles: list[Upload]) -> int:

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from nst.device import device_key
-from nst.engine import ScalePlan, scale_plan
+from nst.schedule import ScalePlan, scale_plan
 from nst.estimate import remaining_seconds
 from nst.errors import NSTError
 from nst.executor import Executor, RunHandle
@@ -103,10 +103,12 @@ class Job:
         heartbeat_timeout: float | None = None,
         keepalive: Callable[[], bool] | None = None,
         on_finish: Callable[["Job", Snapshot], None] | None = None,
+        start: Image.Image | None = None,
     ) -> None:
+        """``start``: the image a run with ``init="image"`` refines (Continue at 2×)."""
         self.settings = settings
         self._on_finish = on_finish
-        self._inputs: tuple[Image.Image, list[Image.Image]] | None = (content, list(styles))
+        self._inputs: tuple[Image.Image, list[Image.Image], Image.Image | None] | None = (content, list(styles), start)
         self._executor = executor if executor is not None else default_executor()
         self._handle: RunHandle | None = None
         self._preview_side = preview_side
@@ -186,9 +188,9 @@ class Job:
 
     def _work(self) -> None:
         try:
-            content, styles = self._inputs  # type: ignore[misc]
+            content, styles, start = self._inputs  # type: ignore[misc]
             self._handle = self._executor.submit(content, styles, self.settings, cancelled=self._should_stop,
-                                                 on_start=lambda: self._update(status=RUNNING))
+                                                 on_start=lambda: self._update(status=RUNNING), start=start)
             for record in self._handle.records():
                 self._take(record)
             if self._state.status not in FINISHED:  # no closing record: cancelled before it started

@@ -4,13 +4,14 @@ variant grid, and its latest result once the run has ended."""
 from __future__ import annotations
 
 import streamlit as st
+from PIL import Image
 
 from nst.errors import SettingsError
 from studio import inputs, runs, state, variants
 from studio.charts import loss_chart
 from studio.jobs import QUEUED, Snapshot
 from studio.result_view import result_view
-from studio.results import results
+from studio.results import Result, results
 from studio.timefmt import duration
 from studio.uploads import Upload
 from studio.variant_view import variant_grid
@@ -71,7 +72,11 @@ def _poll(owner: str, content: Upload | None, styles: list[Upload]) -> None:
     if run is None:
         latest = results(owner)
         if latest:
-            result_view(latest[-1], refine=lambda: _refine(owner, content, styles))
+            shown = latest[-1]
+            # The photo it was made from must still be here: a larger run needs it at full size.
+            same_photo = content is not None and content.name == shown.meta.get("content_name")
+            result_view(shown, refine=lambda: _refine(owner, content, styles),
+                        larger=(lambda: _larger(owner, content, styles, shown)) if same_photo else None)
         elif variants.grid(owner) is None:
             st.info("Your picture appears here: upload a photo and a painting, then press Start.")
 
@@ -80,6 +85,16 @@ def _refine(owner: str, content: Upload | None, styles: list[Upload]) -> None:
     """Refine the fast result shown: optimise from it with the form's settings, then redraw the page."""
     try:
         runs.refine(owner, content, styles, state.session_settings(inputs.source_count(styles)))
+    except SettingsError as exc:
+        runs.say("error", str(exc))
+    st.rerun()
+
+
+def _larger(owner: str, content: Upload | None, styles: list[Upload], result: Result) -> None:
+    """Continue the result shown at twice its size, then redraw the page."""
+    try:
+        image = Image.open(result.stored.image_path).convert("RGB")
+        runs.continue_larger(owner, content, styles, result.settings, image)
     except SettingsError as exc:
         runs.say("error", str(exc))
     st.rerun()

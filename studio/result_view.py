@@ -18,6 +18,7 @@ import streamlit as st
 from PIL import Image
 
 from nst.adjust import ADJUST_RULES, RECOLOR_MODES, Adjuster, Adjustments
+from nst.settings import CONTINUE_STEPS, MAX_SIZE
 from studio.charts import loss_chart
 from studio.results import Result, download_buttons
 
@@ -65,15 +66,26 @@ def adjust_controls(result: Result) -> Adjustments:
     return adjustments_from(st.session_state, result.number)
 
 
-def result_view(result: Result, refine: Callable[[], None] | None = None) -> None:
+def result_view(result: Result, refine: Callable[[], None] | None = None,
+                larger: Callable[[], None] | None = None) -> None:
     """A result: the (adjusted) image, before/after, its loss curve, the post-run controls and every
-    download; on a fast result, ``refine`` (when given) behind a Refine button."""
-    title, action = st.columns([3, 1], vertical_alignment="center")
+    download; on a fast result, ``refine`` (when given) behind a Refine button; ``larger`` (when
+    given) behind Continue at 2×."""
+    title, refine_col, larger_col = st.columns([2, 1, 1], vertical_alignment="center")
     title.markdown(f"**Result #{result.number}** · {result.state}")
-    if refine is not None and result.settings.method == "fast" and action.button(
+    if refine is not None and result.settings.method == "fast" and refine_col.button(
             "Refine", key=f"refine-{result.number}", icon=":material/auto_fix_high:", width="stretch",
             help="Optimise from this fast result (VGG19, the current settings): more of the painting's texture."):
         refine()
+    if larger is not None:
+        doubled = 2 * result.settings.size
+        if larger_col.button(
+                "Continue at 2×", key=f"larger-{result.number}", icon=":material/zoom_out_map:", width="stretch",
+                disabled=doubled > MAX_SIZE,
+                help=f"Refine this result at {doubled} px, starting from it upscaled: {CONTINUE_STEPS} steps at"
+                     " that size only, with this result's settings." if doubled <= MAX_SIZE else
+                f"{doubled} px would be over the largest size, {MAX_SIZE} px."):
+            larger()
     result_tab, compare_tab, losses_tab = st.tabs(["Result", "Before / after", "Losses"])
     adjustments = adjust_controls(result)  # under the tabs, and drawn before the pictures that use it
     picture = display_adjuster(str(result.stored.image_path), str(result.stored.content_path))(adjustments)

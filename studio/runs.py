@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import streamlit as st
+from PIL import Image
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from nst.errors import NSTError
 from nst.images import fit_problems
-from nst.settings import Settings
+from nst.settings import Settings, continued
 from studio import recipes, state
 from studio.jobs import CANCELLED, DONE, FAILED, STOPPED, Job, Snapshot
 from studio.regions import region_problem
@@ -145,9 +146,11 @@ def refusal(content: Upload | None, styles: list[Upload], settings: Settings) ->
     return None
 
 
-def start(owner: str, content: Upload | None, styles: list[Upload], settings: Settings) -> None:
+def start(owner: str, content: Upload | None, styles: list[Upload], settings: Settings,
+          from_image: Image.Image | None = None) -> None:
     """Start a job (it queues behind this browser's run still going, if any) unless MAX_LIVE are
-    going already or an input is missing; the outcome goes to :func:`message`."""
+    going already or an input is missing; the outcome goes to :func:`message`. ``from_image``: the
+    image an ``init="image"`` run refines."""
     if sum(1 for run in live_runs(owner) if not run.job.stopping) >= MAX_LIVE:
         say("warning", f"{MAX_LIVE} runs are already going: one runs and one waits. Stop one, or wait.")
         return
@@ -165,7 +168,7 @@ def start(owner: str, content: Upload | None, styles: list[Upload], settings: Se
             run.saved.append(result.number)
 
     run.job = Job(content.image, [s.image for s in styles], settings, keepalive=session_alive(),
-                  on_finish=finished).start()
+                  on_finish=finished, start=from_image).start()
     with _lock:
         _runs.setdefault(owner, []).append(run)
 
@@ -182,6 +185,13 @@ def wait(owner: str, seconds: float) -> None:
 def refine(owner: str, content: Upload | None, styles: list[Upload], settings: Settings) -> None:
     """Optimise from the fast result with these settings (Refine on a fast result)."""
     start(owner, content, styles, settings.refine())
+
+
+def continue_larger(owner: str, content: Upload | None, styles: list[Upload], result: Settings,
+                    image: Image.Image) -> None:
+    """Continue at 2×: refine the result ``image`` (made with ``result``) at twice its size, from it
+    upscaled, for a few steps (see nst.settings.continued)."""
+    start(owner, content, styles, continued(result), from_image=image)
 
 
 def stop(owner: str) -> None:

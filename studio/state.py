@@ -20,7 +20,7 @@ import streamlit as st
 
 from nst.errors import SettingsError
 from nst.layers import CONV_LAYERS
-from nst.settings import CHOICE, FLOAT, FLOATS, INT, INTS, LAYERS, MASK, REGIONS, RULES, Settings, preset
+from nst.settings import BYTES, CHOICE, FLOAT, FLOATS, INT, INTS, LAYERS, MASK, REGIONS, RULES, Settings, preset
 
 # Composite fields have several widgets each (see BETA1, layer_weight_key, blend_key).
 FIELDS = [name for name, r in RULES.items() if r.kind != FLOATS]
@@ -131,7 +131,7 @@ def showable(key: str, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if r.kind == FLOAT:
         return r.accepts(value) if name in SLIDERS else _real(value)
-    if r.kind in (CHOICE, LAYERS, INTS, MASK, REGIONS):
+    if r.kind in (CHOICE, LAYERS, INTS, MASK, REGIONS, BYTES):
         return r.accepts(value)
     return isinstance(value, str) and bool(value)
 

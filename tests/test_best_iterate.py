@@ -26,9 +26,9 @@ def test_each_scale_hands_on_the_best_image_it_evaluated(pair, init):
         settings = Settings(size=48, min_scale=24, steps=steps, init=init, precision="fp32", preview_every=1000)
         records = list(stylize(content, [style], settings))
         run = _Run(content, [style], settings, None, GRAMS)
-        assert len(run.plan) == 2 and records[-1].done
+        assert len(run.plan.scales) == 2 and records[-1].done
         handed: torch.Tensor | None = None
-        for index in range(len(run.plan)):
+        for index in range(len(run.plan.scales)):
             at_scale = [r for r in records if r.scale == index]
             scale = run.scale(index, handed)
             closing = _tensor(at_scale[-1].image)

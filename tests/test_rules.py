@@ -32,7 +32,8 @@ TYPED = {"size": ("96", 96), "method": ("fast", "fast"), "strength": ("0.5", 0.5
          "pooling": ("avg", "avg"), "weights": ("torchvision", "torchvision"), "device": ("cpu", "cpu"),
          "precision": ("fp32", "fp32"), "seed": ("11", 11), "preview_every": ("3", 3),
          "mask": (str(MASK), encode_mask(load_rgba(MASK), REGIONS)), "region_blur": ("0.05", 0.05),
-         "regions": ("#FF0000=1,#0000ff=2,#ffffff=photo", REGIONS)}
+         "regions": ("#FF0000=1,#0000ff=2,#ffffff=photo", REGIONS),
+         "max_memory": ("1.5G", 3 * 2**29)}
 
 
 def test_each_field_has_a_flag_that_sets_it():
@@ -165,3 +166,4 @@ def test_recipes_saved_before_the_rule_table_still_load(name):
     else:
         assert (settings.style_weight, settings.preserve_color, settings.size) == (1e-3, "luminance", 48)
     assert json.loads(json.dumps(saved)) == recipe["settings"]
+    assert Settings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings

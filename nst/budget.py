@@ -1,0 +1,403 @@
+"""The memory model: what a run holds at its peak, from the layer shapes, and the plan that keeps
+it within a budget (``Settings.max_memory``, or a share of the device's free memory).
+
+The bytes counted are the tensors a run allocates on its device: the images, the VGG19's
+activations and their gradients, the targets, the optimiser's state and the decoded weights;
+the process itself (Python, torch, the 8-bit weights) is not. A step's peak comes when the
+backward starts: every activation is held then (the ReLU outputs, the pooled maps, the max-pool
+indices as int32, the content error in fp32), on top of what the scale keeps between steps.
+
+Where a scale does not fit, the plan tiles it (see :mod:`nst.tiles`): of the tiles whose pass
+fits beside the scale's state, the one that computes the fewest pixels, halos included. L-BFGS
+keeps 10 curvature pairs, each two image-sized vectors (at 4096 px more than the whole tiled
+pass); where they leave too little for tiles with cores of ``GOOD_CORE`` pixels, the plan keeps
+fewer, down to one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from nst import masks
+from nst.device import resolve_device, resolve_dtype
+from nst.errors import BudgetError
+from nst.layers import CHANNELS, CONV_LAYERS, POOLED, STRIDE, depth
+from nst.schedule import ScalePlan, scale_sides, shape_for, split_steps
+from nst.settings import Settings, format_bytes
+from nst.tiles import halo_for, make_grid
+
+LBFGS_HISTORY = 10  # curvature pairs kept where the budget allows
+HISTORIES = (LBFGS_HISTORY, 5, 2, 1)  # tried in turn where the budget is short
+MIN_UNTILED_HISTORY = 2  # fewer pairs than this: tiles with more, before an untiled pass with fewer
+GOOD_CORE = 512  # a smaller core spends more on its halo (80 px each side for conv5_1) than on itself
+CPU_SHARE, GPU_SHARE = 0.5, 0.8  # of the free memory, when max_memory is not set
+PIXEL = 3 * 4  # bytes of one pixel of an fp32 RGB image
+# oneDNN's and cuDNN's own memory: the kernels (primitives) built for each shape of pass, which
+# their caches keep, and scratchpads. Measured on the CPU after runs (resident memory beyond the
+# tensors): about 24 MB for one scale, 75 MB for four with the last in tiles.
+RUNTIME, KERNELS = 8 * 2**20, 16 * 2**20  # fixed, and per scale (a tiled scale: twice)
+
+
+def element_size(dtype: torch.dtype) -> int:
+    return torch.empty((), dtype=dtype).element_size()
+
+
+def _layers(settings: Settings) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(content layers, style layers) a run computes losses at."""
+    content = settings.content_layers if settings.content_weight > 0 else ()
+    style = settings.style_layers if settings.style_weight > 0 else ()
+    return tuple(content), tuple(style)
+
+
+def _shapes(height: int, width: int, deepest: int) -> list[tuple[str, int, int]]:
+    """(layer, height, width) of each ReLU output up to CONV_LAYERS[deepest] (ceil-mode pooling)."""
+    out = []
+    for name in CONV_LAYERS[: deepest + 1]:
+        out.append((name, height, width))
+        if name in POOLED:
+            height, width = math.ceil(height / 2), math.ceil(width / 2)
+    return out
+
+
+def pass_bytes(height: int, width: int, settings: Settings, dtype: torch.dtype, *, grad: bool = True,
+               core: tuple[int, int] | None = None) -> int:
+    """Peak bytes of one VGG19 pass over a (height × width) image or tile, beyond its input.
+
+    With ``grad`` (a step): the larger of the end of the forward, when every activation is held
+    for the backward, and each layer's backward (the layers up to it still held, plus its
+    output's gradient, the ReLU's and the convolution's input gradient, and a style layer's
+    Gram gradient). Without (targets): the largest input and output of one layer. ``core`` is
+    the tile's core (rows, cols) whose loss a tiled pass takes: a region's Gram gradient is
+    copied with zeros outside the core.
+    """
+    e = element_size(dtype)
+    content, style = _layers(settings)
+    deepest = depth(set(content) | set(style))
+    if deepest < 0:
+        return 0
+    pooled_index = 4 if settings.pooling == "max" else 0  # int32 argmax per pooled element
+    held, peak, kept = 0, 0, []  # kept: bytes held per layer, for the backward
+    for name, h, w in _shapes(height, width, deepest):
+        channels = CHANNELS[name]
+        act = channels * h * w * e
+        here = act
+        if name in content:  # the content error, kept in fp32; fp32 copies of map and target
+            area = _core_area(h, w, core, STRIDE[name])
+            here += channels * area * 4
+            peak = max(peak, held + here + 2 * channels * area * 4 * (e != 4))
+        if name in POOLED and name != CONV_LAYERS[deepest]:
+            pooled = channels * math.ceil(h / 2) * math.ceil(w / 2)
+            here += pooled * (e + pooled_index)
+            peak = max(peak, held + here + pooled * 8)  # PyTorch's int64 indices before the cast
+        if not grad:  # this map, the next layer's, and a Gram's zeroed copy or the content error
+            peak = max(peak, 3 * act + (3 * channels * h * w * 4 if name in content else 0))
+            continue
+        held += here
+        kept.append((name, act, here))
+    if not grad:
+        return peak
+    peak = max(peak, held + kept[-1][1])
+    for name, act, here in reversed(kept):
+        # output gradient, ReLU gradient, input gradient (the previous map's size or smaller)
+        transient = 3 * act
+        if name in style and core is not None:
+            transient += act  # a region's zeroed copy of the map
+        peak = max(peak, held + transient)
+        held -= here
+    return peak
+
+
+def _core_area(h: int, w: int, core: tuple[int, int] | None, stride: int) -> int:
+    if core is None:
+        return h * w
+    return min(h, math.ceil(core[0] / stride)) * min(w, math.ceil(core[1] / stride))
+
+
+def weights_bytes(settings: Settings, dtype: torch.dtype) -> int:
+    """The convolutions a run reaches, decoded into ``dtype`` (weights and biases)."""
+    content, style = _layers(settings)
+    count, cin = 0, 3
+    for name in CONV_LAYERS[: depth(set(content) | set(style)) + 1]:
+        count += cin * CHANNELS[name] * 9 + CHANNELS[name]
+        cin = CHANNELS[name]
+    return count * element_size(dtype)
+
+
+@dataclass(frozen=True)
+class ScaleBudget(ScalePlan):
+    """How one scale runs within the budget: besides its shape and steps, its side, tile (None:
+    untiled) and L-BFGS history."""
+
+    side: int
+    tile: tuple[int, int] | None  # (rows, cols) of the largest tile of a step; None: one pass
+    targets_tile: tuple[int, int] | None  # tile of the passes without gradients (targets)
+    history: int  # L-BFGS curvature pairs (0 for Adam)
+    peak: int  # estimated bytes at this scale's peak
+
+    @property
+    def tiled(self) -> bool:
+        return self.tile is not None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """The plan of a whole run against its memory budget."""
+
+    budget: int
+    halo: int
+    align: int
+    scales: tuple[ScaleBudget, ...]
+
+    @property
+    def peak(self) -> int:
+        return max(s.peak for s in self.scales)
+
+    @property
+    def tiled(self) -> bool:
+        return any(s.tiled for s in self.scales)
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes the device can still give: CUDA's free memory plus what torch's cache holds unused;
+    on the CPU, the kernel's MemAvailable (the physical memory where that cannot be read)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    if device.type == "mps":
+        return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def default_budget(device: torch.device) -> int:
+    """A safe share of the device's free memory: half on the CPU (other programs, the allocator's
+    slack), 80 % on a GPU (cuDNN's workspaces)."""
+    return int(free_memory(device) * (CPU_SHARE if device.type == "cpu" else GPU_SHARE))
+
+
+class _Model:
+    """The memory model of one run: sizes of its inputs, dtype, layers."""
+
+    def __init__(self, settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
+                 dtype: torch.dtype) -> None:
+        self.s, self.dtype, self.e = settings, dtype, element_size(dtype)
+        width, height = content_size
+        self.full = shape_for(settings.size, width, height)
+        self.style_sizes = list(style_sizes)
+        content, style = _layers(settings)
+        self.content_layers, self.style_layers = content, style
+        self.halo, self.align = halo_for(set(content) | set(style))
+        # Held through the whole run: the weights and the Gram targets (N × N, one set per style
+        # and the scale's own); through all scales but the last, the content and styles at the
+        # output size, from which each scale's are made.
+        grams = (len(style_sizes) + 1) * sum(4 * CHANNELS[layer] ** 2 for layer in style)
+        scales = len(scale_sides(settings.size, settings))
+        self.fixed = weights_bytes(settings, dtype) + RUNTIME + KERNELS * scales + grams
+        self.inputs = PIXEL * (_area(self.full) + sum(map(_area, self._styles(settings.size))))
+        if settings.init == "fast":  # the fast result at the output size, until the first scale starts
+            self.inputs += PIXEL * _area(self.full)
+        # Regions (a mask): one soft mask per region at the scale, plus its copies averaged down to
+        # each layer (a third more), and in a step each styled region's masked copy of a style
+        # layer's features, which its Gram keeps for the backward. Their Grams do not tile.
+        self.regions = len(settings.regions or ()) if settings.mask is not None else 0
+        self.styled = sum(s is not None for s in masks.region_styles(settings.regions or ())) if self.regions else 0
+
+    def _styles(self, side: int) -> list[tuple[int, int]]:
+        """(height, width) of each style image at the scale of max side ``side``."""
+        style_side = max(1, round(side * self.s.style_scale))
+        return [shape_for(style_side, w, h) for w, h in self.style_sizes]
+
+    def _maps(self, shape: tuple[int, int]) -> int:
+        """The content's feature maps at the content layers (the content targets)."""
+        return sum(CHANNELS[layer] * math.ceil(shape[0] / STRIDE[layer]) * math.ceil(shape[1] / STRIDE[layer])
+                   for layer in self.content_layers) * self.e
+
+    def state(self, shape: tuple[int, int], history: int) -> int:
+        """What a scale keeps between steps: the image, its gradient, its best so far and last
+        preview, the content targets, region masks, the optimiser's state; the run's inputs unless it is the last scale; the
+        content at this scale where its chroma is put back (luminance mode)."""
+        area = _area(shape)
+        # The image and its gradient, and the last preview (RGB, 8 bits), which a caller holds
+        # while the next step runs.
+        kept = self.fixed + self._maps(shape) + (2 * PIXEL + 3) * area
+        kept += PIXEL * area  # the best image the scale has evaluated (see nst.engine)
+        kept += 4 * self.regions * area * 4 // 3
+        if shape != self.full:
+            kept += self.inputs
+        if self.s.preserve_color == "luminance":
+            kept += PIXEL * area
+        if self.s.optimizer == "adam":
+            return kept + 2 * PIXEL * area
+        return kept + 2 * (history + 1) * PIXEL * area  # (history + 1) rows of s and y
+
+    def setup(self, shape: tuple[int, int], tile: tuple[int, int] | None) -> int:
+        """Peak while a scale's targets are made: the run's inputs, the content and styles at this
+        scale, the previous scale's result, the content targets and the passes that make them."""
+        area = _area(shape)
+        at_scale = (area if shape != self.full else 0) + sum(map(_area, self._styles(max(shape)))) + area // 4
+        return self.fixed + self.inputs + PIXEL * at_scale + self._maps(shape) + self.targets(shape, tile)
+
+    def between_steps(self, shape: tuple[int, int]) -> int:
+        """Transients outside the pass: L-BFGS's direction and its active set's masks (12 + 9
+        bytes a pixel), or a preview or the final image (a working copy and the 8- and 16-bit
+        results: 12 + 3 + 6)."""
+        return (PIXEL + 9) * _area(shape)
+
+    def step(self, shape: tuple[int, int], tile: tuple[int, int] | None) -> int:
+        """Peak of one step's pass: untiled, or over the largest tile (the tiled forward's tiles
+        are larger but hold nothing for a backward) and the kernels of the tiles' shapes; total
+        variation's differences and their gradients over the whole image when it is on."""
+        if tile is None:
+            peak = pass_bytes(*shape, self.s, self.dtype)
+        else:
+            core = (max(self.align, tile[0] - 2 * self.halo), max(self.align, tile[1] - 2 * self.halo))
+            peak = pass_bytes(*self._last(shape, tile), self.s, self.dtype, core=core) + KERNELS
+        if self.s.tv_weight > 0:
+            peak += 3 * PIXEL * _area(shape)
+        if self.styled:
+            peak += self.styled * self.e * sum(CHANNELS[name] * h * w for name, h, w in _shapes(*shape, depth(set(
+                self.style_layers))) if name in self.style_layers)
+        return peak
+
+    def targets(self, shape: tuple[int, int], tile: tuple[int, int] | None) -> int:
+        """Peak of the passes without gradients that make the targets (content and styles)."""
+        shapes = [shape] + self._styles(max(shape))
+        if tile is not None:
+            shapes = [self._last((h, w), tile) for h, w in shapes]
+        return max(pass_bytes(h, w, self.s, self.dtype, grad=False) for h, w in shapes)
+
+    def _last(self, shape: tuple[int, int], tile: tuple[int, int]) -> tuple[int, int]:
+        """The largest tile over an image of ``shape``: the last along an axis ends at the image's
+        edge, up to ``align`` − 1 pixels longer than the others (see nst.tiles.make_grid)."""
+        return tuple(length if length <= side else min(length, side + self.align - 1)  # type: ignore[return-value]
+                     for length, side in zip(shape, tile))
+
+    def work(self, shape: tuple[int, int], tile: tuple[int, int]) -> int:
+        """Pixels a pass over ``shape`` in tiles of at most ``tile`` computes: halos included."""
+        return make_grid(*shape, tile, self.halo, self.align).pixels
+
+    def best_tile(self, shape: tuple[int, int], room: int, grad: bool) -> tuple[int, int] | None:
+        """The tile (rows, cols) on the alignment whose pass fits in ``room`` bytes and computes
+        the fewest pixels over the image (the larger of equals), or None when not even the
+        smallest (the halo on both sides of one aligned core) fits."""
+        side, best, least = 2 * self.halo + self.align, None, math.inf
+        while True:
+            tile = (min(side, shape[0]), min(side, shape[1]))
+            cost = self.step(shape, tile) if grad else self.targets(shape, tile)
+            if cost > room:
+                return best
+            work = self.work(shape, tile)
+            if work <= least:
+                best, least = tile, work
+            if tile == shape:
+                return best
+            side += self.align * max(1, side // (8 * self.align))  # coarse steps past a few hundred px
+
+    def scale(self, side: int, steps: int, budget: int) -> ScaleBudget | None:
+        """The first plan that fits: untiled while L-BFGS keeps at least MIN_UNTILED_HISTORY pairs
+        (a tiled step costs about twice as much), then tiled with a core of at least GOOD_CORE
+        pixels, then untiled or tiled with any history; None when nothing fits."""
+        shape = shape_for(side, self.full[1], self.full[0])
+        histories = (0,) if self.s.optimizer == "adam" else HISTORIES
+        for history in histories:
+            if history >= MIN_UNTILED_HISTORY or history == histories[-1]:
+                plan = self._untiled(shape, side, steps, history, budget)
+                if plan is not None:
+                    return plan
+        for history in histories if not self.regions else ():
+            plan = self._tiled(shape, side, steps, history, budget, good=history != histories[-1])
+            if plan is not None:
+                return plan
+        return None
+
+    def least(self, side: int) -> int:
+        """The smallest budget the scale of max side ``side`` can run in: the smallest tile, and the
+        fewest L-BFGS pairs."""
+        shape = shape_for(side, self.full[1], self.full[0])
+        smallest = None if self.regions else (2 * self.halo + self.align,) * 2  # regions run in one pass
+        return self._peak(shape, 0 if self.s.optimizer == "adam" else HISTORIES[-1], smallest, smallest)
+
+    def _peak(self, shape: tuple[int, int], history: int, tile: tuple[int, int] | None,
+              targets_tile: tuple[int, int] | None) -> int:
+        return max(self.state(shape, history) + max(self.step(shape, tile), self.between_steps(shape),
+                                                     self.targets(shape, targets_tile)),
+                   self.setup(shape, targets_tile))
+
+    def _untiled(self, shape: tuple[int, int], side: int, steps: int, history: int, budget: int) -> ScaleBudget | None:
+        peak = self._peak(shape, history, None, None)
+        return ScaleBudget(shape, steps, side, None, None, history, peak) if peak <= budget else None
+
+    def _tiled(self, shape: tuple[int, int], side: int, steps: int, history: int, budget: int,
+               good: bool) -> ScaleBudget | None:
+        state = self.state(shape, history)
+        if state + self.between_steps(shape) > budget:
+            return None
+        tile = self.best_tile(shape, budget - state, grad=True)
+        if tile is None or (good and min(tile) - 2 * self.halo < GOOD_CORE):
+            return None
+        # The passes without gradients (targets, the tiled loss) take the largest tiles that fit
+        # both beside the scale's state and during its set-up.
+        setup_room = budget - self.setup(shape, None) + self.targets(shape, None)
+        targets_tile = self.best_tile(shape, min(budget - state, setup_room), grad=False)
+        if targets_tile is None:
+            return None
+        peak = self._peak(shape, history, tile, targets_tile)
+        return ScaleBudget(shape, steps, side, tile, targets_tile, history, peak) if peak <= budget else None
+
+
+def _area(shape: tuple[int, int]) -> int:
+    return shape[0] * shape[1]
+
+
+def _model(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
+           device: torch.device) -> _Model:
+    return _Model(settings, content_size, style_sizes, resolve_dtype(settings.precision, device))
+
+
+def plan_run(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]] = (),
+             device: torch.device | None = None) -> RunPlan:
+    """How a run of ``settings`` on a content of ``content_size`` (width, height) and styles of
+    ``style_sizes`` keeps within its memory budget: per scale, tiled or not, and the estimated
+    peak. BudgetError when a scale cannot fit, before anything is computed."""
+    device = device if device is not None else resolve_device(settings.device)
+    budget = settings.max_memory if settings.max_memory is not None else default_budget(device)
+    model = _model(settings, content_size, style_sizes, device)
+    sides = scale_sides(settings.size, settings)
+    steps = split_steps(settings.steps, len(sides))
+    scales = tuple(model.scale(side, n, budget) for side, n in zip(sides, steps))
+    if None in scales:
+        least = least_budget(settings, content_size, style_sizes, device)
+        which = "max_memory is" if settings.max_memory is not None else \
+            f"the budget ({'half' if device.type == 'cpu' else '80 %'} of the free memory) is"
+        parts = "one pass: regions are not tiled" if model.regions else \
+            f"tiles of {2 * model.halo + model.align} px"
+        raise BudgetError(f"A {model.full[1]}×{model.full[0]} result needs at least {format_bytes(least)} of memory"
+                          f" (its images, the optimiser's state and {parts}), but {which} {format_bytes(budget)};"
+                          " raise max_memory or lower the size.")
+    return RunPlan(budget, model.halo, model.align, scales)  # type: ignore[arg-type]
+
+
+def estimate_peak(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]] = (),
+                  device: torch.device | None = None) -> int:
+    """Estimated peak bytes of a run (see :func:`plan_run`): for the studio's size widget."""
+    return plan_run(settings, content_size, style_sizes, device).peak
+
+
+def least_budget(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]] = (),
+                 device: torch.device | None = None) -> int:
+    """The smallest ``max_memory`` a run of ``settings`` can have (its finest scales in the
+    smallest tiles, L-BFGS with one pair): what BudgetError names."""
+    device = device if device is not None else resolve_device(settings.device)
+    model = _model(settings, content_size, style_sizes, device)
+    return max(model.least(side) for side in scale_sides(settings.size, settings))

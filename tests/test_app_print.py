@@ -1,0 +1,49 @@
+"""Print sizes in the studio (AppTest): the memory plan beside the size, a budget too small for the
+run, the budget widget, and Continue at 2× from a result."""
+
+from __future__ import annotations
+
+from nst.budget import plan_run
+from nst.recipe import read_recipe
+from nst.settings import CONTINUE_STEPS, Settings, format_bytes
+from tests.support import button, finished, latest_result, poll, texts
+from tests.test_app_stylize import upload_inputs
+
+
+def test_the_size_shows_the_memory_plan_and_its_budget(studio_app, png_of):
+    at = studio_app
+    upload_inputs(at, png_of)
+    at.number_input(key="set_size").set_value(1024)
+    at.selectbox(key="set_max_memory").set_value(2**30)
+    at.run()
+    plan = plan_run(Settings(size=1024, max_memory=2**30), (64, 48), [(48, 48)])
+    expected = f"Memory ≈ {format_bytes(plan.peak)}B of the 1GB budget"
+    assert any(expected in c for c in texts(at.caption)), texts(at.caption)
+
+
+def test_a_budget_too_small_for_the_size_is_said_before_start(studio_app, png_of):
+    at = studio_app
+    upload_inputs(at, png_of)
+    at.number_input(key="set_size").set_value(4096)
+    at.selectbox(key="set_max_memory").set_value(2**29)  # 512 MB: not even the images and L-BFGS's pairs
+    at.run()
+    assert not at.exception
+    assert any("4096×3072 result needs at least" in e and "raise max_memory" in e for e in texts(at.error))
+
+
+def test_continue_at_2x_refines_the_result_at_twice_its_size(studio_app, png_of):
+    at = studio_app
+    upload_inputs(at, png_of)
+    at.number_input(key="set_size").set_value(48)
+    at.number_input(key="set_steps").set_value(6)
+    at.run()
+    button(at, "Start").click().run()
+    poll(at, finished)
+    first = latest_result(at)
+    assert first.image.shape == (36, 48, 3)
+    at.button(key=f"larger-{first.number}").click().run()
+    poll(at, lambda a: finished(a) and latest_result(a).number != first.number, timeout=120)
+    larger = latest_result(at)
+    assert larger.image.shape == (72, 96, 3)
+    assert (larger.settings.size, larger.settings.init, larger.settings.steps) == (96, "image", CONTINUE_STEPS)
+    assert read_recipe(larger.png())["settings"]["size"] == 96

@@ -1,0 +1,244 @@
+"""Print sizes: the memory model, tiled scales, "continue at 2×" (real engine runs, kept small).
+
+Tiled runs here use the layers up to conv3_2, whose halo is 16 px (conv5_1's is 80), so that a
+small image already splits into several tiles that each still have a core."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bench.synthetic import gradient, scene, stripes
+from nst.budget import least_budget, plan_run
+from nst.cli import main
+from nst.engine import run, stylize
+from nst.errors import BudgetError, SettingsError
+from nst.executor import LocalExecutor
+from nst.images import load_image
+from nst.recipe import read_recipe
+from nst.settings import CONTINUE_STEPS, Settings, continued, format_bytes, parse_bytes
+from nst.estimate import StepCost, estimate_seconds
+from nst.tiles import make_grid
+
+SHALLOW = dict(content_layers=("conv3_2",), style_layers=("conv1_1", "conv2_1", "conv3_1"))
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _tight(settings: Settings, content: Image.Image, style: Image.Image) -> Settings:
+    """``settings`` with a budget halfway between the least it can run in and what it needs untiled."""
+    untiled = plan_run(settings, content.size, [style.size]).peak
+    least = least_budget(settings, content.size, [style.size])
+    return settings.replace(max_memory=(untiled + least) // 2)
+
+
+# -- the memory model --------------------------------------------------------------------------
+
+MEASURE = textwrap.dedent("""
+    import json, sys
+    from nst.engine import stylize
+    from nst.budget import least_budget, plan_run
+    from nst.memory import trim
+    from nst.settings import Settings
+    from nst.vgg import load_model
+    from bench.synthetic import scene, stripes
+
+    def status(key):
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith(key))
+
+    load_model("bundled")
+    size = int(sys.argv[1])
+    content, style = scene(size, size * 3 // 4), stripes(size)
+    settings = Settings(size=size, steps=2, multiscale="off", device="cpu", preview_every=1000)
+    estimate = plan_run(settings, content.size, [style.size]).peak
+    trim()
+    before = status("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # the peak (VmHWM) starts again from here
+    for record in stylize(content, [style], settings):
+        pass
+    print(json.dumps([estimate, status("VmHWM") - before]))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux's /proc to measure the peak")
+def test_the_estimate_is_within_a_quarter_of_the_measured_peak():
+    """Measured as the rise of the peak resident memory over a run (its first: the weights are
+    decoded in it), each in a fresh process where glibc maps each block of 64 KB or more on its
+    own, so that resident memory follows the tensors (its default keeps freed blocks of up to
+    32 MB: see nst.memory)."""
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    for size in (256, 384, 512):
+        done = subprocess.run([sys.executable, "-c", MEASURE, str(size)], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        estimate, measured = json.loads(done.stdout)
+        print(f"{size} px: estimate {estimate / 2**20:.0f} MiB, measured {measured / 2**20:.0f} MiB")
+        assert abs(estimate - measured) <= 0.25 * measured, (size, estimate, measured)
+
+
+def test_the_plan_tiles_only_the_scales_that_do_not_fit():
+    settings = Settings(size=2048, device="cpu", precision="bf16")
+    untiled = plan_run(settings, (1024, 768), [(1024, 640)])
+    assert not untiled.tiled and untiled.peak <= untiled.budget
+    tight = plan_run(settings.replace(max_memory=untiled.peak // 3), (1024, 768), [(1024, 640)])
+    tiled = [s.tiled for s in tight.scales]
+    assert tiled[-1] and not tiled[0] and tiled == sorted(tiled)  # the finest scales, and only those
+    assert tight.peak <= tight.budget == untiled.peak // 3
+    assert all(s.steps == t.steps and s.shape == t.shape for s, t in zip(untiled.scales, tight.scales))
+
+
+def test_the_least_budget_is_exact():
+    settings = Settings(size=2048, device="cpu", precision="bf16")
+    least = least_budget(settings, (1024, 768), [(1024, 640)])
+    plan = plan_run(settings.replace(max_memory=least), (1024, 768), [(1024, 640)])
+    assert plan.tiled and plan.peak <= least
+    with pytest.raises(BudgetError, match=f"needs at least {format_bytes(least)} of memory"):
+        plan_run(settings.replace(max_memory=int(least * 0.98)), (1024, 768), [(1024, 640)])
+
+
+def test_a_budget_too_small_for_one_tile_is_a_clear_error(tmp_path, capsys):
+    settings = Settings(size=2048, steps=3, max_memory=parse_bytes("64M"))
+    with pytest.raises(BudgetError, match=r"^A 2048×1536 result needs at least [\d.]+[MG] of memory .*"
+                                          r"but max_memory is 64M; raise max_memory or lower the size\.$"):
+        next(stylize(scene(96, 72), [stripes(64)], settings))
+    content, style = tmp_path / "c.png", tmp_path / "s.png"
+    scene(96, 72).save(content)
+    stripes(64).save(style)
+    assert main([str(content), str(style), "-o", str(tmp_path / "o.png"), "--size", "2048", "--max-memory", "64M"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nst: error: A 2048×1536 result needs at least") and len(err.splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()
+
+
+# -- tiled scales ------------------------------------------------------------------------------
+
+
+def test_every_grid_covers_the_image_with_cores_inside_their_tiles():
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(300):
+        halo, align = [(80, 16), (16, 4), (40, 8)][int(torch.randint(3, ()))]
+        height, width = (int(v) for v in torch.randint(16, 1500, (2,)))
+        tile = tuple(2 * halo + align * int(v) for v in torch.randint(1, 60, (2,)))
+        grid = make_grid(height, width, tile, halo, align, generator)
+        shapes = set()
+        for edges, length in ((grid.rows, height), (grid.cols, width)):
+            assert edges[0] == 0 and edges[-1] == length and all(a < b for a, b in zip(edges, edges[1:]))
+            assert all(e % align == 0 for e in edges[:-1])
+        for (top, bottom, left, right), (t, b, l, r) in grid.tiles():
+            assert t % align == 0 and l % align == 0 and 0 <= t and b <= height and 0 <= l and r <= width
+            assert t <= max(0, top - halo) and b >= min(height, bottom + halo)
+            assert l <= max(0, left - halo) and r >= min(width, right + halo)
+            shapes.add((b - t, r - l))
+            assert b - t < tile[0] + align and r - l < tile[1] + align
+        assert len(shapes) <= 4  # a few kernels' worth, whatever the draw
+
+
+@pytest.fixture(scope="module")
+def texture():
+    return gradient(192, 144, seed=3), stripes(96)
+
+
+def test_a_tiled_run_follows_the_untiled_one(texture):
+    """Adam (no history the budget could shorten) in fp32: the tiled steps take the same loss and,
+    to rounding, the same gradient, so the runs stay together; every step has its own grid."""
+    content, style = texture
+    settings = Settings(size=192, steps=6, multiscale="off", optimizer="adam", precision="fp32", device="cpu",
+                        preview_every=1000, **SHALLOW)
+    whole = list(stylize(content, [style], settings))
+    tiled = list(stylize(content, [style], _tight(settings, content, style)))
+    assert all(r.tiles is None for r in whole) and all(r.tiles.count >= 4 for r in tiled)
+    assert len({(r.tiles.rows, r.tiles.cols) for r in tiled}) > 1  # the edges move
+    for a, b in zip(whole, tiled):
+        assert b.losses["total"] == pytest.approx(a.losses["total"], rel=1e-4)
+        assert b.raw["style/conv1_1"] == pytest.approx(a.raw["style/conv1_1"], rel=1e-4)
+    difference = np.abs(whole[-1].image16.astype(int) - tiled[-1].image16.astype(int))
+    assert difference.max() <= 257 and difference.mean() < 8  # within one 8-bit level; mostly equal
+    assert tiled[-1].done and tiled[-1].image.shape == (144, 192, 3)
+
+
+@pytest.mark.slow
+def test_no_seams_where_the_last_tiles_met(texture):
+    """The mean gradient magnitude across the tile edges of the last steps is within 10 % of the
+    mean across every other row and column of pixels."""
+    content, style = texture
+    settings = Settings(size=192, steps=10, multiscale="off", precision="fp32", device="cpu", preview_every=1000,
+                        **SHALLOW)
+    records = list(stylize(content, [style], _tight(settings, content, style)))
+    image = records[-1].image.astype(np.float64) / 255
+    across_cols = np.abs(np.diff(image, axis=1)).mean(axis=(0, 2))  # [c - 1]: between columns c - 1 and c
+    across_rows = np.abs(np.diff(image, axis=0)).mean(axis=(1, 2))
+    cols = sorted({c - 1 for r in records[-3:] for c in r.tiles.cols[1:-1]})
+    rows = sorted({e - 1 for r in records[-3:] for e in r.tiles.rows[1:-1]})
+    assert cols and rows
+    edges = np.concatenate([across_cols[cols], across_rows[rows]])
+    elsewhere = np.concatenate([np.delete(across_cols, cols), np.delete(across_rows, rows)])
+    ratio = edges.mean() / elsewhere.mean()
+    print(f"across tile edges / elsewhere: {ratio:.3f} over {len(cols)} columns and {len(rows)} rows")
+    assert 0.9 <= ratio <= 1.1
+
+
+# -- continue at 2× ----------------------------------------------------------------------------
+
+
+def test_continue_at_twice_the_size_starts_from_the_result():
+    content, style = scene(64, 48), stripes(64)
+    first = run(content, [style], Settings(size=48, steps=20, multiscale="off"))
+    again = continued(Settings(size=48, steps=20, multiscale="off"), steps=3)
+    assert (again.size, again.init, again.multiscale, again.steps) == (96, "image", "off", 3)
+    assert continued(Settings()).steps == CONTINUE_STEPS
+    # Through the executor seam, as the studio's "Continue at 2×" submits it.
+    records = list(LocalExecutor().submit(content, [style], again, start=Image.fromarray(first.image)).records())
+    assert records[-1].image.shape == (72, 96, 3) and records[-1].image16.shape == (72, 96, 3)
+    fresh = next(stylize(content, [style], again.replace(init="content")))
+    assert records[0].raw["style"] < 0.7 * fresh.raw["style"]  # it starts stylised, not from the photo
+    with pytest.raises(SettingsError, match="init 'image' starts from an image"):
+        next(stylize(content, [style], again))
+    with pytest.raises(SettingsError, match="a start image was given but init is 'content'"):
+        next(stylize(content, [style], Settings(size=48), start=Image.fromarray(first.image)))
+    with pytest.raises(SettingsError, match="size must be"):
+        continued(Settings(size=4096))
+
+
+def test_cli_continues_a_result_at_2x(tmp_path):
+    content, style, first, second = (tmp_path / n for n in ("c.png", "s.png", "a.png", "b.tif"))
+    scene(96, 64).save(content)
+    stripes(64).save(style)
+    assert main([str(content), str(style), "-o", str(first), "--size", "48", "--steps", "4", "--quiet"]) == 0
+    assert main([str(content), str(style), "-o", str(second), "--recipe", str(first), "--size", "2X",
+                 "--from", str(first), "--steps", "2", "--quiet"]) == 0
+    assert load_image(second).size == (96, 64)
+    recipe = read_recipe(second)
+    assert recipe["start"] == "a.png" and recipe["settings"]["size"] == 96
+    assert (recipe["settings"]["init"], recipe["settings"]["multiscale"]) == ("image", "off")
+    assert main([str(content), str(style), "-o", str(tmp_path / "c.png"), "--recipe", str(second), "--quiet"]) == 2
+
+
+# -- the 16-bit result and the time estimate ---------------------------------------------------
+
+
+def test_the_last_record_carries_the_result_in_16_bits():
+    last = run(scene(64, 48), [stripes(64)], Settings(size=48, steps=4, multiscale="off"))
+    assert last.image16.dtype == np.uint16 and last.image16.shape == last.image.shape
+    assert np.abs(last.image16 / 257 - last.image).max() <= 0.5 + 1e-9
+    assert (last.image16 % 257 != 0).mean() > 0.5  # finer than 8 bits, not 8 bits scaled up
+
+
+def test_the_time_estimate_grows_with_size_and_tiles():
+    settings, cost = Settings(size=512, device="cpu", **SHALLOW), StepCost(fixed=0.01, per_megapixel=2.0)
+    small = estimate_seconds(settings, (1024, 768), cost, [(1024, 640)])
+    large = estimate_seconds(settings.replace(size=1024), (1024, 768), cost, [(1024, 640)])
+    assert 0 < small < large
+    untiled = plan_run(settings.replace(size=1024), (1024, 768), [(1024, 640)]).peak
+    tiled = estimate_seconds(settings.replace(size=1024, max_memory=untiled // 2), (1024, 768), cost, [(1024, 640)])
+    assert tiled > large
