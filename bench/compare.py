@@ -1,6 +1,6 @@
 """Benchmark our engine against pastiche (PyPI ``pastiche``) on one image pair.
 
-Run ``python -m bench.compare [--content PATH --style PATH] [--size 512] [--steps N]
+Run ``python -m bench.compare [--content PATH --style PATH] [--size 512] [--steps N] [--style-weight B]
 [--pastiche-steps N] [--out DIR] [--skip-pastiche] [--gpu-only] [--quick] [--synthetic]``.
 
 Besides our default run it times the fast method (``method="fast"``) and, for time to pastiche's
@@ -537,6 +537,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--synthetic", action="store_true", help="generate the image pair instead")
     parser.add_argument("--size", type=int, help=f"output max side (default {Settings.size})")
     parser.add_argument("--steps", type=int, help=f"our steps (default {Settings.steps})")
+    parser.add_argument("--style-weight", type=float,
+                        help=f"our β (default {Settings.style_weight:g}); the evaluator's raw terms do not depend on it")
     parser.add_argument("--pastiche-steps", type=int, help=f"pastiche steps (default {PASTICHE_STEPS})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help=f"output folder (default {DEFAULT_OUT})")
@@ -569,7 +571,8 @@ def main(argv: list[str] | None = None) -> None:
     a GPU, the GPU comparison too (or only that, with --gpu-only). Print and save the report."""
     args = parse_args(argv)
     try:
-        settings = Settings(size=args.size, steps=args.steps, device="cpu")
+        settings = Settings(size=args.size, steps=args.steps, device="cpu",
+                            style_weight=args.style_weight if args.style_weight is not None else Settings.style_weight)
     except SettingsError as exc:
         sys.exit(f"error: {exc}")
     if args.gpu_only and not torch.cuda.is_available():

@@ -17,6 +17,7 @@ from nst.device import resolve_device
 from nst.errors import BudgetError, NSTError
 from nst.estimate import estimate_seconds
 from nst.settings import Settings, format_bytes
+from studio.policy import policy
 from studio.resources import measured_step_cost
 from studio.timefmt import duration
 
@@ -28,6 +29,9 @@ def size_notes(settings: Settings, content_size: tuple[int, int], style_sizes: S
     top scales run in tiles), or why it cannot fit; then a warning when it will take long here."""
     if settings.method == "fast":
         return  # one pass of a small network: no optimiser state, no plan
+    if policy().cluster is not None and settings.max_memory is None:
+        st.caption("Memory: planned by the cluster worker that takes the run, within its own free memory.")
+        return
     try:
         plan = plan_run(settings, content_size, style_sizes)
     except BudgetError as exc:
