@@ -211,7 +211,8 @@ class _Model:
         # each layer (a third more), and in a step each styled region's masked copy of a style
         # layer's features, which its Gram keeps for the backward. Their Grams do not tile.
         self.regions = len(settings.regions or ()) if settings.mask is not None else 0
-        self.styled = sum(s is not None for s in masks.region_styles(settings.regions or ())) if self.regions else 0
+        self.styled = sum(style is not None for style in masks.region_styles(settings.regions or ())) \
+            if self.regions else 0
 
     def _styles(self, side: int) -> list[tuple[int, int]]:
         """(height, width) of each style image at the scale of max side ``side``."""
@@ -225,8 +226,9 @@ class _Model:
 
     def state(self, shape: tuple[int, int], history: int) -> int:
         """What a scale keeps between steps: the image, its gradient, its best so far and last
-        preview, the content targets, region masks, the optimiser's state; the run's inputs unless it is the last scale; the
-        content at this scale where its chroma is put back (luminance mode)."""
+        preview, the content targets, region masks, the optimiser's state; the run's inputs unless
+        it is the last scale; the content at this scale where its chroma is put back (luminance
+        mode)."""
         area = _area(shape)
         # The image and its gradient, and the last preview (RGB, 8 bits), which a caller holds
         # while the next step runs.
@@ -266,8 +268,9 @@ class _Model:
         if self.s.tv_weight > 0:
             peak += 3 * PIXEL * _area(shape)
         if self.styled:
-            peak += self.styled * self.e * sum(CHANNELS[name] * h * w for name, h, w in _shapes(*shape, depth(set(
-                self.style_layers))) if name in self.style_layers)
+            layers = _shapes(*shape, depth(set(self.style_layers)))
+            peak += self.styled * self.e * sum(CHANNELS[name] * h * w for name, h, w in layers
+                                               if name in self.style_layers)
         return peak
 
     def targets(self, shape: tuple[int, int], tile: tuple[int, int] | None) -> int:

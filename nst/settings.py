@@ -34,8 +34,9 @@ MAX_SEED = 2**63 - 1
 BUILTIN_STYLES = 26  # styles of the fast method's 26-style network (Dumoulin et al.), numbered 0-25
 MIN_MEMORY = 16 * 2**20
 
-# Steps of a "continue at 2×" run (see :func:`continued`): it starts from a finished result, so a
-# few steps at the new size refine it. TODO: set from bench.print_size's schedule section.
+# Steps of a "continue at 2×" run (see :func:`continued`), at the new size only. bench.print_size's
+# schedule section found 5-20 steps there well short of 60 (style loss 2.5-6× higher; README, "Print
+# sizes"), so it takes 50, about the default schedule's share of the top scale.
 CONTINUE_STEPS = 50
 
 # Value kinds a Rule checks: a whole number, a real number, one of ``choices``, free text, a list

@@ -24,6 +24,7 @@ from nst.engine import run, stylize
 from nst.errors import BudgetError, SettingsError
 from nst.executor import LocalExecutor
 from nst.images import load_image
+from nst.masks import encode_mask
 from nst.recipe import read_recipe
 from nst.settings import CONTINUE_STEPS, Settings, continued, format_bytes, parse_bytes
 from nst.estimate import StepCost, estimate_seconds
@@ -96,6 +97,20 @@ def test_the_plan_tiles_only_the_scales_that_do_not_fit():
     assert tiled[-1] and not tiled[0] and tiled == sorted(tiled)  # the finest scales, and only those
     assert tight.peak <= tight.budget == untiled.peak // 3
     assert all(s.steps == t.steps and s.shape == t.shape for s, t in zip(untiled.scales, tight.scales))
+
+
+def test_a_run_with_regions_runs_in_one_pass_or_says_why_not():
+    """Masked Grams are not summed over tiles: where the plain run would tile, a run with regions
+    is refused in one sentence, and its plan counts the masks (a higher peak than without)."""
+    mask = encode_mask(np.repeat(np.array([[[255, 0, 0], [0, 0, 255]]], np.uint8), 48, axis=0).repeat(32, axis=1),
+                       ("#ff0000=1", "#0000ff=photo"))
+    plain = Settings(size=1024, device="cpu", precision="bf16")
+    painted = plain.replace(mask=mask, regions=("#ff0000=1", "#0000ff=photo"))
+    whole = plan_run(painted, (1024, 768), [(1024, 640)])
+    assert not whole.tiled and whole.peak > plan_run(plain, (1024, 768), [(1024, 640)]).peak
+    assert plan_run(plain.replace(max_memory=whole.peak // 2), (1024, 768), [(1024, 640)]).tiled
+    with pytest.raises(BudgetError, match="one pass: regions are not tiled"):
+        plan_run(painted.replace(max_memory=whole.peak // 2), (1024, 768), [(1024, 640)])
 
 
 def test_the_least_budget_is_exact():
