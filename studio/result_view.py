@@ -71,15 +71,18 @@ def result_view(result: Result, refine: Callable[[], None] | None = None,
     """A result: the (adjusted) image, before/after, its loss curve, the post-run controls and every
     download; on a fast result, ``refine`` (when given) behind a Refine button; ``larger`` (when
     given) behind Continue at 2×."""
-    title, refine_col, larger_col = st.columns([2, 1, 1], vertical_alignment="center")
+    title, actions = st.columns([1, 1], vertical_alignment="center")
     title.markdown(f"**Result #{result.number}** · {result.state}")
-    if refine is not None and result.settings.method == "fast" and refine_col.button(
+    show_refine = refine is not None and result.settings.method == "fast"
+    # One column per button shown, so a lone button gets the whole width and its full label.
+    columns = iter(actions.columns(int(show_refine) + int(larger is not None) or 1))
+    if show_refine and next(columns).button(
             "Refine", key=f"refine-{result.number}", icon=":material/auto_fix_high:", width="stretch",
             help="Optimise from this fast result (VGG19, the current settings): more of the painting's texture."):
         refine()
     if larger is not None:
         doubled = 2 * result.settings.size
-        if larger_col.button(
+        if next(columns).button(
                 "Continue at 2×", key=f"larger-{result.number}", icon=":material/zoom_out_map:", width="stretch",
                 disabled=doubled > MAX_SIZE,
                 help=f"Refine this result at {doubled} px, starting from it upscaled: {CONTINUE_STEPS} steps at"
