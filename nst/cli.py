@@ -265,12 +265,12 @@ def _run(args: argparse.Namespace) -> int:
         raise SettingsError(f"output must end in {', '.join(WRITERS)}, got {str(output)!r}")
     if kind == "JPEG" and args.bit_depth == 16:
         raise SettingsError("a JPEG holds 8 bits a channel; for --bit-depth 16 write a .png or .tif")
-    _check_bit_depth(args)
+    adjustments = adjustments_from_args(args)
+    _check_bit_depth(args, adjustments)
     if not output.parent.is_dir():
         raise SettingsError(f"the folder of {output} does not exist")
     content = load_image(args.content)
     settings = settings_from_args(args, content.size)
-    adjustments = adjustments_from_args(args)
     styles = [load_image(path) for path in args.styles]
     too_small = fit_problems(content.size, [s.size for s in styles], settings.size, settings.style_scale,
                              labels=[args.content, *args.styles])
@@ -320,9 +320,9 @@ def _save(record: StepRecord, content: Image.Image, output: Path, settings: Sett
     return recipe
 
 
-def _check_bit_depth(args: argparse.Namespace) -> None:
+def _check_bit_depth(args: argparse.Namespace, adjustments: Adjustments) -> None:
     """16 bits are the optimised image itself; the after-run adjustments work on the 8-bit result."""
-    if args.bit_depth == 16 and not adjustments_from_args(args).identity:
+    if args.bit_depth == 16 and not adjustments.identity:
         raise SettingsError("--bit-depth 16 writes the result as optimised; --mix and --recolor make 8-bit"
                             " images, so leave them out or write 8 bits")
 
@@ -342,12 +342,12 @@ def _batch(args: argparse.Namespace) -> int:
         if getattr(args, name):
             shown = "--from" if name == "start" else f"--{name.replace('_', '-')}"
             raise SettingsError(f"{shown} is for one image; it cannot be used with --batch")
-    _check_bit_depth(args)
+    adjustments = adjustments_from_args(args)
+    _check_bit_depth(args, adjustments)
     files = content_files(Path(args.content))
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = settings_from_args(args)
-    adjustments = adjustments_from_args(args)
     styles = [load_image(path) for path in args.styles]
     executor = executor_from_args(args)
     # A cluster gets one run more than it can hold, so no slot waits while a result is being saved.

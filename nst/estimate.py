@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from nst.budget import plan_run
+from nst.budget import RunPlan, plan_run
 from nst.engine import stylize
 from nst.errors import BudgetError
 from nst.schedule import ScalePlan, scale_plan
@@ -71,14 +71,16 @@ def step_cost(device: str = "auto", precision: str = "auto") -> StepCost:
 
 
 def estimate_seconds(settings: Settings, content_size: tuple[int, int], cost: StepCost,
-                     style_sizes: Sequence[tuple[int, int]] = ()) -> float:
+                     style_sizes: Sequence[tuple[int, int]] = (), plan: RunPlan | None = None) -> float:
     """Seconds the steps of a run of ``settings`` on content of ``content_size`` (width, height) and
     styles of ``style_sizes`` take at ``cost`` (model loading aside), tiled scales as the memory
-    plan tiles them (a run that cannot fit is timed as if it did)."""
-    try:
-        plan = plan_run(settings, content_size, style_sizes)
-    except BudgetError:
-        return sum(p.steps * cost.seconds(p.pixels) for p in scale_plan(settings, content_size))
+    plan tiles them (``plan``, when the caller has it already; a run that cannot fit is timed as
+    if it did)."""
+    if plan is None:
+        try:
+            plan = plan_run(settings, content_size, style_sizes)
+        except BudgetError:
+            return sum(p.steps * cost.seconds(p.pixels) for p in scale_plan(settings, content_size))
     total = 0.0
     for scale in plan.scales:
         pixels = scale.pixels

@@ -48,7 +48,7 @@ def size_notes(settings: Settings, content_size: tuple[int, int], style_sizes: S
     cost = measured_step_cost(settings.device)
     if cost is None:
         return
-    seconds = estimate_seconds(settings, content_size, cost, style_sizes)
+    seconds = estimate_seconds(settings, content_size, cost, style_sizes, plan)
     if seconds >= SLOW_SECONDS:
         where = "GPU" if resolve_device(settings.device).type != "cpu" else "CPU"
         st.warning(f"≈ {duration(seconds)} on this {where} for {settings.steps} steps. Fewer steps, a smaller size"
