@@ -71,11 +71,10 @@ def result_view(result: Result, refine: Callable[[], None] | None = None,
     """A result: the (adjusted) image, before/after, its loss curve, the post-run controls and every
     download; on a fast result, ``refine`` (when given) behind a Refine button; ``larger`` (when
     given) behind Continue at 2×."""
-    title, actions = st.columns([1, 1], vertical_alignment="center")
-    title.markdown(f"**Result #{result.number}** · {result.state}")
+    st.markdown(f"**Result #{result.number}** · {result.state}")
     show_refine = refine is not None and result.settings.method == "fast"
-    # One column per button shown, so a lone button gets the whole width and its full label.
-    columns = iter(actions.columns(int(show_refine) + int(larger is not None) or 1))
+    # The buttons in a row of their own under the title: beside it, at 1280 px, their labels were cut.
+    columns = iter(st.columns(2))
     if show_refine and next(columns).button(
             "Refine", key=f"refine-{result.number}", icon=":material/auto_fix_high:", width="stretch",
             help="Optimise from this fast result (VGG19, the current settings): more of the painting's texture."):
