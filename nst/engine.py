@@ -336,7 +336,9 @@ class _Run:
             tiling = _Tiling(plan.tile, halo, align, torch.Generator().manual_seed(s.seed + index),
                              _grid(shape, plan.targets_tile, halo, align))
         start = _init_image(s, net_content, styles, self.start) if previous is None else _resize(previous, shape)
-        x = start.detach().clone().requires_grad_(True)
+        # Contiguous whatever the start's layout (the fast result is a permuted NHWC output):
+        # the optimisers write the image through flat views.
+        x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
         del start, styles, net_content
         self.start = None  # the first scale has it now
         luminance = s.preserve_color == "luminance"

@@ -42,6 +42,10 @@ class BoxLBFGS:
     """
 
     def __init__(self, x: torch.Tensor, lr: float, history: int = 10) -> None:
+        # Backtracks and restarts write the image through a flat view: a reshape of a strided
+        # image (a channels-last start, say) would be a copy, and those writes would be lost.
+        if not x.is_contiguous():
+            raise ValueError("BoxLBFGS needs a contiguous image; pass x.contiguous() as the leaf")
         self.x, self.lr = x, lr
         n = x.numel()
         # history + 1 rows: a new pair is written into the spare row and kept only if it has
@@ -82,7 +86,7 @@ class BoxLBFGS:
             self._prev_loss = value
             active = ((x <= 0) & (g > 0)) | ((x >= 1) & (g < 0))
             g.masked_fill_(active, 0.0)
-            flat_x, flat_g = x.reshape(-1), g.reshape(-1)
+            flat_x, flat_g = x.view(-1), g.reshape(-1)
             first = not self._started
             if not first:
                 self._remember(flat_x, flat_g)
@@ -106,7 +110,7 @@ class BoxLBFGS:
         through the last accepted loss, its slope along the step and this loss, kept within
         [0.1, 0.5] of the step (Nocedal & Wright's backtracking); the next step judges that
         point. One host read; the history is kept."""
-        flat_x = self.x.detach().reshape(-1)
+        flat_x = self.x.detach().view(-1)
         prev_x, prev_g = self._s[self._spare], self._y[self._spare]
         step = flat_x - prev_x
         slope = float(prev_g.dot(step))
@@ -122,7 +126,7 @@ class BoxLBFGS:
         self._backtracks = 0
         self._restarts += 1
         self._forget()
-        flat_x = self.x.detach().reshape(-1)
+        flat_x = self.x.detach().view(-1)
         # The point and its gradient wait in the spare row (the box's held pixels already zeroed).
         prev_x, g = self._s[self._spare], self._y[self._spare]
         t = min(1.0, 1.0 / max(float(torch.linalg.vector_norm(g, 1)), 1e-30)) * self.lr * 0.5 ** (self._restarts - 1)

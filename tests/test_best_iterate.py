@@ -41,3 +41,19 @@ def test_each_scale_hands_on_the_best_image_it_evaluated(pair, init):
             if start is not None:  # the scale's first evaluation is the previous scale's best, upsampled
                 assert at_scale[0].losses["total"] == pytest.approx(start, rel=0.01), (steps, index)
             handed = closing
+
+
+@pytest.mark.parametrize("init", ["content", "noise", "style", "fast", "image"])
+def test_a_single_scale_run_keeps_moving_whatever_its_start(init):
+    """The first scale optimises a contiguous copy of its start, whatever the start's layout (the
+    fast result comes out of its network channels-last). When it did not, a single-scale run from
+    the fast result stopped moving at its first rise: every later step evaluated the same point.
+    Here the totals never repeat four times in a row, and each run ends below its start."""
+    content, style = PAIRS["scene-stripes"]
+    settings = Settings(size=48, multiscale="off", steps=25, init=init, precision="fp32", lr=4.0)
+    start = gradient(48, 36, seed=5) if init == "image" else None
+    run = _Run(content, [style], settings, None, GRAMS, start)
+    assert run.scale(0, None).x.is_contiguous()
+    totals = [r.losses["total"] for r in stylize(content, [style], settings, start=start)]
+    assert all(len(set(totals[k:k + 4])) > 1 for k in range(len(totals) - 3)), totals
+    assert totals[-1] < totals[0]
