@@ -4,28 +4,35 @@ from __future__ import annotations
 
 import streamlit as st
 
+from nst.adjust import Adjustments
 from nst.errors import NSTError, RecipeError, SettingsError
-from nst.recipe import read_recipe, settings_from_recipe
+from nst.recipe import adjustments_from_recipe, read_recipe, settings_from_recipe
 from nst.settings import RULES, Settings
 from studio import region_editor, state
 
 RECIPE = "recipe_file"
 NOTE = "_recipe_message"  # (kind, text) of the last load; cleared when a run starts
+# A loaded recipe's after-run adjustments: the next run takes them, and its result's controls start there.
+ADJUSTMENTS = "_recipe_adjustments"
 
 
-def load_recipe_bytes(data: bytes, name: str) -> tuple[Settings, list[str]]:
-    """Settings from a PNG or JSON recipe and the names of the settings it gave (the rest keep their
-    defaults); RecipeError (unreadable, or no settings at all) or SettingsError (invalid, or not
-    allowed in the studio)."""
+def load_recipe_bytes(data: bytes, name: str) -> tuple[Settings, list[str], Adjustments]:
+    """Settings from a PNG or JSON recipe, the names of the settings it gave (the rest keep their
+    defaults) and its after-run adjustments; RecipeError (unreadable, or no settings at all) or
+    SettingsError (invalid, or not allowed in the studio)."""
     recipe = read_recipe(data, name=name)
     settings = settings_from_recipe(recipe)
     given = recipe.get("settings")
     if not given:
         raise RecipeError(f"{name} holds no settings, so the form is left as it was.")
     found = state.problems(state.widget_values(settings))
+    try:
+        adjustments = adjustments_from_recipe(recipe)
+    except SettingsError as exc:
+        found.update(exc.problems)
     if found:
         raise SettingsError({field: f"{name}: {message}" for field, message in found.items()})
-    return settings, [field for field in RULES if field in given]
+    return settings, [field for field in RULES if field in given], adjustments
 
 
 def loaded_note(name: str, given: list[str]) -> str:
@@ -42,7 +49,7 @@ def _apply_recipe() -> None:
     if file is None:
         return
     try:
-        settings, given = load_recipe_bytes(file.getvalue(), file.name)
+        settings, given, adjustments = load_recipe_bytes(file.getvalue(), file.name)
     except NSTError as exc:
         st.session_state[NOTE] = ("error", str(exc))
         return
@@ -50,6 +57,12 @@ def _apply_recipe() -> None:
     region_editor.loaded(settings)
     blends = len(settings.style_blend or ())
     note = f" Upload its {blends} style images in the same order to use its blend weights." if blends > 1 else ""
+    if adjustments.identity:
+        st.session_state.pop(ADJUSTMENTS, None)
+    else:
+        st.session_state[ADJUSTMENTS] = adjustments
+        note += (f" Its after-run adjustments (strength {adjustments.mix:g}, colour {adjustments.recolor}) are"
+                 " set on the next run's result.")
     kind = "success" if len(given) == len(RULES) else "warning"
     st.session_state[NOTE] = (kind, loaded_note(file.name, given) + note)
 

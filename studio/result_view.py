@@ -55,11 +55,23 @@ def _display_adjuster(image_path: str, content_path: str, _mtime: int) -> Adjust
     return Adjuster(np.asarray(image), Image.open(content_path).convert("RGB"))
 
 
+def preset_controls(number: int, adjustments: Adjustments) -> None:
+    """Start result ``number``'s controls at ``adjustments`` (a loaded recipe's), unless this
+    session has drawn them already."""
+    if strength_key(number) not in st.session_state:
+        st.session_state[strength_key(number)] = adjustments.mix
+        st.session_state[recolor_key(number)] = adjustments.recolor
+
+
 def adjust_controls(result: Result) -> Adjustments:
     """The strength slider and the colour choice of one result; returns what they are set to."""
     strength, recolor = ADJUST_RULES["mix"], ADJUST_RULES["recolor"]
+    # Their starting values live in the session state (not the widgets' defaults), which a
+    # loaded recipe's adjustments may have set first (preset_controls).
+    st.session_state.setdefault(strength_key(result.number), 1.0)
+    st.session_state.setdefault(recolor_key(result.number), "none")
     left, right = st.columns(2)
-    left.slider("Strength", float(strength.low), float(strength.high), 1.0, 0.05, key=strength_key(result.number),
+    left.slider("Strength", float(strength.low), float(strength.high), step=0.05, key=strength_key(result.number),
                 help=strength.help + " 1: the result as it came out; 0: the photo.")
     right.selectbox("Colour", RECOLOR_MODES, key=recolor_key(result.number), format_func=RECOLOR_LABELS.get,
                     help=recolor.help)

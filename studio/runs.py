@@ -18,10 +18,11 @@ from PIL import Image
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from nst.adjust import Adjustments
 from nst.errors import NSTError
 from nst.images import fit_problems
 from nst.settings import Settings, continued
-from studio import recipes, state
+from studio import recipes, result_view, state
 from studio.jobs import CANCELLED, DONE, FAILED, STOPPED, Job, Snapshot
 from studio.regions import region_problem
 from studio.policy import policy
@@ -43,6 +44,7 @@ class ActiveRun:
     content_name: str
     style_names: list[str]
     saved: list[int] = field(default_factory=list)  # the stored result's number, once saved
+    adjustments: Adjustments | None = None  # a loaded recipe's, for the result's controls
 
 
 _lock = threading.Lock()
@@ -160,7 +162,8 @@ def start(owner: str, content: Upload | None, styles: list[Upload], settings: Se
         return
     assert content is not None
     clear_notes()
-    run = ActiveRun(None, owner, content.name, [s.name for s in styles])  # type: ignore[arg-type]
+    run = ActiveRun(None, owner, content.name, [s.name for s in styles],  # type: ignore[arg-type]
+                    adjustments=st.session_state.pop(recipes.ADJUSTMENTS, None))
 
     def finished(job: Job, snap: Snapshot) -> None:
         result = save_result(owner, snap, job.settings, content.image, content.name, run.style_names)
@@ -209,6 +212,9 @@ def collect(owner: str) -> None:
         runs = _runs.get(owner, [])
         ended = [run for run in runs if run.job.finished]
         _runs[owner] = [run for run in runs if run not in ended]
+    for run in ended:
+        if run.adjustments is not None and run.saved:
+            result_view.preset_controls(run.saved[0], run.adjustments)
     if ended:
         _note(ended[-1].job.snapshot())
 

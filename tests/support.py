@@ -139,3 +139,11 @@ def stroke(paint: np.ndarray, colour: str, rows: slice, cols: slice) -> None:
     mixed = (np.array(rgb(colour), np.float64) * STROKE_ALPHA + region[..., :3] * a_dst * (1 - STROKE_ALPHA)) / a_out
     paint[rows, cols, :3] = np.rint(mixed)
     paint[rows, cols, 3:] = np.rint(a_out * 255)
+
+
+def upload_inputs(app: AppTest, png_of, styles: int = 1) -> None:
+    """A 64×48 photo and ``styles`` 48 px paintings in the Stylize page's uploaders (``png_of``: the
+    conftest fixture)."""
+    app.file_uploader(key="content_file").set_value(("content.png", png_of(64, 48, 1), "image/png"))
+    app.file_uploader(key="style_files").set_value(
+        [(f"style{i}.png", png_of(48, 48, 10 + i), "image/png") for i in range(styles)])

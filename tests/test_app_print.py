@@ -6,8 +6,7 @@ from __future__ import annotations
 from nst.budget import plan_run
 from nst.recipe import read_recipe
 from nst.settings import CONTINUE_STEPS, Settings, format_bytes
-from tests.support import button, finished, latest_result, poll, texts
-from tests.test_app_stylize import upload_inputs
+from tests.support import button, finished, latest_result, poll, texts, upload_inputs
 
 
 def test_the_size_shows_the_memory_plan_and_its_budget(studio_app, png_of):

@@ -15,17 +15,12 @@ from nst.device import gpu_name
 from nst.recipe import make_recipe, read_recipe
 from studio import state
 from studio.results import results
-from tests.support import active_run, button, captions, finished, latest_result, owner, poll, start_app, texts
+from tests.support import (active_run, button, captions, finished, latest_result, owner, poll, start_app, texts,
+                           upload_inputs)
 
 @pytest.fixture
 def at(studio_app):
     return studio_app
-
-
-def upload_inputs(at: AppTest, png_of, styles: int = 1) -> None:
-    at.file_uploader(key="content_file").set_value(("content.png", png_of(64, 48, 1), "image/png"))
-    at.file_uploader(key="style_files").set_value(
-        [(f"style{i}.png", png_of(48, 48, 10 + i), "image/png") for i in range(styles)])
 
 
 def test_widgets_have_defaults(at):
@@ -213,6 +208,47 @@ def test_recipe_round_trip_restores_every_setting(at, png_of):
     assert not fresh.error
     for key, value in state.widget_values(EXOTIC, n_blends=2).items():
         assert fresh.session_state[key] == value, key
+
+
+def test_a_recipes_adjustments_start_the_next_results_controls(at, png_of):
+    """A recipe saved with strength 0.6 and the photo's colour statistics: the run made after
+    loading it shows its result with those controls set (and downloads adjusted so); the run after
+    that starts from the plain result again."""
+    from nst.adjust import Adjustments
+
+    adjusted = Adjustments(mix=0.6, recolor="histogram")
+    recipe = make_recipe(Settings(size=48, steps=2, device="cpu"), adjusted)
+    load_recipe(at, "adjusted.json", json.dumps(recipe).encode(), "application/json")
+    assert not at.exception and any("strength 0.6" in s for s in texts(at.success))
+    upload_inputs(at, png_of)
+    at.run()
+    button(at, "Start").click().run()
+    poll(at, finished)
+    first = latest_result(at).number
+    assert at.slider(key=f"adjust_strength_{first}").value == 0.6
+    assert at.selectbox(key=f"adjust_recolor_{first}").value == "histogram"
+
+    button(at, "Start").click().run()
+    poll(at, finished)
+    second = latest_result(at).number
+    assert second != first
+    assert at.slider(key=f"adjust_strength_{second}").value == 1.0
+    assert at.selectbox(key=f"adjust_recolor_{second}").value == "none"
+
+
+def test_a_recipe_with_forged_adjustments_is_refused(at):
+    recipe = make_recipe(Settings())
+    recipe["adjustments"] = {"mix": 7, "recolor": "sepia"}
+    load_recipe(at, "forged.json", json.dumps(recipe).encode(), "application/json")
+    assert not at.exception
+    assert any("forged.json" in e and "mix" in e for e in texts(at.error))
+    assert recipes_pending(at) is None
+
+
+def recipes_pending(at: AppTest):
+    from studio.recipes import ADJUSTMENTS
+
+    return at.session_state[ADJUSTMENTS] if ADJUSTMENTS in at.session_state else None
 
 
 @pytest.mark.parametrize("settings, expected", [
