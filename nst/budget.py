@@ -209,7 +209,7 @@ class _Model:
             self.inputs += PIXEL * _area(self.full)
         # Regions (a mask): one soft mask per region at the scale, plus its copies averaged down to
         # each layer (a third more), and in a step each styled region's masked copy of a style
-        # layer's features, which its Gram keeps for the backward. Their Grams do not tile.
+        # layer's features (of the tile, when tiled), which its Gram keeps for the backward.
         self.regions = len(settings.regions or ()) if settings.mask is not None else 0
         self.styled = sum(style is not None for style in masks.region_styles(settings.regions or ())) \
             if self.regions else 0
@@ -268,7 +268,7 @@ class _Model:
         if self.s.tv_weight > 0:
             peak += 3 * PIXEL * _area(shape)
         if self.styled:
-            layers = _shapes(*shape, depth(set(self.style_layers)))
+            layers = _shapes(*(shape if tile is None else self._last(shape, tile)), depth(set(self.style_layers)))
             peak += self.styled * self.e * sum(CHANNELS[name] * h * w for name, h, w in layers
                                                if name in self.style_layers)
         return peak
@@ -318,7 +318,7 @@ class _Model:
                 plan = self._untiled(shape, side, steps, history, budget)
                 if plan is not None:
                     return plan
-        for history in histories if not self.regions else ():
+        for history in histories:
             plan = self._tiled(shape, side, steps, history, budget, good=history != histories[-1])
             if plan is not None:
                 return plan
@@ -328,7 +328,7 @@ class _Model:
         """The smallest budget the scale of max side ``side`` can run in: the smallest tile, and the
         fewest L-BFGS pairs."""
         shape = shape_for(side, self.full[1], self.full[0])
-        smallest = None if self.regions else (2 * self.halo + self.align,) * 2  # regions run in one pass
+        smallest = (2 * self.halo + self.align,) * 2
         return self._peak(shape, 0 if self.s.optimizer == "adam" else HISTORIES[-1], smallest, smallest)
 
     def _peak(self, shape: tuple[int, int], history: int, tile: tuple[int, int] | None,
@@ -383,8 +383,7 @@ def plan_run(settings: Settings, content_size: tuple[int, int], style_sizes: Seq
         least = least_budget(settings, content_size, style_sizes, device)
         which = "max_memory is" if settings.max_memory is not None else \
             f"the budget ({'half' if device.type == 'cpu' else '80 %'} of the free memory) is"
-        parts = "one pass: regions are not tiled" if model.regions else \
-            f"tiles of {2 * model.halo + model.align} px"
+        parts = f"tiles of {2 * model.halo + model.align} px"
         raise BudgetError(f"A {model.full[1]}×{model.full[0]} result needs at least {format_bytes(least)} of memory"
                           f" (its images, the optimiser's state and {parts}), but {which} {format_bytes(budget)};"
                           " raise max_memory or lower the size.")

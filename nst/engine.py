@@ -77,7 +77,7 @@ class _Objective:
     Untiled, one pass yields each layer's features and builds its terms at once (with a region
     mask, each region's masked Gram against its own style); tiled, the raw terms and their
     gradient come from :class:`nst.tiles.TiledTerms` over a grid drawn afresh for every
-    evaluation (the plan never tiles a run with regions).
+    evaluation (regions included: their masked Grams are summed over the tiles too).
     """
 
     def __init__(self, net: Pass, settings: Settings, targets: Targets, tiling: "_Tiling | None",
@@ -106,7 +106,7 @@ class _Objective:
     def _tiled(self, image: torch.Tensor, tiling: "_Tiling") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         height, width = image.shape[-2:]
         self.grid = make_grid(height, width, tiling.tile, tiling.halo, tiling.align, tiling.shifts)
-        terms = TiledTerms.apply(image, self.net, self.t, tiling.forward, self.grid)
+        terms = TiledTerms.apply(image, self.net, self.t, tiling.forward, self.grid, self.regions)
         return terms[0], dict(zip(self.t.style_layers, terms[1:]))
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, float], dict[str, float]]:

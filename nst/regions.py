@@ -17,7 +17,7 @@ loss acts on them.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -70,6 +70,7 @@ class RegionMasks:
         self.masks = _blur(resized, blur * max(shape))
         self.shares = self.masks.mean((1, 2)).tolist()
         self._at: dict[tuple[int, int], torch.Tensor] = {}
+        self._norms: dict[tuple[int, int], list[float]] = {}
 
     def at(self, size: tuple[int, int]) -> torch.Tensor:
         """(K, H, W) masks averaged down to a layer's (H, W) (cached)."""
@@ -79,14 +80,36 @@ class RegionMasks:
             self._at[size] = masks
         return masks
 
+    @property
+    def styled(self) -> list[int]:
+        """The regions with a style term: a style, and some area at this scale."""
+        return [index for index, style in enumerate(self.styles)
+                if style is not None and self.shares[index] > _SMALLEST_AREA]
+
     def style_error(self, features: torch.Tensor, targets: Sequence[torch.Tensor]) -> torch.Tensor:
         """Σ_r a_r E_r of one layer's (1, N, H, W) features; ``targets[s]`` is style s's Gram."""
         masks = self.at(tuple(features.shape[-2:]))
-        error = features.new_zeros((), dtype=torch.float32)
-        for index, style in enumerate(self.styles):
-            if style is not None and self.shares[index] > _SMALLEST_AREA:
-                error = error + self.shares[index] * gram_error(masked_gram(features, masks[index]), targets[style])
+        return self.error({index: masked_gram(features, masks[index]) for index in self.styled}, targets)
+
+    def error(self, grams: Mapping[int, torch.Tensor], targets: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Σ_r a_r E_r from each styled region's masked Gram G_r (whole or summed over tiles)."""
+        error = self.masks.new_zeros(())
+        for index, g in grams.items():
+            error = error + self.shares[index] * gram_error(g, targets[self.styles[index]])
         return error
+
+    def tile(self, size: tuple[int, int], origin: tuple[int, int], shape: tuple[int, int]
+             ) -> tuple[torch.Tensor, list[float]]:
+        """For a tile's map of ``shape`` whose first position is ``origin`` in a layer's map of
+        ``size``: the (K, h, w) masks there, and per region M / Σ m² over the whole map, which
+        turns the tile's share of a plain Gram of masked features into its share of G_r."""
+        masks = self.at(size)
+        norms = self._norms.get(size)
+        if norms is None:
+            norms = (size[0] * size[1] / masks.square().sum((1, 2)).clamp_min(_SMALLEST_AREA)).tolist()
+            self._norms[size] = norms
+        top, left = origin
+        return masks[:, top:top + shape[0], left:left + shape[1]], norms
 
 
 def style_matrix(model: VGG19Features, image: torch.Tensor, styles: Sequence[torch.Tensor], regions: RegionMasks,

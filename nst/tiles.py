@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 
 import torch
 
@@ -37,6 +37,9 @@ from nst.layers import STRIDE, depth, reach
 from nst.layers import CONV_LAYERS
 from nst.losses import Region, content_loss, gram, gram_error
 from nst.vgg import VGG19Features
+
+if TYPE_CHECKING:
+    from nst.regions import RegionMasks
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right in pixels; ends exclusive
 JITTER = 1  # steps of the alignment (16 px for conv5_1) by which each inner core edge moves
@@ -214,35 +217,39 @@ class TiledTerms(torch.autograd.Function):
     """The raw loss terms of a whole image, [content, E_l for each style layer], computed over the
     tiles of ``forward`` (a pass without gradients, so its tiles can be larger); the backward
     returns their exact gradient, assembled over the tiles of ``grid`` (see the module's
-    docstring). The optimiser differentiates the total as for an untiled pass."""
+    docstring). The optimiser differentiates the total as for an untiled pass. With ``regions``
+    (:class:`nst.regions.RegionMasks`), each styled region's masked Gram is summed over the cores
+    as the plain Gram is, and E_l is the regions' error."""
 
     @staticmethod
     def forward(ctx, image: torch.Tensor, run: Pass, targets: Targets, forward: TileGrid,  # type: ignore[override]
-                grid: TileGrid) -> torch.Tensor:
+                grid: TileGrid, regions: "RegionMasks | None" = None) -> torch.Tensor:
         layers = set(targets.content) | set(targets.style_layers)
-        grams: dict[str, torch.Tensor] = {}
+        height, width = image.shape[-2:]
+        grams: dict[tuple[str, int], torch.Tensor] = {}  # (layer, region or -1): the whole image's Gram
         content = image.new_zeros((), dtype=torch.float32)
         with torch.no_grad():
             for core, layer, f, region, share in run.shares(image, forward, layers):
                 if layer in targets.content:
                     content += content_loss(_at(f, region), _core_target(targets.content[layer], core, layer)) * share
                 if layer in targets.style_layers:
-                    part = gram(f, region) * share
-                    grams[layer] = grams[layer] + part if layer in grams else part
-        errors = [style_error(grams[layer], targets, layer) for layer in targets.style_layers]
+                    for key, part in _gram_parts(f, layer, core, region, share, regions, height, width):
+                        grams[key] = grams[key] + part if key in grams else part
+        errors = [_layer_error(grams, targets, layer, regions) for layer in targets.style_layers]
         ctx.save_for_backward(image)
-        ctx.run, ctx.targets, ctx.grid, ctx.grams = run, targets, grid, grams
+        ctx.run, ctx.targets, ctx.grid, ctx.grams, ctx.regions = run, targets, grid, grams, regions
         return torch.stack([content, *errors]).detach()
 
     @staticmethod
-    def backward(ctx, weights: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None]:  # type: ignore[override]
+    def backward(ctx, weights: torch.Tensor) -> tuple[torch.Tensor, None, None, None, None, None]:  # type: ignore[override]
         (image,) = ctx.saved_tensors
-        run, targets, grid = ctx.run, ctx.targets, ctx.grid
+        run, targets, grid, regions = ctx.run, ctx.targets, ctx.grid, ctx.regions
         height, width = image.shape[-2:]
-        # dE_l/dG at the whole image's Gram, scaled by the weight the total gives E_l.
-        slopes = {layer: _slope(ctx.grams[layer], targets, layer) * w
-                  for layer, w in zip(targets.style_layers, weights[1:])}
-        layers = set(targets.content) | set(slopes)
+        # dE_l/dG at the whole image's Gram (each region's), scaled by the weight the total gives E_l.
+        slopes: dict[tuple[str, int], torch.Tensor] = {}
+        for layer, w in zip(targets.style_layers, weights[1:]):
+            slopes.update({key: slope * w for key, slope in _slopes(ctx.grams, targets, layer, regions).items()})
+        layers = set(targets.content) | {layer for layer, _ in slopes}
         grad = torch.zeros_like(image)
         with torch.enable_grad():
             for core, box in grid.tiles():
@@ -255,11 +262,50 @@ class TiledTerms(torch.autograd.Function):
                     if layer in targets.content:
                         target = _core_target(targets.content[layer], core, layer)
                         share = share + weights[0] * part * content_loss(_at(f, region), target)
-                    if layer in slopes:
-                        share = share + part * (slopes[layer] * gram(f, region)).sum()
+                    if layer in targets.style_layers:
+                        for key, g in _gram_parts(f, layer, core, region, part, regions, height, width):
+                            share = share + (slopes[key] * g).sum()
                 share.backward()
                 _crop(grad, box).add_(x.grad)
-        return grad, None, None, None, None
+        return grad, None, None, None, None, None
+
+
+def _gram_parts(f: torch.Tensor, layer: str, core: Box, region: Region | None, share: float,
+                regions: "RegionMasks | None", height: int, width: int) -> Iterator[tuple[tuple[str, int], torch.Tensor]]:
+    """A core's share of the whole image's Gram at ``layer``: keyed (layer, -1) without regions,
+    else (layer, r) for each styled region r, its masked Gram's share (see nst.regions)."""
+    if regions is None:
+        yield (layer, -1), gram(f, region) * share
+        return
+    stride = STRIDE[layer]
+    # Where the tile's map starts in the whole image's map (the tile's edges lie on the stride).
+    top, left = (core[0] // stride - region[0], core[2] // stride - region[2]) if region is not None else (0, 0)
+    masks, norms = regions.tile((math.ceil(height / stride), math.ceil(width / stride)), (top, left),
+                                tuple(f.shape[-2:]))
+    for index in regions.styled:
+        yield (layer, index), gram(f * masks[index].to(f.dtype), region) * (share * norms[index])
+
+
+def _layer_error(grams: Mapping[tuple[str, int], torch.Tensor], targets: Targets, layer: str,
+                 regions: "RegionMasks | None") -> torch.Tensor:
+    """E_l from the whole image's Gram(s) at ``layer``."""
+    if regions is None:
+        return style_error(grams[(layer, -1)], targets, layer)
+    return regions.error({index: grams[(layer, index)] for index in regions.styled},
+                         [g[layer] for g in targets.grams])
+
+
+def _slopes(grams: Mapping[tuple[str, int], torch.Tensor], targets: Targets, layer: str,
+            regions: "RegionMasks | None") -> dict[tuple[str, int], torch.Tensor]:
+    """D = dE_l/dG for each Gram at ``layer`` (N × N: small, so autograd on them costs nothing)."""
+    keys = [key for key in grams if key[0] == layer]
+    if not keys:  # only photo regions: no style term at this layer
+        return {}
+    with torch.enable_grad():
+        leaves = {key: grams[key].detach().requires_grad_(True) for key in keys}
+        error = _layer_error(leaves, targets, layer, regions)
+        found = torch.autograd.grad(error, list(leaves.values()), allow_unused=True)
+    return {key: torch.zeros_like(leaves[key]) if g is None else g for key, g in zip(keys, found)}
 
 
 def _at(f: torch.Tensor, region: Region | None) -> torch.Tensor:
@@ -277,11 +323,3 @@ def style_error(g: torch.Tensor, targets: Targets, layer: str) -> torch.Tensor:
     """E_l of the blend of styles for an image whose Gram at ``layer`` is ``g`` (tiled or not)."""
     return sum((b * gram_error(g, grams[layer]) for grams, b in zip(targets.grams, targets.blend)),
                g.new_zeros(()))
-
-
-def _slope(g: torch.Tensor, targets: Targets, layer: str) -> torch.Tensor:
-    """D = dE_l/dG at ``g`` (N × N: small, so autograd on it costs nothing)."""
-    with torch.enable_grad():
-        leaf = g.detach().requires_grad_(True)
-        (slope,) = torch.autograd.grad(style_error(leaf, targets, layer), leaf)
-    return slope

@@ -17,10 +17,11 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.synthetic import gradient, scene, stripes
+from bench.synthetic import checks, gradient, scene, stripes
 from nst.budget import least_budget, plan_run
 from nst.cli import main
-from nst.engine import run, stylize
+from nst.cache import GRAMS
+from nst.engine import _Run, run, stylize
 from nst.errors import BudgetError, SettingsError
 from nst.executor import LocalExecutor
 from nst.images import load_image
@@ -99,18 +100,55 @@ def test_the_plan_tiles_only_the_scales_that_do_not_fit():
     assert all(s.steps == t.steps and s.shape == t.shape for s, t in zip(untiled.scales, tight.scales))
 
 
-def test_a_run_with_regions_runs_in_one_pass_or_says_why_not():
-    """Masked Grams are not summed over tiles: where the plain run would tile, a run with regions
-    is refused in one sentence, and its plan counts the masks (a higher peak than without)."""
+def test_a_run_with_regions_is_tiled_where_it_does_not_fit():
+    """Where the plain run would tile, a run with regions tiles too, within the budget; its plan
+    counts the masks and the masked copies (a higher peak than without)."""
     mask = encode_mask(np.repeat(np.array([[[255, 0, 0], [0, 0, 255]]], np.uint8), 48, axis=0).repeat(32, axis=1),
                        ("#ff0000=1", "#0000ff=photo"))
     plain = Settings(size=1024, device="cpu", precision="bf16")
     painted = plain.replace(mask=mask, regions=("#ff0000=1", "#0000ff=photo"))
     whole = plan_run(painted, (1024, 768), [(1024, 640)])
     assert not whole.tiled and whole.peak > plan_run(plain, (1024, 768), [(1024, 640)]).peak
-    assert plan_run(plain.replace(max_memory=whole.peak // 2), (1024, 768), [(1024, 640)]).tiled
-    with pytest.raises(BudgetError, match="one pass: regions are not tiled"):
-        plan_run(painted.replace(max_memory=whole.peak // 2), (1024, 768), [(1024, 640)])
+    half = plan_run(painted.replace(max_memory=whole.peak // 2), (1024, 768), [(1024, 640)])
+    assert half.tiled and half.peak <= whole.peak // 2
+
+
+def test_a_tiled_run_with_regions_follows_the_untiled_one(texture):
+    """Two styled regions and a photo region, in fp32: tiled, each region's masked Gram is summed
+    over the cores, so a tiled evaluation has the untiled loss and gradient (to rounding), and a
+    tiled run takes the untiled run's losses step by step."""
+    content, style = texture
+    third = 192 // 3
+    painted = np.zeros((144, 192, 3), np.uint8)
+    painted[:, :third] = (255, 0, 0)
+    painted[:, third:2 * third] = (0, 0, 255)
+    painted[:, 2 * third:] = (0, 255, 0)
+    regions = ("#ff0000=1", "#0000ff=2", "#00ff00=photo")
+    styles = [style, checks(96)]
+    settings = Settings(size=192, steps=6, multiscale="off", optimizer="adam", precision="fp32", device="cpu",
+                        preview_every=1000, mask=encode_mask(painted, regions), regions=regions, **SHALLOW)
+    untiled = plan_run(settings, content.size, [s.size for s in styles]).peak
+    tight = settings.replace(max_memory=(untiled + least_budget(settings, content.size, [s.size for s in styles])) // 2)
+
+    image = torch.rand(3, 144, 192, generator=torch.Generator().manual_seed(0))
+    evaluated = []
+    for each in (settings, tight):
+        objective = _Run(content, styles, each, None, GRAMS).scale(0, None).objective
+        x = image.clone().requires_grad_(True)
+        total = objective(x)[0]
+        total.backward()
+        evaluated.append((total.item(), x.grad, objective.grid))
+    (loss, grad, grid), (tiled_loss, tiled_grad, tiled_grid) = evaluated
+    assert grid is None and tiled_grid.count >= 4
+    assert tiled_loss == pytest.approx(loss, rel=1e-5)
+    assert ((tiled_grad - grad).norm() / grad.norm()).item() < 1e-5
+
+    whole = list(stylize(content, styles, settings))
+    tiled = list(stylize(content, styles, tight))
+    assert all(r.tiles is None for r in whole) and all(r.tiles.count >= 4 for r in tiled)
+    for a, b in zip(whole, tiled):
+        assert b.losses["total"] == pytest.approx(a.losses["total"], rel=1e-4)
+        assert b.raw["style/conv2_1"] == pytest.approx(a.raw["style/conv2_1"], rel=1e-4)
 
 
 def test_the_least_budget_is_exact():
