@@ -1,6 +1,7 @@
 """Longer load run of the studio in a headless browser; prints Markdown tables.
 
     python -m bench.load [--runs 20] [--sessions 4] [--size 128] [--steps 30] [--images DIR]
+                         [--fast-runs 6] [--fast-size 512] [--phases consecutive,concurrent,stop,fast]
     python -m bench.load --ray [--runs 20] [--size 128] [--steps 30] [--tries 5]   (see bench/rayload.py)
 
 Starts ``streamlit run app.py`` on a free 127.0.0.1 port (``bench/browser.py``, the e2e tests'
@@ -9,7 +10,9 @@ launcher), then:
 1. N consecutive runs through one browser session: wall seconds and server RSS after each run;
 2. K sessions pressing Start at once: queue places seen, wait (Start -> running) and run
    (running -> result) seconds per session, and the server's peak RSS during the phase;
-3. server RSS before/after pressing Stop mid-run, and before/after closing a tab mid-run.
+3. server RSS before/after pressing Stop mid-run, and before/after closing a tab mid-run;
+4. the fast method: seconds from pressing Start to its result on screen, at the fast size (512 px
+   by default; the first run also loads the networks, so it is reported apart).
 
 Images: ``DIR/tubingen.jpg`` and ``DIR/starry_night.jpg`` when ``--images DIR`` holds them,
 else the small generated ones from ``bench/browser.py``. All traffic goes to 127.0.0.1;
@@ -26,8 +29,10 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench.browser import (CHROMIUM, CHROMIUM_ARGS, HEARTBEAT_TIMEOUT_S, PeakRss, launch_server, make_content,
-                           make_style, new_page, prepare, rss_mb, run_journal, start_run, wait_results)
+from bench.browser import (CHROMIUM, CHROMIUM_ARGS, HEARTBEAT_TIMEOUT_S, PeakRss, check_no_app_error, launch_server,
+                           make_content, make_style, new_page, prepare, rerun_and_wait, rss_mb, run_journal,
+                           start_run, wait_results)
+from studio.inputs import METHOD_LABELS
 
 CONTENT_NAME, STYLE_NAME = "tubingen.jpg", "starry_night.jpg"
 LONG_STEPS = 5000  # minutes of work: only Stop or a closed tab ends it in time
@@ -161,6 +166,58 @@ def stop_and_close(browser, url: str, pid: int, content: Path, style: Path, args
     return out
 
 
+# A fast run shows no progress panel (its result comes in the redraw that Start triggers), so the
+# run journal's "running" never happens: this one waits for the caption of the next result number
+# and its image, timed in the page (performance.now()) from just before the click.
+FAST_JOURNAL_JS = """
+(number) => {
+  const log = { t0: performance.now(), result: null };
+  window.__nstFast = log;
+  const live = (el) => !el.closest('[data-stale="true"]');
+  const seen = (sel, test) => [...document.querySelectorAll(sel)].some((el) => live(el) && test(el));
+  const snap = () => {
+    if (log.result === null && seen('[data-testid="stMarkdownContainer"]', (el) => el.innerText.startsWith(`Result #${number}`))
+        && seen('[data-testid="stImageCaption"]', (el) => el.innerText.trim() === "Result")) {
+      log.result = Math.round(performance.now() - log.t0);
+    }
+  };
+  new MutationObserver(snap).observe(document.body, { subtree: true, childList: true, characterData: true });
+}
+"""
+
+
+def fast_latency(browser, url: str, pid: int, content: Path, style: Path, args) -> list[str]:
+    """Start to the fast result on screen, ``args.fast_runs`` times in one session."""
+    page = new_page(browser)
+    times: list[float] = []
+    try:
+        prepare(page, url, content, style, args.steps, args.fast_size)
+        rerun_and_wait(page, lambda: page.get_by_text(METHOD_LABELS["fast"]).click())
+        for number in range(1, args.fast_runs + 1):
+            page.evaluate(FAST_JOURNAL_JS, number)
+            page.get_by_role("button", name="Start", exact=True).click()
+            deadline = time.monotonic() + args.run_timeout
+            while (ms := page.evaluate("window.__nstFast.result")) is None:
+                check_no_app_error(page)
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"fast run {number} showed no result within {args.run_timeout:.0f} s")
+                time.sleep(0.05)
+            times.append(ms / 1000)
+            print(f"  fast run {number}/{args.fast_runs}: {times[-1]:.2f} s", file=sys.stderr)
+    finally:
+        page.context.close()
+    out = [f"## 4. Fast method, Start to result on screen ({args.fast_size} px, one session)", "",
+           "| # | s |", "|---:|---:|", *(f"| {n} | {t:.2f} |" for n, t in enumerate(times, 1)), ""]
+    warm = sorted(times[1:])
+    out.append(f"- run 1 (loads the networks): {times[0]:.2f} s" + (
+        f"; runs 2–{len(times)}: median {warm[len(warm) // 2]:.2f} s, max {warm[-1]:.2f} s"
+        " (target ≤ 1 s at 512 px on the CPU, model loaded)" if warm else ""))
+    return out + [""]
+
+
+PHASES = {"consecutive": consecutive, "concurrent": concurrent, "stop": stop_and_close, "fast": fast_latency}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="consecutive runs in one session")
@@ -168,14 +225,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=128, help="output size in px")
     parser.add_argument("--steps", type=int, default=30, help="steps per run")
     parser.add_argument("--images", type=Path, default=None, help=f"folder with {CONTENT_NAME} and {STYLE_NAME}")
+    parser.add_argument("--fast-runs", type=int, default=6, help="fast-method runs timed (the first loads the networks)")
+    parser.add_argument("--fast-size", type=int, default=512, help="output size of the fast-method runs in px")
+    parser.add_argument("--phases", type=lambda t: tuple(t.split(",")), default=tuple(PHASES),
+                        help="which phases, comma-separated (default all: " + ",".join(PHASES) + ")")
     parser.add_argument("--run-timeout", type=float, default=180.0, help="seconds one run may take")
     parser.add_argument("--ray", action="store_true",
                         help="instead: runs per minute on a local Ray cluster of one and two worker nodes, and the"
                              " first preview through Ray against local (bench/rayload.py)")
     parser.add_argument("--tries", type=int, default=5, help="--ray: first-preview measurements per executor")
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.sessions < 1 or args.tries < 1:
-        parser.error("--runs, --sessions and --tries must be at least 1")
+    if min(args.runs, args.sessions, args.tries, args.fast_runs) < 1:
+        parser.error("--runs, --sessions, --tries and --fast-runs must be at least 1")
+    if unknown := set(args.phases) - set(PHASES):
+        parser.error(f"unknown phase(s) {', '.join(sorted(unknown))}; choose from {', '.join(PHASES)}")
     if args.ray:
         from bench.rayload import main as ray_main  # late: it imports Ray (on loopback)
 
@@ -193,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"- server RSS after start: {rss_mb(pid):.0f} MB", ""]
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
-                    for phase in (consecutive, concurrent, stop_and_close):
+                    for name in args.phases:
+                        phase = PHASES[name]
                         print(f"phase: {phase.__name__}", file=sys.stderr)
                         lines += phase(browser, server.url, pid, content, style, args)
                 finally:
