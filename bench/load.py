@@ -176,7 +176,8 @@ FAST_JOURNAL_JS = """
   const live = (el) => !el.closest('[data-stale="true"]');
   const seen = (sel, test) => [...document.querySelectorAll(sel)].some((el) => live(el) && test(el));
   const snap = () => {
-    if (log.result === null && seen('[data-testid="stMarkdownContainer"]', (el) => el.innerText.startsWith(`Result #${number}`))
+    const titled = (el) => el.innerText.startsWith(`Result #${number}`);
+    if (log.result === null && seen('[data-testid="stMarkdownContainer"]', titled)
         && seen('[data-testid="stImageCaption"]', (el) => el.innerText.trim() === "Result")) {
       log.result = Math.round(performance.now() - log.t0);
     }
@@ -225,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=128, help="output size in px")
     parser.add_argument("--steps", type=int, default=30, help="steps per run")
     parser.add_argument("--images", type=Path, default=None, help=f"folder with {CONTENT_NAME} and {STYLE_NAME}")
-    parser.add_argument("--fast-runs", type=int, default=6, help="fast-method runs timed (the first loads the networks)")
+    parser.add_argument("--fast-runs", type=int, default=6,
+                        help="fast-method runs timed (the first loads the networks)")
     parser.add_argument("--fast-size", type=int, default=512, help="output size of the fast-method runs in px")
     parser.add_argument("--phases", type=lambda t: tuple(t.split(",")), default=tuple(PHASES),
                         help="which phases, comma-separated (default all: " + ",".join(PHASES) + ")")

@@ -7,11 +7,12 @@ would otherwise colour the field red and silently keep the previous value).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import streamlit as st
 
 from nst.layers import CONV_LAYERS
+from nst.schedule import WARM_STARTS
 from nst.settings import FLOAT, INT, PRESETS, RULES, format_bytes, preset
 from studio import library, state
 from studio.recipes import recipe_loader
@@ -32,7 +33,7 @@ LABELS = {
     "fp32": "fp32", "bf16": "bf16", "fp16": "fp16",
     "fast": "Fast result", "gatys": "Optimise (Gatys)",
 }
-PRESET_LABELS = {"fast": "fast: from the fast result, L-BFGS coarse-to-fine (default)",
+PRESET_LABELS = {"fast": f"fast: L-BFGS from the fast result, {PRESETS['fast']['steps']} steps at full size (default)",
                  "paper": "paper: the original recipe (Adam 0.01, 1000 steps)"}
 
 
@@ -104,34 +105,44 @@ def device_picker() -> None:
         st.caption("No CUDA or Apple-silicon GPU was found, so runs use the CPU: keep the output small.")
 
 
-RUN_LENGTHS = {"quick": 100, "quality": 300}  # steps
+# Steps of Quick and Quality. A run from the content goes coarse to fine, where most steps are
+# cheap; a run from a picture (the fast result, the studio's default start) runs at the output
+# size (nst.schedule.WARM_STARTS), where each step costs the full size's price and far fewer are
+# needed: its Quality is the fast preset's step count (README, "Fast method").
+RUN_LENGTHS = {"quick": 100, "quality": 300}
+WARM_RUN_LENGTHS = {"quick": 20, "quality": PRESETS["fast"]["steps"]}
 RUN_LENGTH = "run_length"
 
 
+def _run_lengths(values: Mapping[str, Any]) -> dict[str, int]:
+    return WARM_RUN_LENGTHS if values[KEY["init"]] in WARM_STARTS else RUN_LENGTHS
+
+
 def _set_run_length() -> None:
-    choice = st.session_state[RUN_LENGTH]
-    if choice in RUN_LENGTHS:
-        st.session_state[KEY["steps"]] = RUN_LENGTHS[choice]
+    choice, lengths = st.session_state[RUN_LENGTH], _run_lengths(st.session_state)
+    if choice in lengths:
+        st.session_state[KEY["steps"]] = lengths[choice]
 
 
 def _run_length(content_size: tuple[int, int]) -> None:
     """Quick or Quality, each with the time it takes on this device for this content (once measured)."""
     values = dict(st.session_state)
-    current = next((name for name, steps in RUN_LENGTHS.items() if values[KEY["steps"]] == steps), "custom")
+    lengths = _run_lengths(values)
+    current = next((name for name, steps in lengths.items() if values[KEY["steps"]] == steps), "custom")
     st.session_state[RUN_LENGTH] = current  # follows Steps, which a preset or recipe may change
     cost = measured_step_cost(values[KEY["device"]]) if not state.problems(values) else None
 
     def label(option: str) -> str:
         if option == "custom":
             return f"Custom ({values[KEY['steps']]} steps)"
-        steps = RUN_LENGTHS[option]
+        steps = lengths[option]
         name = f"{option.capitalize()} · {steps} steps"
         if cost is None:
             return name
         settings = state.settings_from_widgets({**values, KEY["steps"]: steps}, 0)
         return f"{name} · ≈ {duration(estimate_seconds(settings, content_size, cost))} here"
 
-    options = [*RUN_LENGTHS, *(["custom"] if current == "custom" else [])]
+    options = [*lengths, *(["custom"] if current == "custom" else [])]
     st.radio("Run length", options, key=RUN_LENGTH, format_func=label, on_change=_set_run_length,
              help="Quick gives a good first image; Quality goes on refining it. The times are for this"
                   " device and the content's size, measured here once.")

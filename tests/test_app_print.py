@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nst.budget import plan_run
 from nst.recipe import read_recipe
-from nst.settings import CONTINUE_STEPS, Settings, format_bytes
+from nst.settings import CONTINUE_STEPS, Settings, format_bytes, preset
 from tests.support import button, finished, latest_result, poll, texts, upload_inputs
 
 
@@ -15,7 +15,7 @@ def test_the_size_shows_the_memory_plan_and_its_budget(studio_app, png_of):
     at.number_input(key="set_size").set_value(1024)
     at.selectbox(key="set_max_memory").set_value(2**30)
     at.run()
-    plan = plan_run(Settings(size=1024, max_memory=2**30), (64, 48), [(48, 48)])
+    plan = plan_run(preset("fast", size=1024, max_memory=2**30), (64, 48), [(48, 48)])  # the studio's default
     expected = f"Memory ≈ {format_bytes(plan.peak)}B of the 1GB budget"
     assert any(expected in c for c in texts(at.caption)), texts(at.caption)
 

@@ -25,7 +25,9 @@ def at(studio_app):
 
 def test_widgets_have_defaults(at):
     assert not at.exception
-    assert at.number_input(key="set_steps").label == "Steps" and at.number_input(key="set_steps").value == 300
+    # the fast preset: its start, optimised at the output size for its steps
+    assert at.number_input(key="set_steps").label == "Steps"
+    assert at.number_input(key="set_steps").value == preset("fast").steps
     assert at.number_input(key="set_size").label == "Output size (px)"
     assert at.number_input(key="set_size").value == 512
     assert [b.label for b in at.button][:2] == ["Start", "Stop"]
@@ -262,7 +264,7 @@ def test_bad_recipes_are_refused(at, settings, expected):
     load_recipe(at, "bad.json", json.dumps(recipe).encode(), "application/json")
     assert not at.exception
     assert any(expected in e for e in texts(at.error))
-    assert at.number_input(key="set_steps").value == 300  # the form is untouched
+    assert at.number_input(key="set_steps").value == preset("fast").steps  # the form is untouched
 
 
 def test_recipe_that_is_not_a_recipe(at, png_of):
@@ -276,6 +278,7 @@ def test_a_run_stopped_at_a_coarse_scale_gives_the_requested_size(at, png_of):
     """Stopped during its first (128 px) scale, a 256 px run's result is 256 px wide; the caption
     and the recipe say which scale it was optimised at."""
     upload_inputs(at, png_of)
+    at.selectbox(key="set_init").set_value("content")  # coarse to fine (from the fast result: 256 px only)
     at.number_input(key="set_size").set_value(256)
     at.number_input(key="set_steps").set_value(5000)
     button(at, "Start").click().run()
@@ -305,9 +308,15 @@ def test_the_gallery_says_a_run_is_in_progress(at, png_of):
 
 
 def test_run_length_sets_steps_and_shows_the_time_on_this_device(at):
+    # The default start is the fast result, optimised at the output size: few, full-size steps.
     radio = at.radio(key="run_length")
-    assert radio.value == "quality" and at.number_input(key="set_steps").value == 300
+    assert radio.value == "quality" and at.number_input(key="set_steps").value == 60
     radio.set_value("quick").run()
+    assert at.number_input(key="set_steps").value == 20
+    # From the content the run goes coarse to fine, where steps are cheap and more are needed.
+    at.selectbox(key="set_init").set_value("content").run()
+    assert at.radio(key="run_length").value == "custom"
+    at.radio(key="run_length").set_value("quick").run()
     assert at.number_input(key="set_steps").value == 100
     # The device's step cost is measured once in the background; then each choice has its time.
     poll(at, lambda a: "≈" in " ".join(a.radio(key="run_length").options), timeout=120)

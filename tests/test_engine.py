@@ -127,6 +127,10 @@ def test_scale_plan():
     assert scale_sides(700, Settings()) == [175, 350, 700]
     assert scale_sides(200, Settings()) == [200]  # auto: small outputs run at one scale
     assert scale_sides(512, Settings(multiscale="off")) == [512]
+    # auto: a start that is already a picture runs at the output size; "on" still goes coarse to fine
+    assert scale_sides(512, Settings(init="fast")) == scale_sides(512, Settings(init="image")) == [512]
+    assert scale_sides(512, Settings(init="noise")) == scale_sides(512, Settings(init="style")) == [128, 256, 512]
+    assert scale_sides(512, Settings(init="fast", multiscale="on")) == [128, 256, 512]
     for total, n in [(300, 3), (3, 3), (2, 3), (1000, 4)]:
         steps = split_steps(total, n)
         assert sum(steps) == total and steps[-1] >= 1

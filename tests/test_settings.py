@@ -21,7 +21,7 @@ def test_paper_preset_is_the_original_recipe_and_seed_its_old_name():
     assert (s.optimizer, s.lr, s.betas[0], s.eps, s.steps) == ("adam", 0.01, 0.99, 0.1, 1000)
     assert s.style_weight == Settings().style_weight / 10
     assert preset("seed") == s  # recipes and scripts written before the rename
-    assert preset("fast") == Settings(init="fast")
+    assert preset("fast") == Settings(init="fast", steps=60)
     assert set(PRESETS) == {"fast", "paper"}
     with pytest.raises(SettingsError, match="unknown preset"):
         preset("nope")
