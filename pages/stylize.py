@@ -48,8 +48,11 @@ with inputs_column:
             runs.say("error", str(exc))
         if fast:  # a fast result takes about a second: wait for it here rather than for the next poll
             runs.wait(owner, seconds=5.0)
-    if stop_col.button("Stop", key="stop", width="stretch", disabled=not runs.running(owner)):
-        runs.stop(owner)
+    # A callback, so the stop happens before this script's body runs again: pressed in the script's
+    # body, a Stop followed at once by another click (Start, say) was lost when that click's rerun
+    # interrupted this one before it reached this line, and the run went on.
+    stop_col.button("Stop", key="stop", width="stretch", disabled=not runs.running(owner), on_click=runs.stop,
+                    args=(owner,))
     regions_col, variants_col = st.columns(2)
     if variants_col.button("Variants", key="variants", width="stretch", icon=":material/grid_view:",
                            help="Quick small runs of these settings with the style weight ×¼, ×1, ×4 (and seeds or"
