@@ -144,11 +144,10 @@ def test_lbfgs_never_accepts_a_point_above_the_last_beyond_noise(bowl):
     assert accepted[-1] < 0.8 * accepted[0]
 
 
-def test_lbfgs_refuses_a_strided_image(bowl):
+def test_lbfgs_refuses_a_strided_image():
     """Its backtracks and restarts write through a flat view of the image; a strided image (a
     channels-last start) would take those writes in a copy, and the run would stall at the point
     it had rejected, every later step evaluating that same point. It says so instead."""
-    target, _ = bowl
     strided = torch.full((8, 8, 3), 0.5).permute(2, 0, 1).requires_grad_(True)
     with pytest.raises(ValueError, match="contiguous"):
         BoxLBFGS(strided, lr=1.0)
