@@ -71,9 +71,12 @@ class Server:
 
 
 @contextmanager
-def launch_server(log_path: Path, env: Mapping[str, str] | None = None) -> Iterator[Server]:
+def launch_server(log_path: Path, env: Mapping[str, str] | None = None,
+                  address: str | None = "127.0.0.1") -> Iterator[Server]:
     """Run ``streamlit run app.py`` on a free loopback port until the block ends; ``env`` adds to
-    (or overrides) this process's environment, e.g. ``NST_RAY_ADDRESS`` for a cluster's web node."""
+    (or overrides) this process's environment, e.g. ``NST_RAY_ADDRESS`` for a cluster's web node.
+    ``address=None`` gives no ``--server.address``: the project's config decides, as README's start
+    command does."""
     app = REPO_ROOT / "app.py"
     assert app.is_file(), f"{app} does not exist; nothing to test"
     port = _free_port()
@@ -82,7 +85,7 @@ def launch_server(log_path: Path, env: Mapping[str, str] | None = None) -> Itera
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true",
         "--server.port", str(port),
-        "--server.address", "127.0.0.1",
+        *(("--server.address", address) if address is not None else ()),
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
@@ -335,27 +338,30 @@ class PeakRss:
 
 
 # Journal of one run as this page shows it, from the moment it is installed (just before "Start"):
-# every queue place shown ("you are number N in the queue"; 0 for "next"), when the progress bar
-# first appeared and when the run's "Result" image replaced its panel (ms after install). Survives
-# reruns; read with ``run_journal``.
+# every queue place shown ("you are number N in the queue"), when the progress bar first appeared,
+# when its first live image ("Step N of M") appeared, and when the run's "Result" image replaced its
+# panel (ms after install). Survives reruns; read with ``run_journal``.
 RUN_JOURNAL_JS = """
 () => {
-  const log = { t0: performance.now(), places: [], queued: null, running: null, result: null };
+  const log = { t0: performance.now(), places: [], queued: null, running: null, preview: null, result: null };
   window.__nstRun = log;
   const live = (el) => !el.closest('[data-stale="true"]');
   const seen = (sel, test) => [...document.querySelectorAll(sel)].some((el) => live(el) && test(el));
   const snap = () => {
     const t = Math.round(performance.now() - log.t0);
     document.querySelectorAll('[data-testid="stAlert"]').forEach((el) => {
-      const m = live(el) && el.innerText.match(/you are (?:number (\\d+) in the queue|next)/);
+      const m = live(el) && el.innerText.match(/you are number (\\d+) in the queue/);
       if (!m) return;
-      const place = m[1] ? Number(m[1]) : 0;
+      const place = Number(m[1]);
       if (!log.places.includes(place)) log.places.push(place);
       if (log.queued === null) log.queued = t;
     });
     const progress = document.querySelector('[data-testid="stProgress"]');  // stale ones too: mid-redraw
-    const queue = [...document.querySelectorAll('[data-testid="stAlert"]')].some((el) => /in the queue|you are next/.test(el.innerText));
+    const queue = [...document.querySelectorAll('[data-testid="stAlert"]')].some((el) => /in the queue|Starting/.test(el.innerText));
     if (log.running === null && progress && live(progress)) log.running = t;
+    if (log.preview === null && seen('[data-testid="stImageCaption"]', (el) => /^Step \\d+ of \\d+$/.test(el.innerText.trim()))) {
+      log.preview = t;
+    }
     // A result counts once this run was seen queued or running and its panel is gone (the previous
     // run's "Result" stays on the page until then).
     if (log.result === null && (log.running !== null || log.queued !== null) && !progress && !queue &&

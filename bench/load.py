@@ -1,12 +1,14 @@
 """Longer load run of the studio in a headless browser; prints Markdown tables.
 
     python -m bench.load [--runs 20] [--sessions 4] [--size 128] [--steps 30] [--images DIR]
-                         [--fast-runs 6] [--fast-size 512] [--phases consecutive,concurrent,stop,fast]
+                         [--fast-runs 6] [--fast-size 512] [--phases first,consecutive,concurrent,stop,fast]
     python -m bench.load --ray [--runs 20] [--size 128] [--steps 30] [--tries 5]   (see bench/rayload.py)
 
 Starts ``streamlit run app.py`` on a free 127.0.0.1 port (``bench/browser.py``, the e2e tests'
 launcher), then:
 
+0. the fresh server's first run with the studio's defaults at the fast size: Start to the first
+   live image, and any queue place shown (it always runs first);
 1. N consecutive runs through one browser session: wall seconds and server RSS after each run;
 2. K sessions pressing Start at once: queue places seen, wait (Start -> running) and run
    (running -> result) seconds per session, and the server's peak RSS during the phase;
@@ -31,7 +33,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from bench.browser import (CHROMIUM, CHROMIUM_ARGS, HEARTBEAT_TIMEOUT_S, PeakRss, check_no_app_error, launch_server,
                            make_content, make_style, new_page, prepare, rerun_and_wait, rss_mb, run_journal,
-                           start_run, wait_results)
+                           set_number, start_run, upload, wait_for_app_idle, wait_results)
 from studio.inputs import METHOD_LABELS
 
 CONTENT_NAME, STYLE_NAME = "tubingen.jpg", "starry_night.jpg"
@@ -216,7 +218,37 @@ def fast_latency(browser, url: str, pid: int, content: Path, style: Path, args) 
     return out + [""]
 
 
-PHASES = {"consecutive": consecutive, "concurrent": concurrent, "stop": stop_and_close, "fast": fast_latency}
+def first_run(browser, url: str, pid: int, content: Path, style: Path, args) -> list[str]:
+    """A fresh server's first run with the studio's defaults at ``args.fast_size``: seconds from
+    Start to the first live image, and any queue place shown (there is no other run). Stopped once
+    the image is seen. Runs first, whatever the order of ``--phases``: only then is the server fresh."""
+    page = new_page(browser)
+    try:
+        page.goto(url, wait_until="domcontentloaded")
+        wait_for_app_idle(page)
+        upload(page, "Content image", content)
+        upload(page, "Style images", style)
+        set_number(page, "Output size (px)", args.fast_size)
+        start_run(page)
+        deadline = time.monotonic() + args.run_timeout
+        while (journal := run_journal(page))["preview"] is None:
+            check_no_app_error(page)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the first run showed no image within {args.run_timeout:.0f} s")
+            time.sleep(0.05)
+        rerun_and_wait(page, lambda: page.get_by_role("button", name="Stop", exact=True).click())
+    finally:
+        page.context.close()
+    print(f"  first live image after {journal['preview'] / 1000:.2f} s", file=sys.stderr)
+    places = ", ".join(map(str, journal["places"])) or "none"
+    return [f"## 0. A fresh server's first run ({args.fast_size} px, the studio's defaults)", "",
+            "| Start to the progress bar s | Start to the first live image s | queue places shown |",
+            "|---:|---:|---|",
+            f"| {_secs(journal['running'])} | {_secs(journal['preview'])} | {places} |", "",
+            "- goal: the first live image ≤ 3 s after Start, and no queue place (no other run is ahead)", ""]
+
+
+PHASES = {"first": first_run, "consecutive": consecutive, "concurrent": concurrent, "stop": stop_and_close, "fast": fast_latency}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"- server RSS after start: {rss_mb(pid):.0f} MB", ""]
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
-                    for name in args.phases:
+                    for name in sorted(args.phases, key=lambda name: name != "first"):
                         phase = PHASES[name]
                         print(f"phase: {phase.__name__}", file=sys.stderr)
                         lines += phase(browser, server.url, pid, content, style, args)

@@ -2,9 +2,11 @@
 it within a budget (``Settings.max_memory``, or a share of the device's free memory).
 
 The bytes counted are the tensors a run allocates on its device: the images, the VGG19's
-activations and their gradients, the targets, the optimiser's state and the decoded weights;
-the process itself (Python, torch, the 8-bit weights) is not. A step's peak comes when the
-backward starts: every activation is held then (the ReLU outputs, the pooled maps, the max-pool
+activations and their gradients, the targets, the optimiser's state and the decoded weights. On
+the CPU the budget is the whole process's: the plan starts from what the process already holds
+when it plans (its resident memory: Python, torch, the inputs, whatever is loaded), and counts
+what the run will still load (the 8-bit weights, the fast networks for init fast). A step's
+peak comes when the backward starts: every activation is held then (the ReLU outputs, the pooled maps, the max-pool
 indices as int32, the content error in fp32), on top of what the scale keeps between steps.
 
 Where a scale does not fit, the plan tiles it (see :mod:`nst.tiles`): of the tiles whose pass
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -27,7 +30,8 @@ from nst import masks
 from nst.device import resolve_device, resolve_dtype
 from nst.errors import BudgetError
 from nst.layers import CHANNELS, CONV_LAYERS, POOLED, STRIDE, depth
-from nst.schedule import ScalePlan, scale_sides, shape_for, split_steps
+from nst.memory import proc_bytes, resident, trim
+from nst.schedule import ScalePlan, scale_sides, scale_steps, shape_for
 from nst.settings import Settings, format_bytes
 from nst.tiles import halo_for, make_grid
 
@@ -41,6 +45,11 @@ PIXEL = 3 * 4  # bytes of one pixel of an fp32 RGB image
 # their caches keep, and scratchpads. Measured on the CPU after runs (resident memory beyond the
 # tensors): about 24 MB for one scale, 75 MB for four with the last in tiles.
 RUNTIME, KERNELS = 8 * 2**20, 16 * 2**20  # fixed, and per scale (a tiled scale: twice)
+# What a CPU run loads after it plans unless the process has it already (see _loaded), measured
+# as the rise of resident memory on the 2-core Xeon: the stored 8-bit VGG19 (20 MB), the fast
+# networks' onnxruntime sessions for init fast (92 MB); and the fast painting's transients per
+# pixel painted (187-205 bytes at 512 and 2048 px).
+STORED_WEIGHTS, FAST_NETWORKS, FAST_PIXEL = 24 * 2**20, 96 * 2**20, 208
 
 
 def element_size(dtype: torch.dtype) -> int:
@@ -146,16 +155,24 @@ class ScaleBudget(ScalePlan):
 
 @dataclass(frozen=True)
 class RunPlan:
-    """The plan of a whole run against its memory budget."""
+    """The plan of a whole run against its memory budget: on the CPU the whole process's,
+    ``held`` of it taken before the run plans; on a GPU the device's memory (``held`` 0)."""
 
     budget: int
     halo: int
     align: int
     scales: tuple[ScaleBudget, ...]
+    held: int = 0
+
+    @property
+    def tensors(self) -> int:
+        """Estimated bytes of the run's own peak (its scales' tensors, what it loads)."""
+        return max(s.peak for s in self.scales)
 
     @property
     def peak(self) -> int:
-        return max(s.peak for s in self.scales)
+        """Estimated peak of what the budget bounds: the process's resident memory on the CPU."""
+        return self.held + self.tensors
 
     @property
     def tiled(self) -> bool:
@@ -170,14 +187,8 @@ def free_memory(device: torch.device) -> int:
         return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
     if device.type == "mps":
         return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
-    try:
-        with open("/proc/meminfo") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    available = proc_bytes("/proc/meminfo", "MemAvailable")
+    return available if available is not None else os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def default_budget(device: torch.device) -> int:
@@ -190,7 +201,7 @@ class _Model:
     """The memory model of one run: sizes of its inputs, dtype, layers."""
 
     def __init__(self, settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
-                 dtype: torch.dtype) -> None:
+                 dtype: torch.dtype, cpu: bool = True) -> None:
         self.s, self.dtype, self.e = settings, dtype, element_size(dtype)
         width, height = content_size
         self.full = shape_for(settings.size, width, height)
@@ -202,11 +213,19 @@ class _Model:
         # and the scale's own); through all scales but the last, the content and styles at the
         # output size, from which each scale's are made.
         grams = (len(style_sizes) + 1) * sum(4 * CHANNELS[layer] ** 2 for layer in style)
-        scales = len(scale_sides(settings.size, settings))
-        self.fixed = weights_bytes(settings, dtype) + RUNTIME + KERNELS * scales + grams
+        sides = scale_sides(settings.size, settings)
+        self.fixed = weights_bytes(settings, dtype) + RUNTIME + KERNELS * len(sides) + grams
         self.inputs = PIXEL * (_area(self.full) + sum(map(_area, self._styles(settings.size))))
-        if settings.init == "fast":  # the fast result at the output size, until the first scale starts
-            self.inputs += PIXEL * _area(self.full)
+        self.painting = 0  # the fast painting's transients, before the first scale
+        vgg_loaded, fast_loaded = _loaded()
+        if cpu and not vgg_loaded:
+            self.fixed += STORED_WEIGHTS
+        if settings.init == "fast":  # the fast result at the first scale, until that scale starts
+            first = _area(shape_for(sides[0], self.full[1], self.full[0]))
+            self.inputs += PIXEL * first
+            if cpu:
+                self.fixed += 0 if fast_loaded else FAST_NETWORKS
+                self.painting = FAST_PIXEL * first
         # Regions (a mask): one soft mask per region at the scale, plus its copies averaged down to
         # each layer (a third more), and in a step each styled region's masked copy of a style
         # layer's features (of the tile, when tiled), which its Gram keeps for the backward.
@@ -235,6 +254,10 @@ class _Model:
         kept = self.fixed + self._maps(shape) + (2 * PIXEL + 3) * area
         kept += PIXEL * area  # the best image the scale has evaluated (see nst.engine)
         kept += 4 * self.regions * area * 4 // 3
+        if self.regions > self.styled:  # photo regions: the gradient's hold, 1 − their mask (fp32)
+            # (The hook's product with the image's gradient comes at the backward's end, when
+            # conv1_1's maps alone outweigh it: no new peak.)
+            kept += 4 * area
         if shape != self.full:
             kept += self.inputs
         if self.s.preserve_color == "luminance":
@@ -248,7 +271,8 @@ class _Model:
         scale, the previous scale's result, the content targets and the passes that make them."""
         area = _area(shape)
         at_scale = (area if shape != self.full else 0) + sum(map(_area, self._styles(max(shape)))) + area // 4
-        return self.fixed + self.inputs + PIXEL * at_scale + self._maps(shape) + self.targets(shape, tile)
+        return max(self.fixed + self.inputs + PIXEL * at_scale + self._maps(shape) + self.targets(shape, tile),
+                   self.fixed + self.inputs + self.painting)
 
     def between_steps(self, shape: tuple[int, int]) -> int:
         """Transients outside the pass: L-BFGS's direction and its active set's masks (12 + 9
@@ -312,7 +336,9 @@ class _Model:
         (a tiled step costs about twice as much), then tiled with a core of at least GOOD_CORE
         pixels, then untiled or tiled with any history; None when nothing fits."""
         shape = shape_for(side, self.full[1], self.full[0])
-        histories = (0,) if self.s.optimizer == "adam" else HISTORIES
+        # A scale of n steps stores at most n pairs: a longer history would be memory never used.
+        histories = (0,) if self.s.optimizer == "adam" else \
+            tuple(sorted({min(h, max(1, steps)) for h in HISTORIES}, reverse=True))
         for history in histories:
             if history >= MIN_UNTILED_HISTORY or history == histories[-1]:
                 plan = self._untiled(shape, side, steps, history, budget)
@@ -359,47 +385,93 @@ class _Model:
         return ScaleBudget(shape, steps, side, tile, targets_tile, history, peak) if peak <= budget else None
 
 
+def _loaded() -> tuple[bool, bool]:
+    """(the VGG19, the fast networks) already loaded in this process, so in its resident memory."""
+    from nst import vgg
+
+    runtime = sys.modules.get("nst.fast.runtime")  # not imported: not loaded (importing it loads onnx)
+    return (vgg._load_cached.cache_info().currsize > 0,
+            runtime is not None and runtime._build.cache_info().currsize > 0)
+
+
 def _area(shape: tuple[int, int]) -> int:
     return shape[0] * shape[1]
 
 
 def _model(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
            device: torch.device) -> _Model:
-    return _Model(settings, content_size, style_sizes, resolve_dtype(settings.precision, device))
+    return _Model(settings, content_size, style_sizes, resolve_dtype(settings.precision, device),
+                  cpu=device.type == "cpu")
+
+
+# Resident memory is counted in these steps, so that two plans a moment apart agree although the
+# process's memory moves by a few pages between them.
+HELD_GRAIN = 8 * 2**20
+
+
+def held_memory(device: torch.device) -> int:
+    """What the process holds before a run on ``device``: on the CPU its resident memory (rounded
+    up to HELD_GRAIN), which the budget includes; on a GPU 0, its budget being the GPU's memory."""
+    if device.type != "cpu":
+        return 0
+    # Freed heap that glibc keeps (an earlier run's tensors) is not held: handed back first, it
+    # neither counts twice (the run would reuse it) nor makes a second plan of the same recipe
+    # differ from the first (measured: 752 MiB resident after a 384 px run, 640 MiB trimmed, and
+    # 640 MiB after every later run).
+    trim()
+    return -(-resident() // HELD_GRAIN) * HELD_GRAIN
+
+
+def _budgets(settings: Settings, device: torch.device, held: int) -> tuple[int, int]:
+    """(the budget, the run's share of it): ``max_memory`` bounds the whole process on the CPU;
+    without it the run may take a share of the free memory on top of what the process holds."""
+    if settings.max_memory is None:
+        share = default_budget(device)
+        return held + share, share
+    return settings.max_memory, settings.max_memory - held
 
 
 def plan_run(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]] = (),
-             device: torch.device | None = None) -> RunPlan:
+             device: torch.device | None = None, held: int | None = None) -> RunPlan:
     """How a run of ``settings`` on a content of ``content_size`` (width, height) and styles of
     ``style_sizes`` keeps within its memory budget: per scale, tiled or not, and the estimated
-    peak. BudgetError when a scale cannot fit, before anything is computed."""
+    peak. ``held``: what the process holds already (default: :func:`held_memory`, measured now).
+    BudgetError when a scale cannot fit, before anything is computed."""
     device = device if device is not None else resolve_device(settings.device)
-    budget = settings.max_memory if settings.max_memory is not None else default_budget(device)
+    held = held_memory(device) if held is None else held
+    budget, room = _budgets(settings, device, held)
     model = _model(settings, content_size, style_sizes, device)
     sides = scale_sides(settings.size, settings)
-    steps = split_steps(settings.steps, len(sides))
-    scales = tuple(model.scale(side, n, budget) for side, n in zip(sides, steps))
+    scales = tuple(model.scale(side, n, room) for side, n in zip(sides, scale_steps(settings)))
     if None in scales:
-        least = least_budget(settings, content_size, style_sizes, device)
-        which = "max_memory is" if settings.max_memory is not None else \
-            f"the budget ({'half' if device.type == 'cpu' else '80 %'} of the free memory) is"
         parts = f"tiles of {2 * model.halo + model.align} px"
+        if settings.max_memory is not None:  # the whole process's: what it holds already, and the run
+            least = least_budget(settings, content_size, style_sizes, device, held)
+            which = "max_memory is"
+            before = f"the {format_bytes(held)} this process holds before the run, " if held else ""
+        else:  # the run's share of the free memory
+            least, before = least_budget(settings, content_size, style_sizes, device, 0), ""
+            which = f"the budget ({'half' if device.type == 'cpu' else '80 %'} of the free memory) is"
         raise BudgetError(f"A {model.full[1]}×{model.full[0]} result needs at least {format_bytes(least)} of memory"
-                          f" (its images, the optimiser's state and {parts}), but {which} {format_bytes(budget)};"
+                          f" ({before}its images, the optimiser's state and {parts}), but {which}"
+                          f" {format_bytes(settings.max_memory if settings.max_memory is not None else room)};"
                           " raise max_memory or lower the size.")
-    return RunPlan(budget, model.halo, model.align, scales)  # type: ignore[arg-type]
+    return RunPlan(budget, model.halo, model.align, scales, held)  # type: ignore[arg-type]
 
 
 def estimate_peak(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]] = (),
                   device: torch.device | None = None) -> int:
-    """Estimated peak bytes of a run (see :func:`plan_run`): for the studio's size widget."""
+    """Estimated peak bytes of a run, the process included on the CPU (see :func:`plan_run`): for
+    the studio's size widget."""
     return plan_run(settings, content_size, style_sizes, device).peak
 
 
 def least_budget(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]] = (),
-                 device: torch.device | None = None) -> int:
+                 device: torch.device | None = None, held: int | None = None) -> int:
     """The smallest ``max_memory`` a run of ``settings`` can have (its finest scales in the
-    smallest tiles, L-BFGS with one pair): what BudgetError names."""
+    smallest tiles, L-BFGS with one pair), with what the process holds (``held``, default
+    measured now, on the CPU): what BudgetError names."""
     device = device if device is not None else resolve_device(settings.device)
+    held = held_memory(device) if held is None else held
     model = _model(settings, content_size, style_sizes, device)
-    return max(model.least(side) for side in scale_sides(settings.size, settings))
+    return held + max(model.least(side) for side in scale_sides(settings.size, settings))

@@ -120,7 +120,9 @@ def _setting_flag(name: str, r: Rule, default: object) -> dict:
     """argparse keywords for one Settings (or Adjustments) field, from its rule."""
     parts = [r.help, f"Range: {r.bounds()}." if r.kind in (INT, FLOAT) and r.bounds() else "",
              EXTRA_HELP.get(name, ""), "" if default is None else f"(default {_shown(default)})"]
-    kwargs: dict = dict(type=FIELD_PARSERS.get(name, PARSERS[r.kind]), help=" ".join(p for p in parts if p))
+    # argparse %-formats help (for %(default)s): a rule's own '%' must reach it as '%%'.
+    text = " ".join(p for p in parts if p).replace("%", "%%")
+    kwargs: dict = dict(type=FIELD_PARSERS.get(name, PARSERS[r.kind]), help=text)
     if r.kind == CHOICE:
         kwargs["choices"] = r.choices
     if r.kind == REGIONS:

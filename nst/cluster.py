@@ -13,6 +13,10 @@ continues where it was); if that fails too the reader gets one :class:`WorkerLos
 Ray is imported only when a :class:`RayExecutor` connects: the engine and the CLI never need it
 otherwise. Ray Client (``ray://``) cannot carry streaming generators, so the process that submits
 runs must be a node of the cluster (``ray start --address=HEAD:6379``, then address ``auto``).
+
+Ray 2.60 protects a cluster with a token when the head has one (see :func:`authenticate`): this
+process sends the token it finds where Ray looks when the cluster asks for one, whatever the
+address, and a cluster that refuses what it can send is one sentence (:func:`token_refused`).
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ import math
 import os
 import re
 import socket
+import sys
+import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -52,6 +59,9 @@ STOP_GRACE_S = 15.0  # a run that has not ended this long after Stop is cancelle
 RETRY_WAIT_S = 60.0  # how long the retry of a lost run may wait for a free worker
 CONNECT_TIMEOUT_S = 5.0
 QUEUE_NAME, NAMESPACE = "nst-run-queue", "nst"
+AUTH_MODE_ENV = "RAY_AUTH_MODE"  # Ray's switch: "token" sends the token, "disabled" sends none
+# Where Ray looks for the token, in its order (its C++ AuthenticationTokenLoader); named for the messages only.
+TOKEN_ENV, TOKEN_PATH_ENV, TOKEN_FILE = "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "~/.ray/auth_token"
 
 
 @dataclass(frozen=True)
@@ -392,10 +402,109 @@ def _join(address: str) -> None:
         raise ClusterUnreachableError(
             f"The Ray cluster at {gcs} cannot be reached ({getattr(exc, 'strerror', None) or exc}); check that its"
             " head node is running and this machine can reach it.") from None
+    authenticate(gcs)
     try:
         ray.init(address=gcs, log_to_driver=False, logging_level=logging.WARNING)
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError … here
         raise ClusterUnreachableError(f"Could not join the Ray cluster at {gcs} ({_first_line(exc)}).") from None
+
+
+def token_found() -> bool:
+    """Whether this machine has a Ray authentication token where Ray looks (Ray's own loader)."""
+    from ray._raylet import AuthenticationTokenLoader
+
+    loader = AuthenticationTokenLoader.instance()
+    loader.reset_cache()  # a token copied in after a refusal counts at the studio's next Start
+    try:
+        return loader.has_token(ignore_auth_mode=True)
+    except _ray().exceptions.AuthenticationError as exc:  # RAY_AUTH_TOKEN_PATH names no readable file
+        raise ClusterUnreachableError(
+            f"This machine's Ray authentication token cannot be read ({exc.message}).") from None
+
+
+def send_token() -> bool:
+    """Turn Ray's token mode on in this process (and its children) when RAY_AUTH_MODE is unset and
+    this machine has a token; whether this process now sends one."""
+    mode = os.environ.get(AUTH_MODE_ENV)
+    if mode is not None:
+        return mode.strip().lower() == "token"
+    if not token_found():
+        return False
+    from ray._private.authentication.authentication_token_setup import _enable_token_auth
+
+    _enable_token_auth()  # Ray's own: RAY_AUTH_MODE=token in os.environ, and its config reloaded
+    return True
+
+
+def authenticate(gcs: str, accepts: Callable[[str], bool] | None = None) -> None:
+    """Match the cluster's token authentication before ray.init joins it; ClusterUnreachableError
+    with :func:`token_refused`'s sentence when it refuses what this process can send.
+
+    Ray 2.60 protects a cluster with a token when ``ray start --head`` finds one on the head (in
+    RAY_AUTH_TOKEN, the file RAY_AUTH_TOKEN_PATH names, or ~/.ray/auth_token, which a local
+    ``ray.init()`` writes), and a process sends its token only under ``RAY_AUTH_MODE=token``.
+    Ray turns that on for itself only when it finds the cluster on its own (``ray.init("auto")``,
+    whatever the cluster does); here, with RAY_AUTH_MODE unset, it is turned on exactly when the
+    cluster refuses a process without a token and this machine has one. Both ways round matter: a
+    process that sends no token is refused by a protected cluster, and one that sends a token
+    refuses the workers of an unprotected one (they call it back without a token: its runs hang).
+    An explicit RAY_AUTH_MODE is kept as it is. ``accepts(gcs)``: whether the GCS takes this
+    process's connection as it now is (default: :func:`_accepts`).
+    """
+    accepts = accepts or _accepts
+    explicit = os.environ.get(AUTH_MODE_ENV) is not None
+    if accepts(gcs):
+        return
+    sent = send_token()
+    if not explicit and sent and accepts(gcs):
+        return
+    raise ClusterUnreachableError(token_refused(gcs, sent))
+
+
+def token_refused(gcs: str, sent: bool) -> str:
+    """The sentence for a cluster that refused this process's token (``sent``) or wanted one it did not send."""
+    if sent:
+        what = f"The Ray cluster at {gcs} refused this machine's Ray authentication token"
+    else:
+        what = f"The Ray cluster at {gcs} requires a Ray authentication token and this machine sent none"
+    return (f"{what}: set {TOKEN_ENV} to the cluster's token, or {TOKEN_PATH_ENV} to a file holding it (or copy the"
+            f" head node's {TOKEN_FILE} here), as README's \"Scale out\" section says.")
+
+
+def _accepts(gcs: str) -> bool:
+    """Whether the GCS gives this process its cluster id, as ray.init asks first: False when it
+    refuses the token (ray.init would retry for 20 s, logging every refusal, then say only that it
+    failed); True for anything else, which ray.init reports in its own words."""
+    ray = _ray()
+    from ray._raylet import GcsClient
+
+    try:
+        with _stderr_without(b"gcs_client.cc"):  # Ray's C++ client logs the refusal it also raises
+            GcsClient(address=gcs)
+    except ray.exceptions.AuthenticationError:
+        return False
+    except Exception:
+        pass
+    return True
+
+
+@contextmanager
+def _stderr_without(marker: bytes) -> Iterator[None]:
+    """Hold what this process writes to file descriptor 2 meanwhile (Ray's C++ logs go there directly,
+    past sys.stderr) and pass it on afterwards, less the lines containing ``marker``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            with os.fdopen(2, "wb", closefd=False) as stderr:
+                stderr.writelines(line for line in held.read().splitlines(keepends=True) if marker not in line)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -427,4 +536,5 @@ def _queue_actor() -> Any:
     return _ray().remote(RunQueue)
 
 
-__all__ = ["ClusterConfig", "RayExecutor", "RayRun", "ENV_ADDRESS", "ENV_CPUS", "ENV_RESOURCE"]
+__all__ = ["ClusterConfig", "RayExecutor", "RayRun", "ENV_ADDRESS", "ENV_CPUS", "ENV_RESOURCE", "authenticate",
+           "send_token", "token_found", "token_refused"]

@@ -159,8 +159,8 @@ def _style_grams(net: Pass, style: torch.Tensor, settings: Settings, grid: TileG
 
 def _init_image(settings: Settings, content: torch.Tensor, styles: list[torch.Tensor],
                 start: torch.Tensor | Image.Image | None) -> torch.Tensor:
-    """The first scale's start image; ``start`` is the fast result (init 'fast') or the given image
-    (init 'image')."""
+    """The first scale's start image; ``start`` is the fast result (init 'fast', painted region by
+    region where there are regions) or the given image (init 'image')."""
     shape = tuple(content.shape[-2:])
     if settings.init in ("fast", "image"):
         assert start is not None  # _Run and _check_inputs
@@ -291,7 +291,8 @@ class _Run:
         self.plan = plan_run(settings, content.size, [s.size for s in every_style], self.device)
         self.output_shape = self.plan.scales[-1].shape
         # Where the budget is tight, resident memory must follow the tensors as the plan counts them.
-        self.tight = self.device.type == "cpu" and self.plan.peak * ALLOCATOR_SLACK > self.plan.budget
+        self.tight = self.device.type == "cpu" and \
+            self.plan.held + self.plan.tensors * ALLOCATOR_SLACK > self.plan.budget
         self.model = model if model is not None else load_model(settings.weights)
         # Pillow's Lanczos gives the best downscale of the full-resolution inputs; scales below
         # the output are made from these tensors.
@@ -300,12 +301,14 @@ class _Run:
         self.styles = [to_tensor(resize_max_side(s, style_side), self.device) for s in every_style]
         self.labels = masks.mask_labels(settings.mask, settings.regions) if settings.mask is not None \
             else None
-        # The first scale's start: the given image (init 'image') or the fast result at the output size.
+        # The first scale's start: the given image (init 'image') or the fast result, painted at the
+        # first scale's size (the working size of a print: its strokes are the preview's, and a
+        # painting at 2048 px would take 0.6 GB and 4× the time, to be downscaled).
         self.start: torch.Tensor | Image.Image | None = start
         if settings.init == "fast":
             from nst.fast import paint  # late: a run without the fast method never loads onnx
 
-            self.start = paint(self.content, styles, self.blend, settings)
+            self.start = paint(_resize(self.content, self.plan.scales[0].shape), styles, self.blend, settings)
 
     def scale(self, index: int, previous: torch.Tensor | None) -> _Scale:
         """Targets, start image and optimiser of scale ``index``, continuing from ``previous``."""
@@ -336,9 +339,13 @@ class _Run:
             tiling = _Tiling(plan.tile, halo, align, torch.Generator().manual_seed(s.seed + index),
                              _grid(shape, plan.targets_tile, halo, align))
         start = _init_image(s, net_content, styles, self.start) if previous is None else _resize(previous, shape)
+        if regions is not None:  # whatever the init, photo regions start each scale as the photo (nst.regions)
+            start = regions.compose(net_content, start)
         # Contiguous whatever the start's layout (the fast result is a permuted NHWC output):
         # the optimisers write the image through flat views.
         x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+        if regions is not None:  # and the optimisers keep them there
+            regions.hold_photo(x)
         del start, styles, net_content
         self.start = None  # the first scale has it now
         luminance = s.preserve_color == "luminance"

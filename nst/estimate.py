@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from nst.budget import RunPlan, plan_run
-from nst.engine import stylize
+from nst.engine import StopSignal, stylize
 from nst.errors import BudgetError
 from nst.schedule import ScalePlan, scale_plan
 from nst.settings import Settings
@@ -50,24 +50,45 @@ class StepCost:
         return self.fixed + self.per_megapixel * pixels / 1e6
 
 
-def _seconds_per_step(side: int, device: str, precision: str) -> tuple[int, float]:
-    """(pixels, seconds per step after the first) of a short run at ``side``."""
+def _seconds_per_step(side: int, device: str, precision: str, stop: StopSignal | None) -> tuple[int, float] | None:
+    """(pixels, seconds per step after the first) of a short run at ``side``; None when ``stop``
+    ended it early."""
     settings = Settings(size=side, steps=CALIBRATION_STEPS, multiscale="off", device=device, precision=precision,
                         preview_every=CALIBRATION_STEPS)
     content = _pattern(side, side * 3 // 4, 1)
-    times = [time.perf_counter() for _ in stylize(content, [_pattern(96, 96, 2)], settings)]
+    times = []
+    for record in stylize(content, [_pattern(96, 96, 2)], settings, stop=stop):
+        if record.stopped:
+            return None
+        times.append(time.perf_counter())
     (plan,) = scale_plan(settings, content.size)
     return plan.pixels, (times[-1] - times[0]) / (len(times) - 1)
 
 
-@lru_cache(maxsize=8)
-def step_cost(device: str = "auto", precision: str = "auto") -> StepCost:
-    """This device's step cost, measured once per process, device and precision (about a second or
-    two on a CPU; the first step of each run, which also builds the targets, is left out)."""
-    with _lock:  # two first users at once measure once, not against each other
-        (p1, t1), (p2, t2) = (_seconds_per_step(side, device, precision) for side in CALIBRATION_SIDES)
+def measure_step_cost(device: str = "auto", precision: str = "auto",
+                      stop: StopSignal | None = None) -> StepCost | None:
+    """This device's step cost from two short real runs (about a second or two on a CPU; the first
+    step of each run, which also builds the targets, is left out). None when ``stop`` was set
+    before it finished: a server measures only while no run wants the device, and gives way
+    within one calibration step when one arrives."""
+    points = []
+    for side in CALIBRATION_SIDES:
+        point = _seconds_per_step(side, device, precision, stop)
+        if point is None:
+            return None
+        points.append(point)
+    (p1, t1), (p2, t2) = points
     per_pixel = max(t2 - t1, 0.0) / (p2 - p1)
     return StepCost(fixed=max(t1 - per_pixel * p1, 0.0), per_megapixel=per_pixel * 1e6)
+
+
+@lru_cache(maxsize=8)
+def step_cost(device: str = "auto", precision: str = "auto") -> StepCost:
+    """This device's step cost, measured once per process, device and precision."""
+    with _lock:  # two first users at once measure once, not against each other
+        cost = measure_step_cost(device, precision)
+    assert cost is not None  # nothing stops it
+    return cost
 
 
 def estimate_seconds(settings: Settings, content_size: tuple[int, int], cost: StepCost,

@@ -39,7 +39,8 @@ class RunHandle(Protocol):
         ...
 
     def position(self) -> int:
-        """1-based place in the queue while the run waits; 0 once it has started."""
+        """1-based place in the queue while the run waits behind another; 0 once it has started or
+        while nothing is ahead of it (it is about to start)."""
         ...
 
     def notice(self) -> str:
@@ -108,7 +109,7 @@ class LocalRun:
     def position(self) -> int:
         if self._started:
             return 0
-        return max(1, self._gate.position(self._device, self)) if self._gate is not None else 1
+        return self._gate.position(self._device, self) if self._gate is not None else 0
 
     def notice(self) -> str:
         return ""

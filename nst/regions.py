@@ -10,14 +10,22 @@ down to H×W, and the region's Gram matrix is the m²-weighted mean of the featu
 A style region's error is E_l,r = Σ(G_r − A_s(r))² / (4N²) against the Gram of its style image;
 the style loss sums them weighted by each region's share of the image, a_r = mean(m_r), so every
 pixel feels the same style pull whatever the size of its region, and a single region covering
-the image gives the unmasked loss. "Photo" regions have no style term: only the (global) content
-loss acts on them.
+the image gives the unmasked loss. "Photo" regions have no style term.
+
+A photo region keeps the photo, whatever the run's start (``init``): each scale's start image (the
+init's picture, or the previous scale's result upsampled) is composed (:meth:`RegionMasks.compose`)
+with the content by the same soft masks, so a photo region starts as the photo, and the image's
+gradient is multiplied by 1 − the photo regions' mask (:meth:`RegionMasks.hold_photo`), so it stays
+there (the soft edge moves in part). The fast start paints each styled region in its own style
+(:func:`nst.fast.method.paint_regions`). Content loss alone does not keep a photo: at conv4_2 it
+neither removes a painted or noisy start nor restores the detail an upsampled coarse scale lacks,
+and the style regions' deep layers, whose receptive fields reach across the edge, pull on it.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -97,6 +105,29 @@ class RegionMasks:
         for index, g in grams.items():
             error = error + self.shares[index] * gram_error(g, targets[self.styles[index]])
         return error
+
+    def compose(self, photo: torch.Tensor, styled: Callable[[int], torch.Tensor] | torch.Tensor) -> torch.Tensor:
+        """Σ_r m_r · (``photo`` for a photo region, else ``styled(s)`` for a region of style s): one
+        (3, H, W) picture at the masks' shape, the regions blended by the soft masks the loss uses.
+        ``styled`` is called once per style, so one style's picture at a time is held; a tensor is
+        every style region's picture (the photo regions of a start image go back to the photo)."""
+        if isinstance(styled, torch.Tensor) and None not in self.styles:
+            return styled  # no photo region: the start as it is
+        out = torch.zeros_like(photo)
+        for style in dict.fromkeys(self.styles):  # each target once, in order
+            weight = sum(self.masks[index] for index, s in enumerate(self.styles) if s == style)
+            picture = photo if style is None else styled if isinstance(styled, torch.Tensor) else styled(style)
+            out.addcmul_(weight.to(out.dtype), picture.to(out.dtype))  # (H, W) over the 3 channels
+        return out
+
+    def hold_photo(self, image: torch.Tensor) -> None:
+        """Multiply the gradient of ``image`` (the optimised leaf at the masks' shape) by 1 − the photo
+        regions' mask, so the optimisers keep photo regions where they start, at the photo, and move
+        the soft edge between regions in part. Nothing without photo regions."""
+        photo = [mask for mask, style in zip(self.masks, self.styles) if style is None]
+        if photo:
+            movable = (1 - sum(photo)).clamp_(0, 1).to(image.dtype)
+            image.register_hook(lambda grad: grad * movable)
 
     def tile(self, size: tuple[int, int], origin: tuple[int, int], shape: tuple[int, int]
              ) -> tuple[torch.Tensor, list[float]]:

@@ -235,7 +235,9 @@ class Settings:
                                   " the style's colour histogram.", choices=COLOR_MODES)
     multiscale: str = setting("auto", CHOICE, "Optimise coarse to fine. Auto turns it on for outputs at least twice"
                               " the coarsest scale, unless the run starts from a picture (init fast or"
-                              " image), which already has the large shapes: that runs at the output size.",
+                              " image), which already has the large shapes: that runs at the output size up to"
+                              " 512 px, and a larger one settles at 512 px, then goes up ×2 a scale with a few"
+                              " steps at each, so a print keeps the preview's look.",
                               choices=MULTISCALE)
     min_scale: int = setting(128, INT, "Side of the first scale when multi-scale is on.", low=16, high=MAX_SIZE,
                              unit="pixels")
@@ -249,10 +251,13 @@ class Settings:
     seed: int = setting(0, INT, "Random seed for noise initialisation; the same seed repeats a run bit for bit on"
                         " the CPU.", low=0, high=MAX_SEED)
     preview_every: int = setting(10, INT, "Return the current image every N steps.", low=1, high=MAX_STEPS)
-    max_memory: int | None = setting(None, BYTES, "Memory the run may use on its device (images, activations,"
-                                     " optimiser state). A scale that would need more runs in tiles (the same"
-                                     " loss, about twice the time) and L-BFGS keeps fewer steps' history."
-                                     " Empty: half the free memory on the CPU, 80 % on a GPU.",
+    max_memory: int | None = setting(None, BYTES, "Memory the whole process may hold during a run on the CPU"
+                                     " (its peak resident memory, what top shows or a container limit"
+                                     " caps: what the process already holds counts); on a GPU, the run's"
+                                     " share of the GPU's memory. A scale that would need more runs in"
+                                     " tiles (the same loss, about twice the time) and L-BFGS keeps fewer"
+                                     " steps' history. Empty: what the process holds plus half the free"
+                                     " memory on the CPU, 80 % on a GPU.",
                                      low=MIN_MEMORY, optional=True)
 
     def __post_init__(self) -> None:
@@ -398,8 +403,8 @@ def _region_problems(mask: str | None, regions: tuple[str, ...] | None, found: d
 # lr 0.01, beta1 0.99, eps 0.1 for 1000 steps and a light touch of style (its content:style
 # ratio was 10:1 in its own normalisation; here that is a tenth of our default style weight).
 PRESETS: dict[str, dict[str, Any]] = {
-    # L-BFGS from the fast method's result, at the output size only (nst.schedule.WARM_STARTS), for
-    # 60 steps: at 512 px on this project's 2-core CPU that took 46–47 s against the default 300
+    # L-BFGS from the fast method's result, at the output size up to nst.schedule.WORKING_SIZE (a
+    # print settles there, then goes up with a few steps a scale: nst.schedule), for 60 steps: at 512 px on this project's 2-core CPU that took 46–47 s against the default 300
     # steps' 72–77 s, and ended with a lower total loss on golden_gate × shipwreck (lower on both
     # terms) and on tubingen × starry_night (README, "Fast method").
     "fast": {"init": "fast", "steps": 60},

@@ -92,8 +92,8 @@ def render_kind(kind: str, upload: Upload, size: int, steps: int, device: str) -
 
         def update(snap: Snapshot, index: int = index, layers: tuple = layers) -> None:
             if snap.status == QUEUED:
-                progress.progress(index / len(layer_sets), text=f"Waiting for the {snap.device} "
-                                  f"(number {snap.queue_position or 1} in the queue) …")
+                waiting = f"Waiting for the {snap.device} (number {snap.queue_position} in the queue) …"
+                progress.progress(index / len(layer_sets), text=waiting if snap.queue_position else "Starting …")
             else:
                 progress.progress((index + snap.fraction) / len(layer_sets),
                                   text=f"{caption(layers)}: step {snap.step} of {snap.total_steps}")

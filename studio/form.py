@@ -11,6 +11,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 import streamlit as st
 
+from nst.budget import held_memory
+from nst.device import resolve_device
+from nst.errors import NSTError
 from nst.layers import CONV_LAYERS
 from nst.schedule import WARM_STARTS
 from nst.settings import FLOAT, INT, PRESETS, RULES, format_bytes, preset
@@ -218,9 +221,16 @@ MEMORY_CHOICES = tuple(round(g * 2**30) for g in (0.5, 1, 1.5, 2, 3, 4, 6, 8, 12
 
 
 def _memory_budget() -> None:
-    """The run's memory budget: auto (a share of the free memory) or a size; a recipe's value stays exact."""
+    """The run's memory budget: auto (a share of the free memory) or a size; a recipe's value stays exact.
+    On the CPU the budget bounds the whole server process, so only sizes above what it holds now are
+    offered (a recipe's own value stays, and the size note says if it cannot be met)."""
     current = st.session_state[KEY["max_memory"]]
-    options = [None, *sorted(set(MEMORY_CHOICES) | ({current} if current is not None else set()))]
+    try:
+        held = held_memory(resolve_device(st.session_state.get(KEY["device"], "cpu")))
+    except NSTError:  # a recipe's device this machine lacks: said where the device is chosen
+        held = 0
+    choices = {choice for choice in MEMORY_CHOICES if choice > held}
+    options = [None, *sorted(choices | ({current} if current is not None else set()))]
     st.selectbox("Memory budget", options, key=KEY["max_memory"], help=help_text("max_memory"),
                  format_func=lambda v: "Auto" if v is None else f"{format_bytes(v)}B")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
+from typing import Callable, TypeVar
 
 from nst.executor import Cancelled, LocalExecutor
 from studio.policy import policy
@@ -51,10 +52,25 @@ class Limiter:
             self._cond.notify_all()
 
     def position(self, device: str, ticket: object) -> int:
-        """1-based place of a waiting ticket in its device's queue; 0 when not waiting."""
+        """1-based place of a waiting ticket in its device's queue; 0 when it is not waiting behind
+        another run (it holds a slot, or it is about to take a free one)."""
         with self._cond:
             queue = self._waiting.get(device, [])
-            return queue.index(ticket) + 1 if ticket in queue else 0
+            if ticket not in queue:
+                return 0
+            place = queue.index(ticket)
+            return place + 1 if place or len(self._running.get(device, ())) >= self.slots else 0
+
+    def idle(self, device: str) -> bool:
+        """True when no run holds or waits for ``device``."""
+        with self._cond:
+            return not self._running.get(device) and not self._waiting.get(device)
+
+    def wait_idle(self, device: str, timeout: float | None = None) -> bool:
+        """Block until ``device`` is idle (True) or ``timeout`` seconds pass (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._running.get(device) and not self._waiting.get(device),
+                                       timeout)
 
     def busy(self, device: str) -> int:
         """Runs now holding a slot on ``device``."""
@@ -65,6 +81,31 @@ class Limiter:
         """Let waiters re-check their cancel flags now."""
         with self._cond:
             self._cond.notify_all()
+
+
+class DeviceBusy:
+    """A stop signal that is set while any run holds or waits for a device: what background work
+    (the step-cost measurement) polls so that it gives way to a run at once."""
+
+    def __init__(self, limiter: Limiter, device: str) -> None:
+        self.limiter, self.device = limiter, device
+
+    def is_set(self) -> bool:
+        return not self.limiter.idle(self.device)
+
+
+T = TypeVar("T")
+
+
+def measure_when_idle(limiter: Limiter, device: str, measure: Callable[[DeviceBusy], T | None]) -> T:
+    """``measure(busy)`` run only while ``device`` is idle, taking no place in its queue: it must
+    return None when ``busy`` turns set (a run arrived), and is then tried again once the device
+    is idle. So no run ever waits for it."""
+    while True:
+        limiter.wait_idle(device)
+        result = measure(DeviceBusy(limiter, device))
+        if result is not None:
+            return result
 
 
 @lru_cache(maxsize=1)

@@ -34,8 +34,12 @@ def job_panel(snap: Snapshot) -> None:
     """The running (or queued) job as of ``snap``: the preview fills the stage's width whatever the
     scale, so it does not jump in size; the chart sits under it."""
     if snap.status == QUEUED:
-        place = f"number {snap.queue_position} in the queue" if snap.queue_position else "next"
-        st.info(f"Waiting for a free {snap.device}: you are {place}. Press Stop to cancel.")
+        # A queue place only when another run really is ahead; otherwise the run is starting.
+        if snap.queue_position:
+            st.info(f"Waiting for a free {snap.device}: you are number {snap.queue_position} in the queue."
+                    " Press Stop to cancel.")
+        else:
+            st.info("Starting …")
         return
     st.progress(snap.fraction, text=progress_text(snap))
     if snap.message:  # e.g. a cluster worker was lost and the run goes on, retried, elsewhere

@@ -10,13 +10,12 @@ import torch
 
 from nst import load_model
 from nst.device import describe, device_key, gpu_name, resolve_device
-from nst.estimate import StepCost, step_cost
+from nst.estimate import StepCost, measure_step_cost
 from nst.fast import load_networks
 from nst.vgg import VGG19Features
 from nst.weights import TORCHVISION_FILE
 from studio.executors import cluster_gpus
-from studio.limiter import shared_limiter
-from studio.policy import policy
+from studio.limiter import measure_when_idle, shared_limiter
 from studio.policy import policy
 from studio.state import WEIGHT_SOURCES
 
@@ -66,18 +65,19 @@ def default_device() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _step_cost_future(device: str) -> Future:
-    """The device's step cost, measured once on a background thread, queued like a run so it never
-    competes with one for the device."""
-    def measure() -> StepCost:
-        ticket = object()
-        limiter, key = shared_limiter(), device_key(device)
-        limiter.acquire(key, ticket, cancelled=lambda: False)
-        try:
-            return step_cost(device)
-        finally:
-            limiter.release(key, ticket)
+    """Warm-up of ``device`` on a background thread, in the time before a first Start: the VGG19
+    and the fast networks are loaded (a Start that comes sooner waits only for what is still
+    loading), then the step cost is measured. The measurement takes no place in the queue: it runs
+    only while no run holds or waits for the device, stops within one short step when one arrives,
+    and starts over once the device is idle again. So no run ever waits for it."""
+    limiter, key = shared_limiter(), device_key(device)
 
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nst-step-cost").submit(measure)
+    def warm_up() -> StepCost:
+        load_model("bundled")
+        load_networks(resolve_device(device))
+        return measure_when_idle(limiter, key, lambda busy: measure_step_cost(device, stop=busy))
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nst-warm-up").submit(warm_up)
 
 
 def measured_step_cost(device: str) -> StepCost | None:

@@ -10,8 +10,13 @@ import json
 import numpy as np
 import pytest
 
+from PIL import Image
+
+from bench.regions import luminance_ssim
+from bench.synthetic import gradient
 from nst import Settings
 from nst.masks import mask_labels
+from nst.settings import PRESETS
 from nst.recipe import make_recipe, read_recipe
 from studio import regions, state
 from studio.region_editor import PAINT
@@ -117,3 +122,29 @@ def test_region_edge_softness_is_a_setting(at):
     at.slider(key="set_region_blur").set_value(0.1).run()
     values = {key: at.session_state[key] for key in at.session_state}
     assert state.settings_from_widgets(values, 2).region_blur == 0.1
+
+
+def test_a_regions_run_from_the_studios_defaults_keeps_the_photo(studio_app, png_of):
+    """The studio's defaults (the fast preset: from the fast result, 60 steps), only smaller: red
+    over the left half takes style 1 and the unpainted right half keeps the photo, as they do by
+    default; the result's right half is the photo (luminance SSIM ≥ 0.8: only the soft edge differs)."""
+    at = studio_app
+    at.file_uploader(key="content_file").set_value(("photo.png", png_of(96, 64, 1), "image/png"))
+    at.file_uploader(key="style_files").set_value([("style.png", png_of(48, 48, 10), "image/png")])
+    at.number_input(key="set_size").set_value(64)
+    at.run()
+    assert (at.session_state["set_init"], at.session_state["set_steps"]) == ("fast", PRESETS["fast"]["steps"])
+    paint = canvas(600, 400)
+    stroke(paint, RED, slice(0, 400), slice(0, 300))
+    at.session_state[PAINT] = paint
+    at.run()
+    assert at.session_state["set_regions"] == ("#ff0000=1", "#ffffff=photo")
+    button(at, "Start").click().run()
+    assert not at.error, texts(at.error)
+    poll(at, finished)
+    image = latest_result(at).image
+    assert image.shape == (43, 64, 3)
+    photo = np.asarray(gradient(96, 64, 1).resize((64, 43), Image.Resampling.LANCZOS))
+    ssim = luminance_ssim(image, photo)
+    styled, kept = float(ssim[:, :32].mean()), float(ssim[:, 32:].mean())
+    assert kept >= 0.8 and styled < kept - 0.25, (styled, kept)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from bench.raycluster import SLOT, LocalCluster, local_cluster, off_loopback  # first: it imports Ray on loopback
@@ -135,10 +136,18 @@ def test_records_stream_and_a_seeded_run_matches_a_local_one(executor: RayExecut
     assert [r.step for r in previews] == [1, 3, 6, 9]
     assert all(r.image.shape == (48, 64, 3) and r.image.dtype == np.uint8 for r in previews)
 
-    local = run_locally(content, styles, SEEDED)
+    # A seeded run repeats bit for bit at the same thread count and precision, not across thread
+    # counts: the worker's torch has one thread (its one CPU), and under bf16 (the CPU's precision
+    # where it has bf16) a sum split over two threads rounds differently (on an AMX Xeon: 17 pixels
+    # one level apart). So the local run uses one thread too, and must then match exactly.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        local = run_locally(content, styles, SEEDED)
+    finally:
+        torch.set_num_threads(threads)
     assert np.array_equal(records[-1].image, local.image), "the final image is a lossless PNG of the same run"
-    # The worker's torch has one thread (its one CPU), this process more: sums may round differently.
-    assert records[-1].losses == pytest.approx(local.losses, rel=1e-5)
+    assert records[-1].losses == local.losses
     again = list(executor.submit(content, styles, SEEDED).records())[-1]
     assert np.array_equal(again.image, local.image) and again.losses == records[-1].losses
 
@@ -237,6 +246,7 @@ def test_the_cli_batch_fans_out_and_reports_a_bad_image(cluster: LocalCluster, e
 
 
 # -- faults ----------------------------------------------------------------------------------------
+@pytest.mark.slow  # a node is started and killed: README's quick loop leaves these out
 def test_a_node_lost_mid_run_is_retried_on_the_other(cluster: LocalCluster, executor: RayExecutor) -> None:
     cluster.ensure_workers(2)
     content, styles = inputs()
@@ -256,6 +266,7 @@ def test_a_node_lost_mid_run_is_retried_on_the_other(cluster: LocalCluster, exec
     assert np.array_equal(record.image, reference.image) and record.losses == reference.losses
 
 
+@pytest.mark.slow  # a node is started and killed: README's quick loop leaves these out
 def test_a_node_lost_with_no_other_free_gives_one_message_and_keeps_the_preview(
         cluster: LocalCluster) -> None:
     cluster.ensure_workers(2)

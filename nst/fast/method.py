@@ -10,6 +10,9 @@
 Colour modes follow :mod:`nst.color` as for Gatys: ``histogram`` gives the style images the
 content's colour statistics before they are embedded (the 26-style network's result after it
 is painted), ``luminance`` keeps the result's luminance and the content's chroma.
+
+With regions (``Settings.mask``), :func:`paint_regions` paints each styled region in its own style
+and keeps the photo in ``photo`` regions, blended by the soft masks the optimiser's loss uses.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from PIL import Image
 from nst import color
 from nst.fast.builtins import builtin_style_image
 from nst.fast.inference import STYLE_SIDE, embed, multistyle, transform
+from nst.masks import mask_labels, region_styles
+from nst.regions import RegionMasks
 from nst.settings import BUILTIN_STYLES, Settings
 
 
@@ -31,8 +36,10 @@ def paint(content: torch.Tensor, styles: Sequence[Image.Image], blend: Sequence[
     """The fast result for ``content`` (3, H, W) in [0, 1], on its device and at its size.
 
     ``styles`` are the uploaded style images, ``blend`` the normalised weights of the uploaded
-    styles and then of ``settings.builtin_styles``.
+    styles and then of ``settings.builtin_styles``. With regions, :func:`paint_regions`.
     """
+    if settings.mask is not None and settings.regions is not None:
+        return paint_regions(content, styles, settings)
     if styles:
         out = _arbitrary(content, styles, blend, settings)
     else:
@@ -40,6 +47,18 @@ def paint(content: torch.Tensor, styles: Sequence[Image.Image], blend: Sequence[
     if settings.preserve_color == "luminance":
         out = color.recombine(out, content)
     return out
+
+
+def paint_regions(content: torch.Tensor, styles: Sequence[Image.Image], settings: Settings) -> torch.Tensor:
+    """The fast result of a run with regions: each styled region painted by the network in its own
+    style alone (a region names one style, so the blend and the built-in styles do not apply),
+    ``photo`` regions the content, blended by :class:`nst.regions.RegionMasks`' soft masks at the
+    content's shape (the loss's own). Strength and colour modes act on each style's painting as
+    on a one-style result."""
+    regions = RegionMasks(mask_labels(settings.mask, settings.regions), region_styles(settings.regions),
+                          tuple(content.shape[-2:]), settings.region_blur, content.device)  # type: ignore[arg-type]
+    one = settings.replace(mask=None, regions=None, builtin_styles=(), style_blend=None)
+    return regions.compose(content, lambda style: paint(content, [styles[style]], [1.0], one))
 
 
 def _arbitrary(content: torch.Tensor, styles: Sequence[Image.Image], blend: Sequence[float],

@@ -24,8 +24,9 @@ from playwright.sync_api import Page, expect
 
 from bench.browser import (LOAD_TIMEOUT_MS, download, image_with_caption, move_slider, new_page, rerun_and_wait,
                            set_number, slider, upload, uploader, wait_for_app_idle, wait_visible)
+from bench.regions import photo_region_ssim
 from bench.synthetic import checks, save, scene, stripes
-from nst.recipe import read_recipe
+from nst.recipe import read_recipe, settings_from_recipe
 from studio.form import format_weight
 
 pytestmark = pytest.mark.slow  # real server and browser
@@ -142,6 +143,12 @@ def test_paint_regions_run_download_then_adjust_the_strength(browser, app_url: s
         first = download(page, "Download PNG", tmp_path / "first.png")
         settings = read_recipe(first)["settings"]
         assert settings["mask"] and {"#ff0000=1", "#0000ff=2", "#ffffff=photo"} <= set(settings["regions"])
+        # The studio's default start (the fast result) under regions: the unpainted part, a photo
+        # region, is still the photo (issue 18's goal, luminance SSIM ≥ 0.8), away from its soft edge.
+        with Image.open(first) as result, Image.open(photo) as original:
+            ssim = photo_region_ssim(np.asarray(result.convert("RGB")), original, settings_from_recipe(
+                read_recipe(first)))
+        assert ssim >= 0.8, f"the photo region's luminance SSIM to the photo is {ssim:.2f}"
 
         move_slider(page, "Strength", "ArrowLeft", 10)  # 1.0 in steps of 0.05: 0.5
         expect(slider(page, "Strength").get_by_role("slider")).to_have_value("0.5")

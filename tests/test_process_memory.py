@@ -1,0 +1,72 @@
+"""--max-memory bounds the whole process: the peak resident memory of a real ``python -m nst`` run
+(what ``top`` shows, what a container limit counts), measured from outside as the child's
+ru_maxrss (os.wait4), with the CLI's defaults (the fast preset: init fast, its onnx networks).
+
+Each size runs twice in its own process: first with a budget far too small, whose error names
+what that process held before the run and the least it needs; then with a budget halfway between
+that least and what the run needs untiled, on top of what the process held, so its top scale runs
+in tiles."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.synthetic import scene, stripes
+from nst.budget import plan_run
+from nst.settings import format_bytes, parse_bytes, preset
+
+REPO = Path(__file__).resolve().parents[1]
+CPU = torch.device("cpu")
+STEPS = 2  # each scale steps once: its peak comes in its first step
+# The plan counts what the run allocates; resident memory also holds what the allocator has not
+# returned and pages the kernel has not reclaimed. Where a budget is tight the engine has glibc
+# return every block of 1 MB or more at once (nst.memory.large_blocks_returned), so what stays is
+# small blocks: this slack, 2 % of the budget, is what the test allows on top (measured: none).
+SLACK = 0.02
+NEEDS = re.compile(r"needs at least ([\d.]+[KMG]) of memory \(the ([\d.]+[KMG]) this process holds before the run")
+
+
+def _child(args: list[str]) -> tuple[int, str, int]:
+    """(exit code, stderr, peak resident bytes) of ``python -m nst ARGS`` in its own process."""
+    child = subprocess.Popen([sys.executable, "-m", "nst", *args], cwd=REPO, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    err = child.stderr.read()  # type: ignore[union-attr]
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, err, usage.ru_maxrss * 1024  # Linux: KiB
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB and VmRSS are Linux's")
+@pytest.mark.parametrize("size", [512, 1024])
+def test_the_peak_resident_memory_stays_within_max_memory(tmp_path, size):
+    content, style, out = tmp_path / "c.png", tmp_path / "s.png", tmp_path / "o.png"
+    scene(size, size * 3 // 4).save(content)
+    stripes(size // 2).save(style)
+    args = [str(content), str(style), "-o", str(out), "--size", str(size), "--steps", str(STEPS), "--quiet"]
+
+    code, err, _ = _child([*args, "--max-memory", "100M"])
+    found = NEEDS.search(err)
+    assert code == 2 and found and "but max_memory is 100M; raise max_memory or lower the size." in err, err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+    least, held = (parse_bytes(v) for v in found.groups())
+    assert held > parse_bytes("100M")  # Python, torch and the imports alone
+
+    settings = preset("fast", size=size, steps=STEPS, device="cpu")
+    sizes = ((size, size * 3 // 4), [(size // 2, size // 2)])
+    untiled = plan_run(settings, *sizes, CPU, held=held).peak
+    budget = (least + untiled) // 2
+    assert plan_run(settings.replace(max_memory=budget), *sizes, CPU, held=held).scales[-1].tiled
+
+    code, err, peak = _child([*args, "--max-memory", str(budget)])
+    print(f"{size} px: budget {format_bytes(budget)}, held before the run {format_bytes(held)},"
+          f" peak resident {peak / 2**20:.0f} MiB ({peak / budget:.1%} of the budget)")
+    assert code == 0 and out.exists(), err
+    assert peak <= budget * (1 + SLACK)
