@@ -395,6 +395,18 @@ def run_journal(page: Page) -> dict:
     return page.evaluate("window.__nstRun")
 
 
+def wait_preview(page: Page, timeout_s: float) -> dict:
+    """Poll until the run started by :func:`start_run` shows its first live image; its journal.
+    Fails on an app error or at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while (journal := run_journal(page))["preview"] is None:
+        check_no_app_error(page)
+        if time.monotonic() > deadline:
+            raise BrowserCheckFailed(f"the run showed no live image within {timeout_s:.0f} s: {journal}")
+        time.sleep(0.05)
+    return journal
+
+
 def wait_results(pages: list[Page], timeout_s: float) -> None:
     """Poll every page until each shows its "Result" image; fail on an app error or at the deadline."""
     deadline = time.monotonic() + timeout_s

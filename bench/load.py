@@ -33,7 +33,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from bench.browser import (CHROMIUM, CHROMIUM_ARGS, HEARTBEAT_TIMEOUT_S, PeakRss, check_no_app_error, launch_server,
                            make_content, make_style, new_page, prepare, rerun_and_wait, rss_mb, run_journal,
-                           set_number, start_run, upload, wait_for_app_idle, wait_results)
+                           set_number, start_run, upload, wait_for_app_idle, wait_preview, wait_results)
 from studio.inputs import METHOD_LABELS
 
 CONTENT_NAME, STYLE_NAME = "tubingen.jpg", "starry_night.jpg"
@@ -230,12 +230,7 @@ def first_run(browser, url: str, pid: int, content: Path, style: Path, args) -> 
         upload(page, "Style images", style)
         set_number(page, "Output size (px)", args.fast_size)
         start_run(page)
-        deadline = time.monotonic() + args.run_timeout
-        while (journal := run_journal(page))["preview"] is None:
-            check_no_app_error(page)
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the first run showed no image within {args.run_timeout:.0f} s")
-            time.sleep(0.05)
+        journal = wait_preview(page, args.run_timeout)
         rerun_and_wait(page, lambda: page.get_by_role("button", name="Stop", exact=True).click())
     finally:
         page.context.close()

@@ -3,27 +3,16 @@ step-cost measurement), and its page never shows a queue place, since no other r
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
 
-from bench.browser import (check_no_app_error, launch_server, make_content, make_style, new_page, rerun_and_wait,
-                           run_journal, set_number, start_run, upload, wait_for_app_idle)
+from bench.browser import (launch_server, make_content, make_style, new_page, rerun_and_wait, set_number, start_run,
+                           upload, wait_for_app_idle, wait_preview)
 
 pytestmark = pytest.mark.slow  # its own server and a real browser
 
 RUN_TIMEOUT_S = 120.0
-
-
-def _first_image(page: Page) -> dict:
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    while (journal := run_journal(page))["preview"] is None:
-        check_no_app_error(page)
-        assert time.monotonic() < deadline, f"no live image within {RUN_TIMEOUT_S:.0f} s: {journal}"
-        time.sleep(0.05)
-    return journal
 
 
 def test_the_first_run_on_a_fresh_server_is_not_queued(browser, tmp_path: Path, artifacts_dir: Path) -> None:
@@ -37,7 +26,7 @@ def test_the_first_run_on_a_fresh_server_is_not_queued(browser, tmp_path: Path, 
             upload(page, "Style images", make_style(tmp_path / "style.png"))
             set_number(page, "Output size (px)", 128)
             start_run(page)  # the studio's defaults otherwise
-            journal = _first_image(page)
+            journal = wait_preview(page, RUN_TIMEOUT_S)
             rerun_and_wait(page, lambda: page.get_by_role("button", name="Stop", exact=True).click())
         finally:
             page.context.close()
