@@ -145,8 +145,12 @@ def test_the_combination_works(method: str, start: str, extra: str, where: str, 
     # one process, and the tiles follow the room it leaves; tiled runs agree with each other as
     # a tiled run does with an untiled one (tests/test_print.py argues that bound).
     recipe = read_recipe(png_bytes(final.image, make_recipe(settings)))
-    again, _ = _final(executor, content, styles, settings_from_recipe(recipe))
-    tiles = [(r.tiles.tile if r.tiles else None) for r in (final, again)]
+    for _ in range(3):  # tiled: until the re-run finds the first run's room (a background thread of
+        # an earlier test, the studio's step-cost measurement, can move this process's memory)
+        again, _ = _final(executor, content, styles, settings_from_recipe(recipe))
+        tiles = [(r.tiles.tile if r.tiles else None) for r in (final, again)]
+        if tiles[0] == tiles[1]:
+            break
     assert np.array_equal(again.image, final.image), f"the recipe's re-run differs (tiles {tiles})"
 
     if extra == "regions":
