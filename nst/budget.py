@@ -14,6 +14,13 @@ fits beside the scale's state, the one that computes the fewest pixels, halos in
 keeps 10 curvature pairs, each two image-sized vectors (at 4096 px more than the whole tiled
 pass); where they leave too little for tiles with cores of ``GOOD_CORE`` pixels, the plan keeps
 fewer, down to one.
+
+Every pass of a run is counted: the fast start (at the first scale, with the networks it loads),
+previews, the closing 8- and 16-bit images and the result's encoding (RESULT_PIXEL). The fast
+method has its own plan (:func:`plan_fast`): the network paints at the output size where that
+fits, else at the largest size that does and the result is enlarged, else it is refused with the
+figure. Without ``max_memory`` the budget is :func:`default_budget`, shared among the runs that may
+use a device at once.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from nst import masks
 from nst.device import resolve_device, resolve_dtype
 from nst.errors import BudgetError
 from nst.layers import CHANNELS, CONV_LAYERS, POOLED, STRIDE, depth
-from nst.memory import proc_bytes, resident, trim
+from nst.memory import ALLOCATOR_SLACK, proc_bytes, resident, trim
 from nst.schedule import ScalePlan, scale_sides, scale_steps, shape_for
 from nst.settings import Settings, format_bytes
 from nst.tiles import halo_for, make_grid
@@ -50,6 +57,48 @@ RUNTIME, KERNELS = 8 * 2**20, 16 * 2**20  # fixed, and per scale (a tiled scale:
 # networks' onnxruntime sessions for init fast (92 MB); and the fast painting's transients per
 # pixel painted (187-205 bytes at 512 and 2048 px).
 STORED_WEIGHTS, FAST_NETWORKS, FAST_PIXEL = 24 * 2**20, 96 * 2**20, 208
+# The fast method's passes at the output size (bytes a pixel of the result), measured the same way
+# (tubingen × starry_night, 512 to 2048 px, VmHWM reset before each pass): the content made a float
+# tensor (to_tensor's float copies of the decoded picture: 40-50), and after the painting its
+# enlargement to the output (12), the working copy that quantises it (12) and the 8- and 16-bit
+# results (3 + 6), with the content still held (12): 45 measured at 4096 px from a 1024 px painting.
+FAST_INPUT_PIXEL, FAST_OUTPUT_PIXEL = 52, 48
+# After the last step, the result as its caller keeps and saves it (bytes a pixel of the result):
+# the 8- and 16-bit images of the closing record (3 + 6), its PNG with the recipe (Pillow's copy and
+# the encoded bytes: 5, measured at 4096 px) and the content at the result's size as a JPEG (5, the
+# studio's store). The run's tensors are gone by then; what the server keeps of a result is held.
+RESULT_PIXEL = 19
+# The fast method paints at the output size where that fits the budget; else at the largest side
+# that does, enlarged to the output (bicubic), down to this side: its strokes stay the network's own
+# (trained at 256-512 px), and below it the result is a blur of a thumbnail.
+FAST_MIN_SIDE = 512
+
+
+@dataclass(frozen=True)
+class FastPlan:
+    """How a fast-method run (``method="fast"``) keeps within its memory budget: the network paints
+    at ``painted`` (H, W) and the result is enlarged to ``shape`` where they differ."""
+
+    budget: int
+    shape: tuple[int, int]
+    painted: tuple[int, int]
+    tensors: int  # estimated bytes of the run's own peak (its images, the painting, what it loads)
+    held: int = 0
+    cpu: bool = False
+
+    @property
+    def peak(self) -> int:
+        """Estimated peak of what the budget bounds: the process's resident memory on the CPU."""
+        return self.held + self.tensors
+
+    @property
+    def enlarged(self) -> bool:
+        return self.painted != self.shape
+
+    @property
+    def tight(self) -> bool:
+        """As :attr:`RunPlan.tight`: freed blocks must go back to the OS at once."""
+        return _tight(self.cpu, self.held, self.tensors, self.budget)
 
 
 def element_size(dtype: torch.dtype) -> int:
@@ -163,6 +212,7 @@ class RunPlan:
     align: int
     scales: tuple[ScaleBudget, ...]
     held: int = 0
+    cpu: bool = False
 
     @property
     def tensors(self) -> int:
@@ -171,8 +221,23 @@ class RunPlan:
 
     @property
     def peak(self) -> int:
-        """Estimated peak of what the budget bounds: the process's resident memory on the CPU."""
+        """Estimated peak of what the budget bounds: the process's resident memory on the CPU, where
+        the run is tight (see ``resident`` otherwise)."""
         return self.held + self.tensors
+
+    @property
+    def tight(self) -> bool:
+        """On the CPU, whether glibc's slack on top of the tensors (ALLOCATOR_SLACK) would pass the
+        budget: the engine then has it return freed blocks at once, so resident memory follows
+        the tensors as counted (nst.memory.large_blocks_returned)."""
+        return _tight(self.cpu, self.held, self.tensors, self.budget)
+
+    @property
+    def resident(self) -> int:
+        """The peak resident memory to expect: ``peak`` where tight (or on a GPU), else up to the
+        tensors with glibc's slack (freed blocks it keeps), which the budget then still holds.
+        What the studio shows beside the size."""
+        return self.peak if self.tight or not self.cpu else self.held + int(self.tensors * ALLOCATOR_SLACK)
 
     @property
     def tiled(self) -> bool:
@@ -191,10 +256,29 @@ def free_memory(device: torch.device) -> int:
     return available if available is not None else os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def _tight(cpu: bool, held: int, tensors: int, budget: int) -> bool:
+    return cpu and held + tensors * ALLOCATOR_SLACK > budget
+
+
+# Runs that may use one device at once in this process (a shared server's NST_MAX_RUNS_PER_DEVICE,
+# set by :func:`share_among`): the Auto budget is split among them.
+_runs_per_device = 1
+
+
+def share_among(runs: int) -> None:
+    """Split the Auto budget among ``runs`` runs that may use a device at once (see default_budget)."""
+    global _runs_per_device
+    _runs_per_device = max(1, int(runs))
+
+
 def default_budget(device: torch.device) -> int:
-    """A safe share of the device's free memory: half on the CPU (other programs, the allocator's
-    slack), 80 % on a GPU (cuDNN's workspaces)."""
-    return int(free_memory(device) * (CPU_SHARE if device.type == "cpu" else GPU_SHARE))
+    """The Auto budget of one run (the rule, one place): a share of the device's free memory, half on
+    the CPU (other programs, the allocator's slack, the other sessions of a shared server: their
+    uploads, results and previews) and 80 % on a GPU (cuDNN's workspaces), divided among the runs
+    that may use the device at once (:func:`share_among`), so that each of them still fits when
+    they all run."""
+    share = CPU_SHARE if device.type == "cpu" else GPU_SHARE
+    return int(free_memory(device) * share / _runs_per_device)
 
 
 class _Model:
@@ -359,9 +443,10 @@ class _Model:
 
     def _peak(self, shape: tuple[int, int], history: int, tile: tuple[int, int] | None,
               targets_tile: tuple[int, int] | None) -> int:
+        finish = self.fixed + RESULT_PIXEL * _area(shape) if shape == self.full else 0
         return max(self.state(shape, history) + max(self.step(shape, tile), self.between_steps(shape),
                                                      self.targets(shape, targets_tile)),
-                   self.setup(shape, targets_tile))
+                   self.setup(shape, targets_tile), finish)
 
     def _untiled(self, shape: tuple[int, int], side: int, steps: int, history: int, budget: int) -> ScaleBudget | None:
         peak = self._peak(shape, history, None, None)
@@ -422,6 +507,12 @@ def held_memory(device: torch.device) -> int:
     return -(-resident() // HELD_GRAIN) * HELD_GRAIN
 
 
+def _auto_words(device: torch.device) -> str:
+    """The Auto budget's rule in words, for the messages that name it."""
+    shared = f", shared by {_runs_per_device} runs" if _runs_per_device > 1 else ""
+    return f"{'half' if device.type == 'cpu' else '80 %'} of the free memory{shared}"
+
+
 def _budgets(settings: Settings, device: torch.device, held: int) -> tuple[int, int]:
     """(the budget, the run's share of it): ``max_memory`` bounds the whole process on the CPU;
     without it the run may take a share of the free memory on top of what the process holds."""
@@ -451,12 +542,67 @@ def plan_run(settings: Settings, content_size: tuple[int, int], style_sizes: Seq
             before = f"the {format_bytes(held)} this process holds before the run, " if held else ""
         else:  # the run's share of the free memory
             least, before = least_budget(settings, content_size, style_sizes, device, 0), ""
-            which = f"the budget ({'half' if device.type == 'cpu' else '80 %'} of the free memory) is"
+            which = f"the budget ({_auto_words(device)}) is"
         raise BudgetError(f"A {model.full[1]}×{model.full[0]} result needs at least {format_bytes(least)} of memory"
                           f" ({before}its images, the optimiser's state and {parts}), but {which}"
                           f" {format_bytes(settings.max_memory if settings.max_memory is not None else room)};"
                           " raise max_memory or lower the size.")
-    return RunPlan(budget, model.halo, model.align, scales, held)  # type: ignore[arg-type]
+    return RunPlan(budget, model.halo, model.align, scales, held, device.type == "cpu")  # type: ignore[arg-type]
+
+
+def _fast_bytes(settings: Settings, shape: tuple[int, int], painted: tuple[int, int], cpu: bool) -> int:
+    """Peak bytes of a fast-method run at output ``shape`` painting at ``painted`` (see FAST_*): the
+    content tensor made, the painting beside the content (and its copy at the painted size), and the
+    result enlarged and quantised; the networks where they are still to be loaded."""
+    out, area = _area(shape), _area(painted)
+    painting = (FAST_PIXEL + (PIXEL if painted != shape else 0)) * area
+    if settings.mask is not None and settings.regions:  # the composed picture, one style's, the masks
+        painting += (2 * PIXEL + 4 * (len(settings.regions) + 1)) * area
+    loads = FAST_NETWORKS if cpu and not _loaded()[1] else 0
+    return loads + max(FAST_INPUT_PIXEL * out, PIXEL * out + painting, FAST_OUTPUT_PIXEL * out, RESULT_PIXEL * out)
+
+
+def plan_fast(settings: Settings, content_size: tuple[int, int], device: torch.device | None = None,
+              held: int | None = None) -> FastPlan:
+    """How a fast-method run of ``settings`` on a content of ``content_size`` (width, height) keeps
+    within its budget (the same budget as :func:`plan_run`'s): painted at the output size where it
+    fits, else at the largest side that fits and enlarged. BudgetError, naming the least budget,
+    where not even a FAST_MIN_SIDE painting fits."""
+    device = device if device is not None else resolve_device(settings.device)
+    held = held_memory(device) if held is None else held
+    budget, room = _budgets(settings, device, held)
+    width, height = content_size
+    shape = shape_for(settings.size, width, height)
+    cpu = device.type == "cpu"
+
+    def cost(side: int) -> int:
+        return _fast_bytes(settings, shape, shape_for(side, shape[1], shape[0]), cpu)
+
+    low, high = min(settings.size, FAST_MIN_SIDE), settings.size
+    if cost(low) > room:
+        least = least_fast_budget(settings, content_size, device, held)
+        which = "max_memory is" if settings.max_memory is not None else f"the budget ({_auto_words(device)}) is"
+        before = f"the {format_bytes(held)} this process holds before the run, " if held else ""
+        raise BudgetError(f"A {shape[1]}×{shape[0]} fast result needs at least {format_bytes(least)} of memory"
+                          f" ({before}the picture at that size and the network's painting at {low} px), but {which}"
+                          f" {format_bytes(settings.max_memory if settings.max_memory is not None else room)};"
+                          " raise max_memory or lower the size.")
+    while low < high:  # the largest side whose run fits
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if cost(middle) <= room else (low, middle - 1)
+    painted = shape_for(low, shape[1], shape[0])
+    return FastPlan(budget, shape, painted, cost(low), held, cpu)
+
+
+def least_fast_budget(settings: Settings, content_size: tuple[int, int], device: torch.device | None = None,
+                      held: int | None = None) -> int:
+    """The smallest ``max_memory`` a fast-method run can have (painted at FAST_MIN_SIDE), with what
+    the process holds (``held``, default measured now, on the CPU): what its BudgetError names."""
+    device = device if device is not None else resolve_device(settings.device)
+    held = held_memory(device) if held is None else held
+    shape = shape_for(settings.size, *content_size)
+    painted = shape_for(min(settings.size, FAST_MIN_SIDE), shape[1], shape[0])
+    return held + _fast_bytes(settings, shape, painted, device.type == "cpu")
 
 
 def estimate_peak(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]] = (),

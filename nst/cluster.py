@@ -341,6 +341,10 @@ class RayRun:
         """What happened to the run that its viewer should know (a retry after a lost worker)."""
         return self._notice
 
+    def progress(self) -> str:
+        """"": a worker's word on its pass in progress does not travel back (only its records do)."""
+        return ""
+
 
 _LOST_REASONS = {
     "NodeDiedError": "lost its node",

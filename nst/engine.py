@@ -15,7 +15,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -23,14 +23,15 @@ import torch.nn.functional as F
 from PIL import Image
 
 from nst import color, masks
-from nst.budget import plan_run
+from nst.budget import FastPlan, plan_fast, plan_run
 from nst.cache import GRAMS, GramCache, fingerprint
 from nst.device import resolve_device, resolve_dtype
 from nst.errors import DivergedError, ImageError, SettingsError
 from nst.images import fit_problems, resize_max_side
 from nst.losses import content_loss, gram, tv_loss
-from nst.memory import ALLOCATOR_SLACK, large_blocks_returned
+from nst.memory import large_blocks_returned
 from nst.optim import BoxAdam, BoxLBFGS
+from nst.progress import NOT_WATCHED, StopSignal, Stopped, Watch
 from nst.records import StepRecord
 from nst.regions import RegionMasks
 from nst.schedule import ScalePlan, scale_plan, scale_sides, shape_for, split_steps
@@ -38,8 +39,8 @@ from nst.settings import Settings
 from nst.tiles import Pass, Targets, TiledTerms, TileGrid, make_grid, style_error, whole
 from nst.vgg import VGG19Features, load_model
 
-__all__ = ["ScalePlan", "run", "scale_plan", "scale_sides", "split_steps", "stylize", "to_tensor", "to_uint8",
-           "to_uint16"]
+__all__ = ["ScalePlan", "StopSignal", "run", "scale_plan", "scale_sides", "split_steps", "stylize", "to_tensor",
+           "to_uint8", "to_uint16"]
 
 
 def to_tensor(image: Image.Image, device: torch.device) -> torch.Tensor:
@@ -93,7 +94,7 @@ class _Objective:
         per_layer: dict[str, torch.Tensor] = {}
         # Each layer's terms are built as soon as the pass yields it (see iter_features).
         for layer, f in self.net.model.iter_features(image[None], self.layers, pooling=self.s.pooling,
-                                                     dtype=self.net.dtype):
+                                                     dtype=self.net.dtype, check=self.net.watch.check):
             if layer in self.t.content:
                 content = content + content_loss(f, self.t.content[layer])
             if layer in self.style_weights:
@@ -281,8 +282,9 @@ class _Run:
     """What a whole run shares across its scales: device, model, inputs at full size, the plan."""
 
     def __init__(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
-                 model: VGG19Features | None, cache: GramCache, start: Image.Image | None = None) -> None:
-        self.settings, self.cache = settings, cache
+                 model: VGG19Features | None, cache: GramCache, start: Image.Image | None = None,
+                 watch: Watch = NOT_WATCHED) -> None:
+        self.settings, self.cache, self.watch = settings, cache, watch
         self.blend = _check_inputs(content, styles, settings, start)
         self.device = resolve_device(settings.device)
         self.dtype = resolve_dtype(settings.precision, self.device)
@@ -291,8 +293,7 @@ class _Run:
         self.plan = plan_run(settings, content.size, [s.size for s in every_style], self.device)
         self.output_shape = self.plan.scales[-1].shape
         # Where the budget is tight, resident memory must follow the tensors as the plan counts them.
-        self.tight = self.device.type == "cpu" and \
-            self.plan.held + self.plan.tensors * ALLOCATOR_SLACK > self.plan.budget
+        self.tight = self.plan.tight
         self.model = model if model is not None else load_model(settings.weights)
         # Pillow's Lanczos gives the best downscale of the full-resolution inputs; scales below
         # the output are made from these tensors.
@@ -308,7 +309,14 @@ class _Run:
         if settings.init == "fast":
             from nst.fast import paint  # late: a run without the fast method never loads onnx
 
+            watch.doing("fast start")  # one call of the network: checked before and after
             self.start = paint(_resize(self.content, self.plan.scales[0].shape), styles, self.blend, settings)
+            watch.check()
+
+    def where(self, index: int) -> str:
+        """'scale 2 of 3, ' while a multi-scale run is at its second scale; '' for one scale."""
+        n_scales = len(self.plan.scales)
+        return f"scale {index + 1} of {n_scales}, " if n_scales > 1 else ""
 
     def scale(self, index: int, previous: torch.Tensor | None) -> _Scale:
         """Targets, start image and optimiser of scale ``index``, continuing from ``previous``."""
@@ -324,10 +332,14 @@ class _Run:
         elif s.preserve_color == "histogram":
             styles = [color.match_histogram(t, content_rgb) for t in styles]
 
-        net, halo, align = Pass(self.model, s.pooling, self.dtype), self.plan.halo, self.plan.align
+        net, halo, align = Pass(self.model, s.pooling, self.dtype, self.watch), self.plan.halo, self.plan.align
         content_layers = s.content_layers if s.content_weight > 0 else ()
+        if content_layers:
+            self.watch.doing(f"{self.where(index)}preparing the content target")
         content_targets = net.feature_maps(net_content, _grid(shape, plan.targets_tile, halo, align),
                                            content_layers) if content_layers else {}
+        if s.style_weight > 0:
+            self.watch.doing(f"{self.where(index)}preparing the style targets")
         grams = [_style_grams(net, t, s, _grid(tuple(t.shape[-2:]), plan.targets_tile, halo, align), self.cache)
                  for t in styles] if s.style_weight > 0 else []
         targets = Targets(content_targets, grams, self.blend, s.style_layers if s.style_weight > 0 else ())
@@ -357,12 +369,6 @@ class _Run:
                       _optimizer(s, x, plan.history), content_rgb if luminance else None, luminance)
 
 
-class StopSignal(Protocol):
-    """What :func:`stylize` polls once per step: a ``threading.Event`` or anything with ``is_set``."""
-
-    def is_set(self) -> bool: ...
-
-
 def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
             stop: StopSignal | None = None, model: VGG19Features | None = None,
             cache: GramCache = GRAMS, start: Image.Image | None = None) -> Iterator[StepRecord]:
@@ -371,9 +377,11 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
 
     Yields one record per step. The last record of each scale carries the scale's outcome (the
     best image it evaluated) and that image's losses; the run's last has ``done=True`` and the
-    image at the output size, in 8 and 16 bits. Setting ``stop`` (or simply not iterating
-    further) ends the run within one step; a stopped run still yields a final record with its
-    best image, at the output size. ``start`` is the image a run with ``init="image"`` starts
+    image at the output size, in 8 and 16 bits. Setting ``stop`` ends the run within a layer
+    of the pass in progress, whatever the size (:mod:`nst.progress`): the step in progress is
+    abandoned and the run yields a final record with the best image it finished, at the output
+    size (not iterating further ends it too). A ``stop`` with ``progress(text)`` is told what the
+    run is doing as it goes. ``start`` is the image a run with ``init="image"`` starts
     from, e.g. a result to refine at twice its size (:func:`nst.settings.continued`). With
     ``method="fast"`` the run is one pass of the fast network and yields one record (step 1 of
     1, no losses).
@@ -385,46 +393,74 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
     if settings.method == "fast":
         yield _fast(content, styles, settings, stop, began)
         return
-    run = _Run(content, styles, settings, model, cache, start)
+    watch = Watch(stop)
+    try:
+        run = _Run(content, styles, settings, model, cache, start, watch)
+    except Stopped:  # during the fast start: nothing is finished but the photo
+        photo = to_tensor(resize_max_side(content, settings.size), resolve_device(settings.device))
+        yield _stopped(photo, tuple(photo.shape[-2:]), None, 0, 1, settings.steps, {}, {}, began)
+        return
     with large_blocks_returned() if run.tight else contextlib.nullcontext():
-        yield from _steps(run, began, stop)
+        yield from _steps(run, began, watch)
 
 
-def _steps(run: _Run, began: float, stop: StopSignal | None) -> Iterator[StepRecord]:
-    """The step loop of :func:`stylize`, scale by scale."""
+def _steps(run: _Run, began: float, watch: Watch) -> Iterator[StepRecord]:
+    """The step loop of :func:`stylize`, scale by scale; a stop (:class:`nst.progress.Stopped`,
+    from a check between steps or inside a step or pass) ends it with the last finished image."""
     settings = run.settings
     n_scales = len(run.plan.scales)
     image: torch.Tensor | None = None
     record: StepRecord | None = None
-    for index in range(n_scales):
-        scale = run.scale(index, image)
-        image = None  # the scale's start holds it now
-        for k in range(scale.steps):
-            if stop is not None and stop.is_set():
-                yield _final(record, scale, run.output_shape, began, settings.steps)
-                return
-            losses, raw = _step(scale)
-            step = (record.step if record else 0) + 1
-            if not math.isfinite(losses.get("total", math.nan)):
-                raise DivergedError(f"The loss became {losses.get('total')} at step {step}; lower the learning"
-                                    " rate or the weights.")
-            closing = k == scale.steps - 1
-            if closing:  # the scale's outcome: its best image, with that image's own losses
-                scale.settle()
-                losses, raw = scale.best_losses, scale.best_raw
-            last = index == n_scales - 1 and closing
-            # The first step too, so a viewer sees the start image at once, not after k steps.
-            preview = closing or step == 1 or step % settings.preview_every == 0
-            output = (scale.output(scale.result()) if closing else scale.output()) if preview else None
-            record = StepRecord(step=step, total_steps=settings.steps, scale=index, n_scales=n_scales,
-                                shape=scale.shape, losses=losses, raw=raw, elapsed=time.perf_counter() - began,
-                                image=to_uint8(output) if output is not None else None, done=last,
-                                image16=to_uint16(output) if last and output is not None else None,
-                                tiles=scale.objective.grid)
-            output = None
-            yield record
-        image = scale.result()
-        del scale  # its optimiser's state goes before the next scale's is made
+    scale: _Scale | None = None
+    try:
+        for index in range(n_scales):
+            scale = run.scale(index, image)
+            image = None  # the scale's start holds it now
+            for k in range(scale.steps):
+                step = (record.step if record else 0) + 1
+                watch.doing(f"{run.where(index)}step {step}")
+                losses, raw = _step(scale)
+                record = _record(run, scale, k, step, losses, raw, began)
+                yield record
+            image = scale.result()
+            scale = None  # its optimiser's state goes before the next scale's is made
+    except Stopped:
+        pass  # leave the handler first: its traceback holds the abandoned pass's tensors
+    else:
+        return
+    if scale is not None:  # within a scale's steps: its best image so far
+        yield _final(record, scale, run.output_shape, began, settings.steps)
+        return
+    # While a scale was being prepared: the previous scale's result, or the start before any.
+    index = record.scale if record else 0
+    if image is None:
+        image = run.start if isinstance(run.start, torch.Tensor) else run.content
+    shape = record.shape if record else run.plan.scales[0].shape
+    yield _stopped(_resize(image, run.output_shape), shape, record, index, n_scales, settings.steps,
+                   record.losses if record else {}, record.raw if record else {}, began)
+
+
+def _record(run: _Run, scale: _Scale, k: int, step: int, losses: dict[str, float], raw: dict[str, float],
+            began: float) -> StepRecord:
+    """The record of step ``k`` of ``scale`` (``step`` over the run); a scale's last carries its
+    best image and that image's losses."""
+    settings, n_scales, index = run.settings, len(run.plan.scales), scale.index
+    if not math.isfinite(losses.get("total", math.nan)):
+        raise DivergedError(f"The loss became {losses.get('total')} at step {step}; lower the learning"
+                            " rate or the weights.")
+    closing = k == scale.steps - 1
+    if closing:  # the scale's outcome: its best image, with that image's own losses
+        scale.settle()
+        losses, raw = scale.best_losses, scale.best_raw
+    last = index == n_scales - 1 and closing
+    # The first step too, so a viewer sees the start image at once, not after k steps.
+    preview = closing or step == 1 or step % settings.preview_every == 0
+    output = (scale.output(scale.result()) if closing else scale.output()) if preview else None
+    return StepRecord(step=step, total_steps=settings.steps, scale=index, n_scales=n_scales,
+                      shape=scale.shape, losses=losses, raw=raw, elapsed=time.perf_counter() - began,
+                      image=to_uint8(output) if output is not None else None, done=last,
+                      image16=to_uint16(output) if last and output is not None else None,
+                      tiles=scale.objective.grid)
 
 
 def _step(scale: _Scale) -> tuple[dict[str, float], dict[str, float]]:
@@ -446,36 +482,43 @@ def _step(scale: _Scale) -> tuple[dict[str, float], dict[str, float]]:
 
 def _final(record: StepRecord | None, scale: _Scale, output_shape: tuple[int, int], began: float,
            total_steps: int) -> StepRecord:
-    """The closing record of a run stopped before its last step: the scale's best image so far, at the
-    output size whatever scale it stopped at (``shape`` names that scale)."""
-    image = _resize(scale.output(scale.result()), output_shape)
-    return StepRecord(
-        step=record.step if record else 0,
-        total_steps=total_steps,
-        scale=scale.index,
-        n_scales=record.n_scales if record else 1,
-        shape=scale.shape,
-        losses=scale.best_losses or (record.losses if record else {}),
-        raw=scale.best_raw or (record.raw if record else {}),
-        elapsed=time.perf_counter() - began,
-        image=to_uint8(image),
-        image16=to_uint16(image),
-        done=True,
-        stopped=True,
-    )
+    """The closing record of a run stopped within a scale's steps: the scale's best image so far, at
+    the output size whatever scale it stopped at (``shape`` names that scale)."""
+    losses = scale.best_losses or (record.losses if record else {})
+    raw = scale.best_raw or (record.raw if record else {})
+    return _stopped(_resize(scale.output(scale.result()), output_shape), scale.shape, record, scale.index,
+                    record.n_scales if record else 1, total_steps, losses, raw, began)
+
+
+def _stopped(image: torch.Tensor, shape: tuple[int, int], record: StepRecord | None, index: int, n_scales: int,
+             total_steps: int, losses: dict[str, float], raw: dict[str, float], began: float) -> StepRecord:
+    """The closing record of a stopped run: ``image`` at the output size, at the last finished step
+    (``record``'s, 0 before any), scale ``index`` of ``shape``."""
+    return StepRecord(step=record.step if record else 0, total_steps=total_steps, scale=index, n_scales=n_scales,
+                      shape=shape, losses=losses, raw=raw, elapsed=time.perf_counter() - began,
+                      image=to_uint8(image), image16=to_uint16(image), done=True, stopped=True)
 
 
 def _fast(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, stop: StopSignal | None,
           start: float) -> StepRecord:
     """The fast method's one record: its result at the output size (the content, stopped, when
     ``stop`` was set before it began)."""
+    blend = _check_inputs(content, styles, settings)
+    device = resolve_device(settings.device)
+    plan = plan_fast(settings, content.size, device)  # BudgetError before anything is computed
+    with large_blocks_returned() if plan.tight else contextlib.nullcontext():  # as a tight Gatys run
+        return _fast_record(content, styles, settings, stop, start, blend, plan, device)
+
+
+def _fast_record(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, stop: StopSignal | None,
+                 start: float, blend: Sequence[float], plan: FastPlan, device: torch.device) -> StepRecord:
+    """:func:`_fast`'s pass within its plan: painted at ``plan.painted``, enlarged to the output."""
     from nst.fast import paint  # late: a Gatys run never loads onnx
 
-    blend = _check_inputs(content, styles, settings)
-    image = to_tensor(resize_max_side(content, settings.size), resolve_device(settings.device))
+    image = to_tensor(resize_max_side(content, settings.size), device)
     stopped = stop is not None and stop.is_set()
-    if not stopped:
-        image = paint(image, styles, blend, settings)
+    if not stopped:  # at a size that fits the budget, enlarged to the output where smaller
+        image = _resize(paint(_resize(image, plan.painted), styles, blend, settings), plan.shape)
     return StepRecord(step=0 if stopped else 1, total_steps=1, scale=0, n_scales=1,
                       shape=tuple(image.shape[-2:]), losses={}, raw={},  # type: ignore[arg-type]
                       elapsed=time.perf_counter() - start, image=to_uint8(image), image16=to_uint16(image), done=True,

@@ -48,6 +48,11 @@ class RunHandle(Protocol):
         worker after one was lost); "" when nothing did."""
         ...
 
+    def progress(self) -> str:
+        """What the running run is doing now, as the engine last said ("scale 2 of 3, step 41,
+        gradient pass, tile 3 of 8", see nst.progress); "" when not known."""
+        ...
+
 
 class Executor(Protocol):
     """Where runs execute."""
@@ -71,10 +76,15 @@ class Gate(Protocol):
 
 
 class _StopFlag:
-    """``cancelled`` as the stop event :func:`stylize` polls."""
+    """``cancelled`` as the stop signal :func:`stylize` polls; it keeps what the run last said it
+    was doing (nst.progress)."""
 
     def __init__(self, cancelled: Cancelled) -> None:
         self.is_set = cancelled
+        self.said = ""
+
+    def progress(self, text: str) -> None:
+        self.said = text
 
 
 class LocalRun:
@@ -88,6 +98,7 @@ class LocalRun:
         self._gate, self._model, self._cancelled, self._on_start = gate, model, cancelled, on_start
         self._device = device_key(settings.device)
         self._started = False
+        self._flag = _StopFlag(cancelled)
 
     def records(self) -> Iterator[StepRecord]:
         gate = self._gate
@@ -99,8 +110,7 @@ class LocalRun:
             content, styles, start = self._inputs
             # The fast method needs no VGG19: a first fast run must not wait for one to load.
             model = self._model(self.settings.weights) if self.settings.method == "gatys" else None
-            yield from stylize(content, styles, self.settings, stop=_StopFlag(self._cancelled), model=model,
-                               start=start)
+            yield from stylize(content, styles, self.settings, stop=self._flag, model=model, start=start)
         finally:
             self._inputs = ((), (), None)  # type: ignore[assignment]  # let the images go with the run
             if gate is not None:
@@ -113,6 +123,9 @@ class LocalRun:
 
     def notice(self) -> str:
         return ""
+
+    def progress(self) -> str:
+        return self._flag.said if self._started else ""
 
 
 class LocalExecutor:

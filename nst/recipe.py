@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import platform
+import struct
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable, Mapping
 
@@ -97,13 +98,26 @@ def _image_text(data: bytes, label: str, kind: str, find: Callable[[Image.Image]
     try:
         with Image.open(io.BytesIO(data), formats=(kind,)) as image:
             text = find(image)
-    except Exception as exc:  # corrupt chunks or tags, oversized text chunks, decompression bombs
+    except Image.DecompressionBombError as exc:  # a valid picture, over Pillow's limit: said as such
+        raise RecipeError(_over_limit(data, label)) from exc
+    except Exception as exc:  # corrupt chunks or tags, oversized text chunks
         raise RecipeError(f"{label} has no recipe: it is not a readable {kind} (truncated or corrupt file).") from exc
     if isinstance(text, bytes):  # a JPEG comment
         text = text.decode("utf-8", errors="replace")
     if not isinstance(text, str) or not text.lstrip().startswith("{"):
         raise RecipeError(f"{label} has no recipe.")
     return text
+
+
+def _over_limit(data: bytes, label: str) -> str:
+    """Why a picture too large for Pillow to open gives no recipe: its size (from a PNG's header) and
+    the limit (Pillow refuses more than twice its MAX_IMAGE_PIXELS, as a decompression bomb)."""
+    limit = f"{2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels"
+    if data[12:16] == b"IHDR":
+        width, height = struct.unpack(">II", data[16:24])
+        return (f"{label} is {width}×{height} pixels, over the limit of {limit} for a picture, so its recipe is not"
+                " read.")
+    return f"{label} is over the limit of {limit} for a picture, so its recipe is not read."
 
 
 def _parse(text: str, label: str) -> dict:

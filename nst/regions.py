@@ -32,9 +32,21 @@ import torch
 import torch.nn.functional as F
 
 from nst.losses import gram, gram_error
+from nst.settings import DEFAULTS, Settings
 from nst.vgg import VGG19Features
 
 _SMALLEST_AREA = 1e-6  # a region this small at a layer contributes nothing there
+# A region names one style image, so with regions the mix of styles and the built-in styles play no
+# part (in the loss, the fast start and the fast method alike): the settings regions leave unused.
+UNUSED_WITH_REGIONS = ("builtin_styles", "style_blend")
+
+
+def as_run(settings: Settings) -> Settings:
+    """``settings`` as a run uses them: with regions, without the settings regions leave unused, so a
+    result's recipe records what was done."""
+    if settings.mask is None or not any(getattr(settings, name) for name in UNUSED_WITH_REGIONS):
+        return settings
+    return settings.replace(**{name: DEFAULTS[name] for name in UNUSED_WITH_REGIONS})
 
 
 def masked_gram(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

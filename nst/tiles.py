@@ -36,6 +36,7 @@ import torch
 from nst.layers import STRIDE, depth, reach
 from nst.layers import CONV_LAYERS
 from nst.losses import Region, content_loss, gram, gram_error
+from nst.progress import NOT_WATCHED, Watch
 from nst.vgg import VGG19Features
 
 if TYPE_CHECKING:
@@ -156,25 +157,36 @@ def _crop(image: torch.Tensor, box: Box) -> torch.Tensor:
 
 @dataclass
 class Pass:
-    """What a tiled pass needs besides the image: the network and how it is run."""
+    """What a tiled pass needs besides the image: the network, how it is run, and the run's stop
+    signal, checked before each tile and at each layer (:mod:`nst.progress`)."""
 
     model: VGG19Features
     pooling: str
     dtype: torch.dtype
+    watch: Watch = NOT_WATCHED
 
     def features(self, crop: torch.Tensor, core: Box, box: Box, layers: set[str]
                  ) -> Iterator[tuple[str, torch.Tensor, Region | None]]:
         """The features of the tile ``box`` (``crop`` of the image) at ``layers`` as (layer, map,
         region of the core in that map; None for all of it), each yielded as the pass reaches it."""
-        for layer, f in self.model.iter_features(crop[None], layers, pooling=self.pooling, dtype=self.dtype):
+        for layer, f in self.model.iter_features(crop[None], layers, pooling=self.pooling, dtype=self.dtype,
+                                                 check=self.watch.check):
             yield layer, f, None if core == box else _region(core, box, STRIDE[layer])
 
-    def shares(self, image: torch.Tensor, grid: TileGrid, layers: set[str]
+    def tiles(self, grid: TileGrid, label: str = "") -> Iterator[tuple[Box, Box]]:
+        """``grid``'s (core, tile) boxes, telling the run's watch as each tile begins (``label``:
+        which pass of a step)."""
+        for index, boxes in enumerate(grid.tiles(), 1):
+            if grid.count > 1:
+                self.watch.tile(label, index, grid.count)
+            yield boxes
+
+    def shares(self, image: torch.Tensor, grid: TileGrid, layers: set[str], label: str = ""
                ) -> Iterator[tuple[Box, str, torch.Tensor, Region | None, float]]:
         """Per tile of ``grid`` and layer: the core, the layer, the tile's map, the core's region in
         it, and the core's share M_core / M of the whole image's positions at that layer."""
         height, width = image.shape[-2:]
-        for core, box in grid.tiles():
+        for core, box in self.tiles(grid, label):
             for layer, f, region in self.features(_crop(image, box), core, box, layers):
                 yield core, layer, f, region, _share(core, height, width, STRIDE[layer])
 
@@ -229,7 +241,7 @@ class TiledTerms(torch.autograd.Function):
         grams: dict[tuple[str, int], torch.Tensor] = {}  # (layer, region or -1): the whole image's Gram
         content = image.new_zeros((), dtype=torch.float32)
         with torch.no_grad():
-            for core, layer, f, region, share in run.shares(image, forward, layers):
+            for core, layer, f, region, share in run.shares(image, forward, layers, "loss pass"):
                 if layer in targets.content:
                     content += content_loss(_at(f, region), _core_target(targets.content[layer], core, layer)) * share
                 if layer in targets.style_layers:
@@ -252,7 +264,7 @@ class TiledTerms(torch.autograd.Function):
         layers = set(targets.content) | {layer for layer, _ in slopes}
         grad = torch.zeros_like(image)
         with torch.enable_grad():
-            for core, box in grid.tiles():
+            for core, box in run.tiles(grid, "gradient pass"):
                 x = _crop(image, box).detach().requires_grad_(True)
                 share = x.new_zeros(())
                 # Each layer's share is added as the pass reaches it, so its backward runs when the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -78,9 +78,12 @@ class VGG19Features:
         return dict(self.iter_features(image, layers, pooling=pooling, dtype=dtype))
 
     def iter_features(self, image: torch.Tensor, layers: Iterable[str], *, pooling: str = "max",
-                      dtype: torch.dtype = torch.float32) -> Iterator[tuple[str, torch.Tensor]]:
+                      dtype: torch.dtype = torch.float32,
+                      check: Callable[[], None] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
         """(layer, ReLU output) for each of ``layers`` in network order, each yielded as soon as
-        it is computed.
+        it is computed. ``check`` (a run's stop check, which raises to stop) is called before each
+        layer and, in a backward through this pass, as the backward reaches each layer: at 4096 px
+        one layer takes a second or two, a whole step minutes.
 
         A loss built from a layer before the pass goes deeper has its backward run when the
         backward reaches that layer (autograd runs later-made nodes first), not at its start
@@ -92,14 +95,28 @@ class VGG19Features:
         x = self.normalize(image).to(dtype).contiguous(memory_format=torch.channels_last)
         pool = _MaxPool.apply if pooling == "max" else _avg_pool
         for index in range(last + 1):
+            if check is not None:
+                check()
             weight, bias = self._params(index, image.device, dtype)
             # In place: the conv's output is not needed for its backward, only the ReLU's result.
             x = F.relu_(F.conv2d(x, weight, bias, padding=1))
+            if check is not None and x.requires_grad:
+                x.register_hook(_checking(check))
             name = CONV_LAYERS[index]
             if name in wanted:
                 yield name, x
             if name in POOLED and index < last:
                 x = pool(x)
+
+
+def _checking(check: Callable[[], None]) -> Callable[[torch.Tensor], None]:
+    """A gradient hook that calls ``check`` and leaves the gradient as it is (an exception it
+    raises ends the backward and reaches the caller of ``backward()`` as itself)."""
+
+    def hook(grad: torch.Tensor) -> None:
+        check()
+
+    return hook
 
 
 _load_lock = threading.Lock()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from studio import runs
 from studio.compare import compare_view
-from studio.gallery import grid_download, result_card
+from studio.gallery import grid_download, result_card, undo_bar
 from studio.identity import browser_token
 from studio.results import results, zip_bytes
 
@@ -15,6 +15,7 @@ st.title("Gallery")
 if runs.running(owner):
     st.info("A run is in progress; its result joins the gallery when it ends.")
     st.page_link("pages/stylize.py", label="Watch it on the Stylize page", icon=":material/brush:")
+undo_bar(owner)
 found = results(owner)
 if not found:
     if not runs.running(owner):

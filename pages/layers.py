@@ -6,7 +6,7 @@ import streamlit as st
 
 from studio.explorer import KINDS, ReconstructionError, render_kind
 from studio.resources import default_device
-from studio import state
+from studio import state, text
 from studio.uploads import kept_uploads, shown_width
 
 st.title("Layer explorer")
@@ -33,7 +33,7 @@ state.keep_widgets(*WIDGETS)
 if upload is None:
     st.info("Upload an image to explore what each layer keeps of it.")
     st.stop()
-st.image(upload.thumb, caption=upload.name, width=shown_width(upload.thumb, 160))
+st.image(upload.thumb, caption=text.literal(upload.name), width=shown_width(upload.thumb, 160))
 
 device = default_device()
 requested: dict[str, tuple] = st.session_state.setdefault("explorer_requested", {})
@@ -48,5 +48,5 @@ for kind, (title, layer_sets, _) in KINDS.items():
     try:
         render_kind(kind, upload, size, steps, device)
     except ReconstructionError as exc:
-        st.error(str(exc))
+        text.say("error", str(exc))
         requested.pop(kind, None)

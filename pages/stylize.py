@@ -6,8 +6,9 @@ import streamlit as st
 
 from nst.errors import SettingsError
 from nst.images import fit_problems
-from studio import form, inputs, runs, state
+from studio import form, inputs, regions, runs, state, text
 from studio.identity import browser_token
+from studio.layout import ACTIONS_KEY, STAGE_KEY, stylize_layout
 from studio.live import stage
 from studio.region_editor import region_editor
 from studio.variant_view import start_variants, variant_options
@@ -16,28 +17,34 @@ owner = browser_token()
 runs.collect(owner)
 state.ensure_state()
 
+stylize_layout()
 inputs_column, stage_column = st.columns([2, 3], gap="medium")
 with inputs_column:
     st.markdown("#### Neural style transfer")
     fast = inputs.method_picker() == "fast"
     content_column, style_column = st.columns(2)  # side by side: the Start button stays in view
+    # Start, Stop and the run's note right under the uploaders, above the previews (studio.layout
+    # keeps them on screen whatever grows above them), then the previews.
+    actions, previews = st.container(key=ACTIONS_KEY), st.container()
 with content_column:
     content = inputs.content_input()
 with style_column:
     styles = inputs.style_input()
-with inputs_column:
+with previews:
+    inputs.content_preview(content)
     form.blend_sliders(styles, inputs.builtins())
 
 with st.sidebar:
     st.header("Settings")
     form.settings_form(content.image.size if content is not None else (4, 3), inputs.style_sizes(styles))
 
-with inputs_column:
+with previews:
     size, style_scale = st.session_state[state.KEY["size"]], st.session_state[state.KEY["style_scale"]]
     if content is not None and not state.problems(st.session_state):
         for problem in fit_problems(content.image.size, [s.image.size for s in styles], size, style_scale,
                                     labels=[content.name, *(s.name for s in styles)]):
-            st.warning(problem)
+            text.say("warning", problem)
+with actions:
     start_col, stop_col = st.columns(2)
     busy = runs.busy(owner)
     if start_col.button("Queue another" if busy else "Start", key="start", type="primary", width="stretch",
@@ -45,24 +52,31 @@ with inputs_column:
         try:
             runs.start(owner, content, styles, state.session_settings(inputs.source_count(styles)))
         except SettingsError as exc:
-            runs.say("error", str(exc))
+            runs.say("error", str(exc), fields=exc.problems)
         if fast:  # a fast result takes about a second: wait for it here rather than for the next poll
             runs.wait(owner, seconds=5.0)
     # A callback, so the stop happens before this script's body runs again: pressed in the script's
     # body, a Stop followed at once by another click (Start, say) was lost when that click's rerun
     # interrupted this one before it reached this line, and the run went on.
-    stop_col.button("Stop", key="stop", width="stretch", disabled=not runs.running(owner), on_click=runs.stop,
-                    args=(owner,))
+    # "Stopping…" from the click's own rerun until the run has ended (within a layer, nst.progress).
+    stopping = runs.stopping(owner)
+    stop_col.button("Stopping…" if stopping else "Stop", key="stop", width="stretch",
+                    disabled=stopping or not runs.running(owner), on_click=runs.stop, args=(owner,))
+with inputs_column:
     regions_col, variants_col = st.columns(2)
     if variants_col.button("Variants", key="variants", width="stretch", icon=":material/grid_view:",
                            help="Quick small runs of these settings with the style weight ×¼, ×1, ×4 (and seeds or"
                                 " colour modes): click the one you like to use its settings."):
         start_variants(owner, content, styles)
-    note = runs.message()
-    if note:
-        getattr(st, note[0])(note[1])
+    with actions:  # the run's note under Start and Stop, drawn after every button that may set it
+        note = runs.message(inputs.source_count(styles))
+        if note:
+            text.say(*note)
     region_editor(content, styles, button=regions_col)
+    unused = regions.unused_note(state.raw_settings(st.session_state, inputs.source_count(styles)))
+    if unused:
+        st.caption(unused)
     variant_options()
 
-with stage_column:
+with stage_column, st.container(key=STAGE_KEY):
     stage(owner, content, styles)

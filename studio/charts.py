@@ -41,8 +41,11 @@ def loss_chart(rows: list[dict[str, float]], height: int = 260, total_steps: int
         "mark": {"type": "line", "interpolate": "monotone"},
         "encoding": {
             "x": x,
-            "y": {"field": "loss", "type": "quantitative", "scale": {"type": "log"}, "title": "loss (log scale)"},
-            "color": {"field": "term", "type": "nominal", "title": None, "legend": {"orient": "bottom"},
+            # Short axis labels (30M, not 30,000,000) and the legend in one row on top: at the live
+            # panel's 190 px a bottom legend left a 53 px plot, shorter than the axis title.
+            "y": {"field": "loss", "type": "quantitative", "scale": {"type": "log"}, "title": "loss (log)",
+                  "axis": {"format": "~s"}},
+            "color": {"field": "term", "type": "nominal", "title": None, "legend": {"orient": "top"},
                       "sort": [TERM_LABELS[t] for t in LOSS_TERMS]},
             "tooltip": [{"field": "term"}, {"field": "step"}, {"field": "loss", "format": ".4g"}],
         },
@@ -55,4 +58,6 @@ def loss_chart(rows: list[dict[str, float]], height: int = 260, total_steps: int
             "encoding": {"x": {"field": "step", "type": "quantitative"},
                          "tooltip": [{"field": "label"}, {"field": "step"}]},
         })
-    st.vega_lite_chart(spec={"layer": layers, "height": height}, width="stretch")
+    # The padding holds the rotated axis title's whole line box (vega places it by the glyphs' ink).
+    padding = {"left": 6, "top": 6, "right": 6, "bottom": 6}
+    st.vega_lite_chart(spec={"layer": layers, "height": height, "padding": padding}, width="stretch")

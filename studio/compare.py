@@ -8,6 +8,7 @@ from PIL import Image
 
 from nst.images import to_image
 from studio.results import Result
+from studio.text import literal
 
 
 def differing_settings(a: Result, b: Result) -> list[dict[str, str]]:
@@ -36,9 +37,9 @@ def compare_view(found: list[Result]) -> None:
     side_by_side, slider = st.tabs(["Side by side", "Slider"])
     with side_by_side:
         left, right = st.columns(2)
-        left.image(a.image, caption=a.title, width="stretch")
+        left.image(a.image, caption=literal(a.title), width="stretch")
         right.image(to_image(b.image).resize(to_image(a.image).size, Image.Resampling.LANCZOS),
-                    caption=b.title, width="stretch")  # same size, so details line up
+                    caption=literal(b.title), width="stretch")  # same size, so details line up
     with slider:
         share = st.slider(f"#{a.number} ← → #{b.number}", 0.0, 1.0, 0.5, 0.05, key="compare_share")
         st.image(blend(a.image, b.image, share), width="stretch")

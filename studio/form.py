@@ -17,7 +17,7 @@ from nst.errors import NSTError
 from nst.layers import CONV_LAYERS
 from nst.schedule import WARM_STARTS
 from nst.settings import FLOAT, INT, PRESETS, RULES, format_bytes, preset
-from studio import library, state
+from studio import library, state, text
 from studio.recipes import recipe_loader
 from nst.estimate import estimate_seconds
 from studio.sizing import size_notes
@@ -25,6 +25,8 @@ from studio.resources import accelerator, cpu_name, default_device, measured_ste
 from studio.timefmt import duration
 from studio.state import KEY
 from studio.uploads import Upload, shown_width
+from studio.labels import FIELD_LABELS, labelled
+from nst.fast.fields import FAST_FIELDS
 
 LABELS = {
     "lbfgs": "L-BFGS", "adam": "Adam",
@@ -36,8 +38,10 @@ LABELS = {
     "fp32": "fp32", "bf16": "bf16", "fp16": "fp16",
     "fast": "Fast result", "gatys": "Optimise (Gatys)",
 }
-PRESET_LABELS = {"fast": f"fast: L-BFGS from the fast result, {PRESETS['fast']['steps']} steps at full size (default)",
-                 "paper": "paper: the original recipe (Adam 0.01, 1000 steps)"}
+# Short enough for the sidebar's box at 1280×720 (longer ones were cut); PRESET_HELP says the rest.
+PRESET_LABELS = {"fast": "fast (default)", "paper": "paper (Adam, 1000 steps)"}
+PRESET_HELP = ("Sets every setting to a named starting point. fast: L-BFGS from the fast result,"
+               f" {PRESETS['fast']['steps']} steps at full size. paper: the original recipe (Adam 0.01, 1000 steps).")
 
 
 def _log_grid(low: int, high: int) -> list[float]:
@@ -67,7 +71,7 @@ def help_text(field: str) -> str:
 def _mark(field: str, found: dict[str, str]) -> None:
     """The rule's message under a widget holding a value that cannot run."""
     if field in found:
-        st.markdown(f":red[{found[field]}]")
+        text.say_markdown("markdown", ":red[{}]", labelled(found[field]))
 
 
 def _number(label: str, field: str, found: dict[str, str], step: float, **kwargs: Any) -> None:
@@ -101,7 +105,8 @@ def device_picker() -> None:
     current = st.session_state[KEY["device"]]
     options = [gpu_option, "cpu"] + ([current] if current not in (gpu_option, "cpu") else [])
     names = {gpu_option: f"GPU — {gpu[1]}" if gpu else "GPU — none detected", "cpu": f"CPU — {cpu_name()}"}
-    st.radio("Device", options, key=KEY["device"], format_func=lambda v: names.get(v, f"{v} (from recipe)"),
+    st.radio(FIELD_LABELS["device"], options, key=KEY["device"],
+             format_func=lambda v: names.get(v, f"{v} (from recipe)"),
              disabled=gpu is None and current == "cpu",
              help="Where the optimisation runs. A GPU is 10–100× faster than the CPU.")
     if gpu is None:
@@ -156,65 +161,73 @@ def settings_form(content_size: tuple[int, int] = (4, 3), style_sizes: Sequence[
     state.ensure_state()); the content's and styles' (width, height) size the memory and time estimates."""
     found = state.problems(st.session_state)
     fast = st.session_state[KEY["method"]] == "fast"
+    # Only the controls of the settings the chosen method reads; the others keep their values.
+    uses = (lambda field: field in FAST_FIELDS) if fast else (lambda field: True)
     st.selectbox("Preset", list(PRESETS), key=state.PRESET, format_func=lambda v: PRESET_LABELS.get(v, v),
-                 on_change=_apply_preset, help="Sets every setting to a named starting point.")
+                 on_change=_apply_preset, help=PRESET_HELP)
     recipe_loader()
     device_picker()
-    _number("Output size (px)", "size", found, step=32)
+    _number(FIELD_LABELS["size"], "size", found, step=32)
     if not found:
         size_notes(state.settings_from_widgets(st.session_state, 0), content_size, style_sizes)
-    if fast or st.session_state[KEY["init"]] == "fast":
-        st.slider("Style strength (fast method)", 0.0, 1.0, step=0.05, key=KEY["strength"], help=help_text("strength"))
     if fast:
-        st.caption("The fast method paints in one pass: the optimiser's settings below apply to Optimise and"
-                   " Refine.")
-    else:
+        st.slider(FIELD_LABELS["strength"], 0.0, 1.0, step=0.05, key=KEY["strength"], help=help_text("strength"))
+        st.caption("The fast method paints in one pass: the optimiser's settings (steps, weights, layers) are"
+                   " Optimise's, and Refine's on a fast result. Choose Optimise to see them.")
+    elif st.session_state[KEY["init"]] == "fast":  # Optimise paints its start at this strength
+        st.slider("Style strength of the fast start", 0.0, 1.0, step=0.05, key=KEY["strength"],
+                  help=help_text("strength"))
+    if uses("steps"):  # the optimiser's
         _run_length(content_size)
-    _number("Steps", "steps", found, step=50)
-    _choice(st.radio, "Optimiser", "optimizer", RULES["optimizer"].choices, horizontal=True)
-    _number("Learning rate", "lr", found, step=0.01, format="%g", placeholder="default")
-    _log_slider("Content weight α", "content_weight", found)
-    _log_slider("Style weight β", "style_weight", found)
-    _log_slider("TV weight γ", "tv_weight", found)
-    _choice(st.selectbox, "Initialise from", "init", RULES["init"].choices)
-    _choice(st.radio, "Colour preservation", "preserve_color", RULES["preserve_color"].choices)
-    _choice(st.radio, "Multi-scale", "multiscale", RULES["multiscale"].choices, horizontal=True)
-    _number("Seed", "seed", found, step=1)
+        _number(FIELD_LABELS["steps"], "steps", found, step=50)
+        _choice(st.radio, FIELD_LABELS["optimizer"], "optimizer", RULES["optimizer"].choices, horizontal=True)
+        _number(FIELD_LABELS["lr"], "lr", found, step=0.01, format="%g", placeholder="default")
+        for field in ("content_weight", "style_weight", "tv_weight"):
+            _log_slider(FIELD_LABELS[field], field, found)
+        _choice(st.selectbox, FIELD_LABELS["init"], "init", RULES["init"].choices)
+    _choice(st.radio, FIELD_LABELS["preserve_color"], "preserve_color", RULES["preserve_color"].choices)
+    if uses("multiscale"):
+        _choice(st.radio, FIELD_LABELS["multiscale"], "multiscale", RULES["multiscale"].choices, horizontal=True)
+        _number(FIELD_LABELS["seed"], "seed", found, step=1)
     with st.expander("Advanced"):
-        _advanced(found)
+        _advanced(found, uses)
     state.remember()
 
 
-def _advanced(found: dict[str, str]) -> None:
-    _choice(st.multiselect, "Content layers", "content_layers", CONV_LAYERS)
-    _mark("content_layers", found)
-    _choice(st.multiselect, "Style layers", "style_layers", CONV_LAYERS)
-    _mark("style_layers", found)
-    if st.toggle("Custom style-layer weights", key=state.CUSTOM_LAYER_WEIGHTS,
-                 help="Off: every style layer weighs the same."):
-        for layer in st.session_state[KEY["style_layers"]]:
-            st.number_input(f"Weight of {layer}", min_value=0.0, step=0.1, format="%g",
-                            key=state.layer_weight_key(layer))
-        _mark("style_layer_weights", found)
-    _number("Style scale", "style_scale", found, step=0.1, format="%g")
+def _advanced(found: dict[str, str], uses: Callable[[str], bool]) -> None:
+    if uses("content_layers"):
+        _choice(st.multiselect, FIELD_LABELS["content_layers"], "content_layers", CONV_LAYERS)
+        _mark("content_layers", found)
+        _choice(st.multiselect, FIELD_LABELS["style_layers"], "style_layers", CONV_LAYERS)
+        _mark("style_layers", found)
+        if st.toggle(FIELD_LABELS["style_layer_weights"], key=state.CUSTOM_LAYER_WEIGHTS,
+                     help="Off: every style layer weighs the same."):
+            for layer in st.session_state[KEY["style_layers"]]:
+                st.number_input(f"Weight of {layer}", min_value=0.0, step=0.1, format="%g",
+                                key=state.layer_weight_key(layer))
+            _mark("style_layer_weights", found)
+        _number(FIELD_LABELS["style_scale"], "style_scale", found, step=0.1, format="%g")
     blur = RULES["region_blur"]
-    st.slider("Region edge softness", float(blur.low), float(blur.high), step=0.005, format="%.3f",
+    st.slider(FIELD_LABELS["region_blur"], float(blur.low), float(blur.high), step=0.005, format="%.3f",
               key=KEY["region_blur"], help=help_text("region_blur") + " Used when regions are painted.")
-    _number("Coarsest scale (px)", "min_scale", found, step=16)
-    _choice(st.radio, "Pooling", "pooling", RULES["pooling"].choices, horizontal=True)
-    _number("Preview every N steps", "preview_every", found, step=1)
+    if uses("max_memory"):
+        _memory_budget()
+    if not uses("min_scale"):
+        return
+    _number(FIELD_LABELS["min_scale"], "min_scale", found, step=16)
+    _choice(st.radio, FIELD_LABELS["pooling"], "pooling", RULES["pooling"].choices, horizontal=True)
+    _number(FIELD_LABELS["preview_every"], "preview_every", found, step=1)
     usable = torchvision_usable()
     current = st.session_state[KEY["weights"]]
     sources = [w for w in state.WEIGHT_SOURCES if w == "bundled" or usable or w == current]
-    _choice(st.radio, "VGG19 weights", "weights", sources)
+    _choice(st.radio, FIELD_LABELS["weights"], "weights", sources)
     if not usable:
         st.caption("torchvision's VGG19 is not in the torch hub cache on this server, so it is not offered.")
-    _choice(st.selectbox, "Precision", "precision", RULES["precision"].choices)
-    _memory_budget()
+    _choice(st.selectbox, FIELD_LABELS["precision"], "precision", RULES["precision"].choices)
     st.number_input("Adam β₁", key=state.BETA1, format="%g", step=0.01, help="Adam only: momentum of the gradient.")
     st.number_input("Adam β₂", key=state.BETA2, format="%g", step=0.001, help="Adam only: momentum of its square.")
     _mark("betas", found)
-    _number("Adam ε", "eps", found, step=0.01, format="%g")
+    _number(FIELD_LABELS["eps"], "eps", found, step=0.01, format="%g")
 
 
 MEMORY_CHOICES = tuple(round(g * 2**30) for g in (0.5, 1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64))
@@ -231,7 +244,7 @@ def _memory_budget() -> None:
         held = 0
     choices = {choice for choice in MEMORY_CHOICES if choice > held}
     options = [None, *sorted(choices | ({current} if current is not None else set()))]
-    st.selectbox("Memory budget", options, key=KEY["max_memory"], help=help_text("max_memory"),
+    st.selectbox(FIELD_LABELS["max_memory"], options, key=KEY["max_memory"], help=help_text("max_memory"),
                  format_func=lambda v: "Auto" if v is None else f"{format_bytes(v)}B")
 
 
@@ -248,8 +261,9 @@ def blend_sliders(styles: list[Upload], builtins: tuple[int, ...] = ()) -> None:
         if len(sources) > 1:  # a lone style's weight would be normalised to 1 anyway
             key = state.blend_key(index)
             st.session_state.setdefault(key, 1.0)
-            weight.slider(f"Blend weight · {name}", 0.0, max(1.0, float(st.session_state[key])), step=0.05,
-                          key=key, help="Share of this style in the mix; weights are normalised to sum to 1.")
+            weight.slider(text.markdown("Blend weight · {}", name), 0.0, max(1.0, float(st.session_state[key])),
+                          step=0.05, key=key,
+                          help="Share of this style in the mix; weights are normalised to sum to 1.")
         else:
-            weight.caption(name)
+            text.say("caption", name, where=weight)
     state.remember()

@@ -7,6 +7,7 @@ import streamlit as st
 
 from nst.grid import MAX_TILES, grid_image
 from nst.images import png_bytes
+from studio import text
 from studio.charts import loss_chart
 from studio.results import Result, download_buttons
 from studio.store import shared_store
@@ -37,8 +38,33 @@ def _star(owner: str, number: int, starred: bool) -> None:
     shared_store().star(owner, number, starred)
 
 
+DELETED = "_gallery_deleted"  # the number of this session's last deleted result, until undone
+UNDO_FAILED = "_gallery_undo_failed"  # the number an Undo could not bring back (the store's bound took it)
+
+
 def _delete(owner: str, number: int) -> None:
-    shared_store().delete(owner, number)
+    shared_store().delete(owner, number)  # undoable until this browser's next delete
+    st.session_state[DELETED] = number
+
+
+def _undelete(owner: str, number: int) -> None:
+    st.session_state.pop(DELETED, None)
+    if not shared_store().undelete(owner, number):
+        st.session_state[UNDO_FAILED] = number
+
+
+def undo_bar(owner: str) -> None:
+    """After a Delete: which result went, and a button that brings it back."""
+    gone = st.session_state.pop(UNDO_FAILED, None)
+    if gone is not None:
+        st.warning(f"Result #{gone} could not be brought back: the store needed its room.")
+    number = st.session_state.get(DELETED)
+    if number is None:
+        return
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f"Result #{number} deleted.")
+        st.button("Undo delete", key="undo_delete", icon=":material/undo:", on_click=_undelete, args=(owner, number),
+                  help="Brings the result back, as it was (until the next Delete).")
 
 
 def result_card(owner: str, result: Result) -> None:
@@ -47,7 +73,8 @@ def result_card(owner: str, result: Result) -> None:
         thumb.image(result.thumb, caption=f"#{result.number}")
         with info:
             star = "★ " if result.stored.starred else ""
-            st.markdown(f"**{star}{result.title}**  \nStyles: {', '.join(result.meta['style_names']) or 'none'}")
+            text.say_markdown("markdown", "**{}{}**  \nStyles: {}", star, result.title,
+                              ", ".join(result.meta["style_names"]) or "none")
             s = result.settings
             st.caption(f"{s.size} px · {s.steps} steps · {s.optimizer} · α={s.content_weight:g} β={s.style_weight:g}"
                        f" γ={s.tv_weight:g} · init {s.init} · colour {s.preserve_color} · seed {s.seed}"
@@ -61,4 +88,5 @@ def result_card(owner: str, result: Result) -> None:
                 st.button("Unstar" if starred else "Star", key=f"star-{result.number}", on_click=_star,
                           args=(owner, result.number, not starred),
                           help="Starred results are the last to go when the store is full.")
-                st.button("Delete", key=f"delete-{result.number}", on_click=_delete, args=(owner, result.number))
+                st.button("Delete", key=f"delete-{result.number}", on_click=_delete, args=(owner, result.number),
+                          help="Takes the result out of the gallery; Undo brings it back until the next Delete.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from nst.fast.builtins import NATIVE_SIDE
-from studio import examples, library, runs, state
+from studio import examples, library, runs, state, text
 from studio.state import KEY
 from studio.uploads import Upload, keep, kept, kept_uploads, shown_width
 
@@ -32,17 +32,21 @@ def _use_example() -> None:
 
 
 def content_input() -> Upload | None:
-    """The content uploader, an example instead, and the chosen photo's thumbnail."""
+    """The content uploader and an example instead; the chosen photo."""
     contents = kept_uploads("Content image", "content_file", help="The picture whose layout the result keeps.",
                             stale=runs.NOTES)
     st.selectbox("Or an example photo", list(examples.CONTENTS), index=None, key=_EXAMPLE, on_change=_use_example,
-                 placeholder="Or an example photo", label_visibility="collapsed",
+                 placeholder="Example photo", label_visibility="collapsed",  # longer was cut at 1280 px
                  help="Scenes rendered in code for trying the studio without a photo of your own.")
-    content = contents[0] if contents else None
+    return contents[0] if contents else None
+
+
+def content_preview(content: Upload | None) -> None:
+    """The chosen photo's thumbnail (drawn under Start and Stop, which stay near the uploaders)."""
     if content is not None:
-        st.image(content.thumb, caption=f"{content.name} · {content.image.width}×{content.image.height}",
+        width, height = content.image.size
+        st.image(content.thumb, caption=text.markdown("{} · {}×{}", content.name, width, height),
                  width=shown_width(content.thumb, 140))
-    return content
 
 
 def _toggle_painting(name: str) -> None:

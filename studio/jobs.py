@@ -32,6 +32,7 @@ from nst.memory import trim
 from nst.records import StepRecord, loss_row
 from nst.settings import Settings
 from studio.executors import default_executor
+from studio.limiter import Limiter, queue_wait
 from studio.policy import policy
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,10 @@ class Snapshot:
     result: np.ndarray | None
     plan: tuple[ScalePlan, ...] = ()  # the run's scales, for the ETA
     shape: tuple[int, int] = (0, 0)  # (height, width) of the scale of the latest step
+    planned: float | None = None  # the run's estimated seconds before it began (None: not known)
+    phase: str = ""  # what the running run is doing now, as the engine last said (nst.progress)
+    stopping: bool = False  # Stop was pressed and the run has not ended yet
+    wait: float | None = None  # while queued: estimated seconds until it starts (None: not known)
 
     @property
     def finished(self) -> bool:
@@ -83,9 +88,23 @@ class Snapshot:
         return (len(recent) - 1) / dt if dt > 0 else None
 
     @property
-    def eta(self) -> float | None:
-        """Seconds left, each remaining scale priced by its pixels (see nst.estimate.remaining_seconds)."""
+    def measured_eta(self) -> float | None:
+        """Seconds left from the steps timed so far, each remaining scale priced by its pixels (see
+        nst.estimate.remaining_seconds); None until a scale has a few steps."""
         return None if self.finished else remaining_seconds(self.plan, self.rows, self.step, self.scale)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left: measured once steps are timed, before that the plan's estimate less the
+        time spent (a long first step, at 4096 px minutes, has an ETA too); None when neither is known
+        or the plan's time is spent."""
+        if self.finished:
+            return None
+        measured = self.measured_eta
+        if measured is not None or self.planned is None:
+            return measured
+        left = self.planned - self.elapsed
+        return left if left > 0 else None
 
 
 class Job:
@@ -104,8 +123,11 @@ class Job:
         keepalive: Callable[[], bool] | None = None,
         on_finish: Callable[["Job", Snapshot], None] | None = None,
         start: Image.Image | None = None,
+        estimate: float | None = None,
     ) -> None:
-        """``start``: the image a run with ``init="image"`` refines (Continue at 2×)."""
+        """``start``: the image a run with ``init="image"`` refines (Continue at 2×); ``estimate``:
+        the run's seconds by its plan on this device (nst.estimate.estimate_seconds), for the ETA
+        before steps are timed and for the wait of the runs queued behind it."""
         self.settings = settings
         self._on_finish = on_finish
         self._inputs: tuple[Image.Image, list[Image.Image], Image.Image | None] | None = (content, list(styles), start)
@@ -120,11 +142,12 @@ class Job:
         self._thread = threading.Thread(target=self._work, name="nst-job", daemon=True)
         self._beat = time.monotonic()
         self._preview_at = -math.inf
+        self._began: float | None = None  # monotonic time the run left the queue
         self._last_image: np.ndarray | None = None  # full size, the newest a record carried
         self._state = Snapshot(status=QUEUED, message="", device=device_key(settings.device), queue_position=0,
                                step=0, total_steps=settings.steps, scale=0, n_scales=1, elapsed=0.0, losses={},
                                rows=[], preview=None, preview_step=0, result=None,
-                               plan=tuple(scale_plan(settings, content.size)))
+                               plan=tuple(scale_plan(settings, content.size)), planned=estimate)
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> "Job":
@@ -133,7 +156,8 @@ class Job:
         return self
 
     def stop(self) -> None:
-        """Ask the run to end: within one step when running, at its next queue check when queued."""
+        """Ask the run to end: within a layer of its pass when running (nst.progress), at its next
+        queue check when queued."""
         self._stop.set()
 
     def heartbeat(self) -> None:
@@ -153,7 +177,7 @@ class Job:
 
     @property
     def stopping(self) -> bool:
-        """Stop was asked for and the run has not ended yet (it will within a step)."""
+        """Stop was asked for and the run has not ended yet (it will within a layer of its pass)."""
         return self._stop.is_set() and self._state.status not in FINISHED
 
     def snapshot(self) -> Snapshot:
@@ -165,7 +189,35 @@ class Job:
         queue = handle.position() if state.status == QUEUED and handle is not None else 0
         # A cluster run retried after its worker was lost says so (while it runs and once it is done).
         notice = handle.notice() if handle is not None and not state.message else ""
-        return dataclasses.replace(state, queue_position=queue, message=notice or state.message)
+        changes: dict[str, Any] = dict(queue_position=queue, message=notice or state.message,
+                                       stopping=self._stop.is_set() and not state.finished)
+        began = self._began
+        if state.status == RUNNING and began is not None:
+            # Counted here, not by the records: a step at 4096 px takes minutes, and the time must move.
+            changes["elapsed"] = max(state.elapsed, time.monotonic() - began)
+            changes["phase"] = handle.progress() if handle is not None else ""
+        if queue:
+            changes["wait"] = self._queue_wait(handle)
+        return dataclasses.replace(state, **changes)
+
+    def remaining(self) -> float | None:
+        """Seconds until this run ends, by its ETA; queued, its whole estimate (None: not known)."""
+        snap = self.snapshot() if self._state.status == RUNNING else self._state
+        return snap.eta if snap.status == RUNNING else snap.planned
+
+    def _queue_wait(self, handle: RunHandle | None) -> float | None:
+        """Seconds until this queued run gets the device: the runs ahead's remaining estimates (a
+        local run's queue only: a cluster's workers are not timed here)."""
+        gate = getattr(self._executor, "gate", None)
+        if handle is None or not isinstance(gate, Limiter):
+            return None
+        running, queued = gate.ahead(self._state.device, handle)
+        jobs = dict(_JOBS)  # a copy: other threads add and remove theirs
+        lefts = [jobs[ticket].remaining() if ticket in jobs else None for ticket in running]
+        wholes = [jobs[ticket].remaining() if ticket in jobs else None for ticket in queued]
+        if any(t is None for t in (*lefts, *wholes)):
+            return None
+        return queue_wait(lefts, wholes, gate.slots)  # type: ignore[arg-type]
 
     # -- worker ---------------------------------------------------------------------------------
     def _update(self, **changes: Any) -> None:
@@ -190,7 +242,8 @@ class Job:
         try:
             content, styles, start = self._inputs  # type: ignore[misc]
             self._handle = self._executor.submit(content, styles, self.settings, cancelled=self._should_stop,
-                                                 on_start=lambda: self._update(status=RUNNING), start=start)
+                                                 on_start=self._started, start=start)
+            _JOBS[self._handle] = self
             for record in self._handle.records():
                 self._take(record)
             if self._state.status not in FINISHED:  # no closing record: cancelled before it started
@@ -202,6 +255,7 @@ class Job:
             self._update(status=FAILED, message=f"The run failed unexpectedly ({exc.__class__.__name__}: {exc}).",
                          result=self._last_image)
         finally:
+            _JOBS.pop(self._handle, None)
             self._inputs = None  # drop the images; the result stays
             trim()  # the run's activations are freed: give the pages back to the OS
         if self._on_finish is not None:
@@ -209,6 +263,10 @@ class Job:
                 self._on_finish(self, self.snapshot())
             except Exception:
                 log.exception("saving a finished job failed")
+
+    def _started(self) -> None:
+        self._began = time.monotonic()
+        self._update(status=RUNNING)
 
     def _take(self, record: StepRecord) -> None:
         """Fold one record into the state: a loss row, a throttled preview, the final image."""
@@ -230,6 +288,11 @@ class Job:
             changes.update(result=record.image, status=STOPPED if record.stopped else DONE,
                            message=self._state.message if record.stopped else "")
         self._update(**changes)
+
+
+# The job of each run not yet ended, by its handle: the limiter queues handles, and a queued job
+# prices its wait by the jobs ahead of it. A job leaves when its run ends.
+_JOBS: dict[object, Job] = {}
 
 
 def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from nst.executor import Cancelled, LocalExecutor
 from studio.policy import policy
@@ -61,6 +61,13 @@ class Limiter:
             place = queue.index(ticket)
             return place + 1 if place or len(self._running.get(device, ())) >= self.slots else 0
 
+    def ahead(self, device: str, ticket: object) -> tuple[list[object], list[object]]:
+        """(the tickets holding ``device``, those waiting before ``ticket``) while ``ticket`` waits."""
+        with self._cond:
+            queue = self._waiting.get(device, [])
+            before = queue[:queue.index(ticket)] if ticket in queue else []
+            return list(self._running.get(device, ())), before
+
     def idle(self, device: str) -> bool:
         """True when no run holds or waits for ``device``."""
         with self._cond:
@@ -81,6 +88,17 @@ class Limiter:
         """Let waiters re-check their cancel flags now."""
         with self._cond:
             self._cond.notify_all()
+
+
+def queue_wait(running_left: Sequence[float], queued: Sequence[float], slots: int) -> float:
+    """Seconds until a run waiting behind ``queued`` (each run's whole estimate, in queue order)
+    gets one of ``slots``, while the runs holding them have ``running_left`` seconds to go: each
+    run ahead takes the slot that frees first."""
+    free = sorted([*running_left, *[0.0] * max(0, slots - len(running_left))])[:slots] or [0.0]
+    for seconds in queued:
+        free[0] += seconds
+        free.sort()
+    return free[0]
 
 
 class DeviceBusy:

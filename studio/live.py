@@ -7,7 +7,7 @@ import streamlit as st
 from PIL import Image
 
 from nst.errors import SettingsError
-from studio import inputs, runs, state, variants
+from studio import inputs, runs, state, text, variants
 from studio.charts import loss_chart
 from studio.jobs import QUEUED, Snapshot
 from studio.result_view import result_view
@@ -21,13 +21,29 @@ CHART_HEIGHT = 190
 
 
 def progress_text(snap: Snapshot) -> str:
-    """'Step 40 of 300 · scale 2 of 3 (256×192) · 12.5 s · ETA 20.1 s · 3.20 steps/s'."""
-    parts = [f"Step {snap.step} of {snap.total_steps}"]
+    """'Step 40 of 300 · scale 2 of 3 (256×192) · 12.5 s · ETA 20.1 s · 3.20 steps/s', led by
+    'Stopping… · ' once Stop is pressed; the ETA is the plan's ('ETA ≈ 44 min 10 s (planned)')
+    until steps are timed."""
+    parts = ["Stopping…"] if snap.stopping else []
+    parts.append(f"Step {snap.step} of {snap.total_steps}")
     if snap.n_scales > 1:
         parts.append(f"scale {snap.scale + 1} of {snap.n_scales} ({snap.shape[1]}×{snap.shape[0]})")
     rate = snap.steps_per_second
-    parts += [duration(snap.elapsed), f"ETA {duration(snap.eta)}", "—" if rate is None else f"{rate:.2f} steps/s"]
+    eta = snap.eta
+    planned = eta is not None and snap.measured_eta is None
+    parts += [duration(snap.elapsed), f"ETA ≈ {duration(eta)} (planned)" if planned else f"ETA {duration(eta)}",
+              "—" if rate is None else f"{rate:.2f} steps/s"]
     return " · ".join(parts)
+
+
+def queue_text(snap: Snapshot) -> str:
+    """'Waiting for a free cpu: you are number 1 in the queue, about 3 min. Press Stop to cancel.' (the
+    wait rounded to minutes: it is an estimate from the runs ahead, see Job.snapshot)."""
+    wait = ""
+    if snap.wait is not None:
+        wait = ", less than a minute" if snap.wait < 60 else f", about {round(snap.wait / 60)} min"
+    return (f"Waiting for a free {snap.device}: you are number {snap.queue_position} in the queue{wait}."
+            " Press Stop to cancel.")
 
 
 def job_panel(snap: Snapshot) -> None:
@@ -36,14 +52,15 @@ def job_panel(snap: Snapshot) -> None:
     if snap.status == QUEUED:
         # A queue place only when another run really is ahead; otherwise the run is starting.
         if snap.queue_position:
-            st.info(f"Waiting for a free {snap.device}: you are number {snap.queue_position} in the queue."
-                    " Press Stop to cancel.")
+            st.info(queue_text(snap))
         else:
             st.info("Starting …")
         return
     st.progress(snap.fraction, text=progress_text(snap))
+    if snap.phase and not snap.finished:  # what a long step is doing: a pass, a tile
+        st.caption(f"Now: {snap.phase}")
     if snap.message:  # e.g. a cluster worker was lost and the run goes on, retried, elsewhere
-        st.caption(snap.message)
+        text.say("caption", snap.message)
     if snap.preview is not None:
         st.image(snap.preview, caption=f"Step {snap.preview_step} of {snap.total_steps}", width="stretch")
     else:
@@ -79,6 +96,9 @@ def _poll(owner: str, content: Upload | None, styles: list[Upload]) -> None:
             shown = latest[-1]
             # The photo it was made from must still be here: a larger run needs it at full size.
             same_photo = content is not None and content.name == shown.meta.get("content_name")
+            if not same_photo:  # say why "Continue at 2×" is not offered, rather than drop it without a word
+                text.say_markdown("caption", "Continue at 2× needs the photo this result was made from ({}):"
+                                  " load it again to continue.", shown.meta.get("content_name") or "unknown")
             result_view(shown, refine=lambda: _refine(owner, content, styles),
                         larger=(lambda: _larger(owner, content, styles, shown)) if same_photo else None)
         elif variants.grid(owner) is None:

@@ -8,7 +8,8 @@ from nst.adjust import Adjustments
 from nst.errors import NSTError, RecipeError, SettingsError
 from nst.recipe import adjustments_from_recipe, read_recipe, settings_from_recipe
 from nst.settings import RULES, Settings
-from studio import region_editor, state
+from studio import region_editor, regions, state, text
+from studio.labels import labelled, labels
 
 RECIPE = "recipe_file"
 NOTE = "_recipe_message"  # (kind, text) of the last load; cleared when a run starts
@@ -21,7 +22,10 @@ def load_recipe_bytes(data: bytes, name: str) -> tuple[Settings, list[str], Adju
     defaults) and its after-run adjustments; RecipeError (unreadable, or no settings at all) or
     SettingsError (invalid, or not allowed in the studio)."""
     recipe = read_recipe(data, name=name)
-    settings = settings_from_recipe(recipe)
+    try:
+        settings = settings_from_recipe(recipe)
+    except SettingsError as exc:
+        raise _named(exc.problems, name) from exc
     given = recipe.get("settings")
     if not given:
         raise RecipeError(f"{name} holds no settings, so the form is left as it was.")
@@ -31,8 +35,13 @@ def load_recipe_bytes(data: bytes, name: str) -> tuple[Settings, list[str], Adju
     except SettingsError as exc:
         found.update(exc.problems)
     if found:
-        raise SettingsError({field: f"{name}: {message}" for field, message in found.items()})
+        raise _named(found, name)
     return settings, [field for field in RULES if field in given], adjustments
+
+
+def _named(problems: dict[str, str], name: str) -> SettingsError:
+    """A recipe's problems, each after its file's name and naming settings by their controls' labels."""
+    return SettingsError({field: f"{name}: {labelled(message)}" for field, message in problems.items()})
 
 
 def loaded_note(name: str, given: list[str]) -> str:
@@ -40,8 +49,8 @@ def loaded_note(name: str, given: list[str]) -> str:
     if len(given) == len(RULES):
         return f"Loaded every setting from {name}."
     left = [field for field in RULES if field not in given]
-    return (f"Loaded {len(given)} of {len(RULES)} settings from {name} ({', '.join(given)}); the rest are at"
-            f" their defaults: {', '.join(left)}.")
+    return (f"Loaded {len(given)} of {len(RULES)} settings from {name} ({labels(given)}); the rest are at"
+            f" their defaults: {labels(left)}.")
 
 
 def _apply_recipe() -> None:
@@ -63,7 +72,10 @@ def _apply_recipe() -> None:
         st.session_state[ADJUSTMENTS] = adjustments
         note += (f" Its after-run adjustments (strength {adjustments.mix:g}, colour {adjustments.recolor}) are"
                  " set on the next run's result.")
-    kind = "success" if len(given) == len(RULES) else "warning"
+    absent = regions.absent_note(settings.mask, settings.regions) if settings.mask and settings.regions else None
+    if absent:
+        note += f" Of its regions, {absent}."
+    kind = "success" if len(given) == len(RULES) and not absent else "warning"
     st.session_state[NOTE] = (kind, loaded_note(file.name, given) + note)
 
 
@@ -73,4 +85,4 @@ def recipe_loader() -> None:
                      help="A result PNG or settings JSON saved by this studio or the CLI; every setting is restored.")
     message = st.session_state.get(NOTE)
     if message:
-        getattr(st, message[0])(message[1])
+        text.say(*message)

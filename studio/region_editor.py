@@ -24,7 +24,7 @@ from PIL import Image
 from nst import masks
 from nst.errors import SettingsError
 from nst.settings import Settings
-from studio import regions, state
+from studio import regions, state, text
 from studio.state import KEY
 from studio.uploads import Upload
 
@@ -77,7 +77,10 @@ def summary(style_names: list[str]) -> str | None:
     if not items:
         return None
     origin = " (from the recipe)" if st.session_state.get(ORIGIN) == "recipe" else ""
-    return f"Regions{origin}: " + "; ".join(regions.region_lines(items, style_names))
+    mask = st.session_state.get(KEY["mask"])
+    absent = regions.absent_note(mask, items) if mask else None  # a recipe's colours its mask lacks
+    line = f"Regions{origin}: " + "; ".join(regions.region_lines(items, style_names))
+    return f"{line} · {absent}" if absent else line
 
 
 def region_editor(content: Upload | None, styles: list[Upload], button: DeltaGenerator | None = None) -> None:
@@ -89,7 +92,7 @@ def region_editor(content: Upload | None, styles: list[Upload], button: DeltaGen
                           width="stretch", help="Paint over the photo where each style goes (or where the photo stays).")
     st.caption(summary([s.name for s in styles]) or "No regions: the whole picture takes the style.")
     if problem:
-        st.error(problem)
+        text.say("error", problem)
     if st.session_state.get(OPEN):
         _dialog(content, styles)
 
@@ -120,7 +123,7 @@ def _dialog(content: Upload | None, styles: list[Upload]) -> None:
         _painter(content, len(styles), names)
         problem = _apply(content, len(styles))
         if problem:
-            st.error(problem)
+            text.say("error", problem)
     if st.button("Done", key="regions_done", type="primary", icon=":material/check:"):
         _done()
 
@@ -137,7 +140,7 @@ def _recipe_regions(content: Upload | None, names: list[str]) -> None:
     st.image(regions.overlay(content.image, mask) if fits else regions.mask_image(mask), width=CANVAS_SIDE)
     st.markdown("  \n".join(regions.region_lines(items, names)))
     if problem:
-        st.warning(problem)
+        text.say("warning", problem)
     st.button("Clear regions", key="regions_clear_recipe", on_click=clear, icon=":material/delete:")
 
 

@@ -14,12 +14,16 @@ others (and of white), so an overlap or an antialiased edge never reads as a thi
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
 from nst import masks
+from nst.errors import SettingsError
+from nst.regions import UNUSED_WITH_REGIONS
+from studio.labels import labels
+from studio.text import literal
 
 PALETTE: dict[str, str] = {"Red": "#ff0000", "Blue": "#0000ff", "Green": "#00ff00", "Yellow": "#ffff00",
                            "Magenta": "#ff00ff"}
@@ -148,9 +152,42 @@ def overlay(content: Image.Image, mask: str) -> Image.Image:
 
 
 def region_lines(regions: Sequence[str], style_names: Sequence[str]) -> list[str]:
-    """One line per region (Markdown): ':red[■] Red → Style 1 · waves.jpg'."""
-    return [f"{colour_name(colour)} → {target_label(target, style_names)}"
+    """One line per region (Markdown, the style's file name literal): ':red[■] Red → Style 1 · waves.jpg'."""
+    return [f"{colour_name(colour)} → {literal(target_label(target, style_names))}"
             for colour, target in (item.split("=", 1) for item in regions)]
+
+
+def absent_colours(mask: str, regions: Sequence[str]) -> list[str]:
+    """The colours ``regions`` name that no pixel of ``mask`` has (a recipe's: a painting's regions are
+    the colours it holds): such a region gets nothing."""
+    try:
+        present = set(np.unique(masks.mask_labels(mask, regions)).tolist())
+    except (SettingsError, ValueError):  # a mask and regions that do not go together: refused at Start
+        return []
+    return [colour for index, colour in enumerate(masks.region_colours(regions)) if index not in present]
+
+
+def absent_note(mask: str, regions: Sequence[str]) -> str | None:
+    """What the regions line says of colours the mask lacks, or None."""
+    absent = absent_colours(mask, regions)
+    if not absent:
+        return None
+    one = len(absent) == 1
+    return (f"{' and '.join(absent)} {'is' if one else 'are'} not in its mask: no pixel takes"
+            f" {'that region' if one else 'those regions'}")
+
+
+def unused_note(raw: Mapping[str, Any]) -> str | None:
+    """Before Start, with regions: the settings the form holds (``raw``, :func:`studio.state.raw_settings`)
+    that regions leave unused (:data:`nst.regions.UNUSED_WITH_REGIONS`), or None."""
+    if not raw.get("regions"):
+        return None
+    unused = [name for name in UNUSED_WITH_REGIONS if raw.get(name) not in (None, (), [])]
+    if not unused:
+        return None
+    one = len(unused) == 1
+    return (f"With regions each region takes its own style, so {labels(unused)} {'is' if one else 'are'} not"
+            f" used; the result's recipe leaves {'it' if one else 'them'} out.")
 
 
 def region_problem(mask: str, regions: Sequence[str], content_size: tuple[int, int], n_styles: int) -> str | None:

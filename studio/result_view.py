@@ -112,5 +112,11 @@ def result_view(result: Result, refine: Callable[[], None] | None = None,
         before.image(result.content, caption="Before: content", width="stretch")
         after.image(picture, caption="After: stylised", width="stretch")
     with losses_tab:
-        loss_chart(result.rows)
+        if result.rows:
+            loss_chart(result.rows)
+        elif result.settings.method == "fast":
+            st.caption("The fast method paints in one pass of its network: it has no steps, so there are no losses"
+                       " to chart.")
+        else:
+            st.caption("This run stopped before its first step ended, so it has no losses to chart.")
     download_buttons(result, key=f"latest-{result.number}", adjustments=adjustments)

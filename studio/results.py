@@ -156,7 +156,8 @@ def zip_bytes(chosen: list[Result]) -> bytes:
         for result in chosen:
             archive.writestr(f"{result.stem}.png", result.png())
             archive.writestr(f"{result.stem}.json", result.recipe_json())
-            archive.writestr(f"{result.stem}-losses.csv", result.losses_csv())
+            if result.rows:  # a fast result has no steps, so no losses
+                archive.writestr(f"{result.stem}-losses.csv", result.losses_csv())
     return buffer.getvalue()
 
 
@@ -169,7 +170,8 @@ def download_buttons(result: Result, key: str, adjustments: Adjustments | None =
          "The image with its recipe embedded." + adjusted),
         ("Download JPEG", lambda: result.jpeg(adjustments), "jpg", "image/jpeg",
          "The image as a JPEG (quality 95)." + adjusted),
-        ("Download losses (CSV)", result.losses_csv, "-losses.csv", "text/csv", "Every loss term per step."),
+        *([("Download losses (CSV)", result.losses_csv, "-losses.csv", "text/csv", "Every loss term per step.")]
+          if result.rows else []),  # none without a step (a fast result): it would be one empty line
         ("Download settings (JSON)", lambda: result.recipe_json(adjustments), "json", "application/json",
          "The recipe: load it back with Load recipe to repeat the run." + adjusted),
     ]

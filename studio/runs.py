@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
 import streamlit as st
 from PIL import Image
@@ -19,15 +19,18 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from nst.adjust import Adjustments
-from nst.errors import NSTError
+from nst.errors import NSTError, SettingsError
 from nst.images import fit_problems
-from nst.settings import Settings, continued
+from nst.regions import as_run
+from nst.settings import RULES, Settings, continued
 from studio import recipes, result_view, state
+from studio.labels import labelled
 from studio.jobs import CANCELLED, DONE, FAILED, STOPPED, Job, Snapshot
 from studio.regions import region_problem
 from studio.policy import policy
 from studio.resources import cached_fast_networks, cached_model
 from studio.results import save_result
+from studio.sizing import plan_refusal, run_seconds
 from studio.uploads import Upload
 
 _MESSAGE = "run_message"
@@ -89,19 +92,38 @@ def running(owner: str) -> bool:
     return bool(live_runs(owner))
 
 
+def stopping(owner: str) -> bool:
+    """The run the stage shows has been asked to stop and has not ended yet."""
+    run = active(owner)
+    return run is not None and run.job.stopping
+
+
 def busy(owner: str) -> bool:
     """A run is on and has not been asked to stop: a new one would queue behind it."""
     return any(not run.job.stopping for run in live_runs(owner))
 
 
-def message() -> tuple[str, str] | None:
-    """(kind, text) about the last run or attempt: kind is 'error', 'warning', 'info' or 'success'."""
-    return st.session_state.get(_MESSAGE)
+def message(n_styles: int = 0) -> tuple[str, str] | None:
+    """(kind, text) about the last run or attempt: kind is 'error', 'warning', 'info' or 'success'.
+    A note about settings tells only those of its settings that are still wrong (``n_styles``: the
+    style sources the blend weights cover), and goes once they are all put right."""
+    note = st.session_state.get(_MESSAGE)
+    if note is None or not note[2:] or not note[2]:
+        return None if note is None else note[:2]
+    still = {name: text for name, text in state.problems(st.session_state, n_styles).items() if name in note[2]}
+    if not still:
+        st.session_state.pop(_MESSAGE, None)
+        return None
+    return note[0], labelled(str(SettingsError(still)))
 
 
-def say(kind: str, text: str) -> None:
-    """Set the note shown under the Start and Stop buttons."""
-    st.session_state[_MESSAGE] = (kind, text)
+def say(kind: str, text: str, fields: Iterable[str] = ()) -> None:
+    """Set the note shown under the Start and Stop buttons (plain text: the page shows it with
+    :func:`studio.text.say`, file names and all literally); a SettingsError's text names settings by
+    their controls' labels. ``fields``: the settings it is about (a refused Start's), so it goes when
+    they are put right."""
+    text = labelled(text) if text.startswith(SettingsError.PREFIX) else text  # a refusal's file names stay
+    st.session_state[_MESSAGE] = (kind, text, tuple(name for name in fields if name in RULES))
 
 
 def session_alive() -> Callable[[], bool]:
@@ -137,6 +159,12 @@ def refusal(content: Upload | None, styles: list[Upload], settings: Settings) ->
         problem = region_problem(settings.mask, settings.regions, content.image.size, len(styles))
         if problem:
             return problem
+    too_big = plan_refusal(settings, content.image.size, [s.image.size for s in styles])
+    if too_big:
+        return too_big
+    too_long = policy().run_refusal(_seconds(content, styles, settings))
+    if too_long:
+        return too_long
     try:  # here, with a spinner and its error on the page; a cluster's workers hold their own
         if policy().cluster is None:
             if settings.method == "gatys":
@@ -153,6 +181,7 @@ def start(owner: str, content: Upload | None, styles: list[Upload], settings: Se
     """Start a job (it queues behind this browser's run still going, if any) unless MAX_LIVE are
     going already or an input is missing; the outcome goes to :func:`message`. ``from_image``: the
     image an ``init="image"`` run refines."""
+    settings = as_run(settings)  # what regions leave unused is not recorded as used (said before Start)
     if sum(1 for run in live_runs(owner) if not run.job.stopping) >= MAX_LIVE:
         say("warning", f"{MAX_LIVE} runs are already going: one runs and one waits. Stop one, or wait.")
         return
@@ -164,6 +193,7 @@ def start(owner: str, content: Upload | None, styles: list[Upload], settings: Se
     clear_notes()
     run = ActiveRun(None, owner, content.name, [s.name for s in styles],  # type: ignore[arg-type]
                     adjustments=st.session_state.pop(recipes.ADJUSTMENTS, None))
+    estimate = _seconds(content, styles, settings)
 
     def finished(job: Job, snap: Snapshot) -> None:
         result = save_result(owner, snap, job.settings, content.image, content.name, run.style_names)
@@ -171,9 +201,14 @@ def start(owner: str, content: Upload | None, styles: list[Upload], settings: Se
             run.saved.append(result.number)
 
     run.job = Job(content.image, [s.image for s in styles], settings, keepalive=session_alive(),
-                  on_finish=finished, start=from_image).start()
+                  on_finish=finished, start=from_image, estimate=estimate).start()
     with _lock:
         _runs.setdefault(owner, []).append(run)
+
+
+def _seconds(content: Upload, styles: list[Upload], settings: Settings) -> float | None:
+    """The run's time on this server's device by its plan (None: not known, see sizing.run_seconds)."""
+    return run_seconds(settings, content.image.size, [s.image.size for s in styles])
 
 
 def wait(owner: str, seconds: float) -> None:
@@ -222,7 +257,7 @@ def collect(owner: str) -> None:
 def _note(snap: Snapshot) -> None:
     if snap.status == FAILED:
         kept = " The last image is kept in the gallery." if snap.result is not None else ""
-        say("error", snap.message + kept)
+        say("error", labelled(snap.message) + kept)  # the engine's words: "raise max_memory"
     elif snap.status == CANCELLED:
         say("info", snap.message)
     elif snap.status == STOPPED:

@@ -11,7 +11,7 @@ from nst.errors import SettingsError
 from nst.grid import grid_image
 from nst.images import png_bytes
 from nst.variants import MAX_VARIANTS, PREVIEW, ROWS
-from studio import inputs, runs, state, variants
+from studio import inputs, runs, state, text, variants
 from studio.jobs import Snapshot
 from studio.uploads import Upload
 
@@ -133,4 +133,4 @@ def _tile(owner: str, grid: variants.Grid, index: int, live: tuple[int, Snapshot
                  args=(owner, grid.id, index), help=f"{tile.variant.label}: copy these settings into the form."):
         st.rerun()  # the whole page, so the form shows them
     if tile.image is None or tile.status != "done":
-        st.caption(tile.message or note)
+        text.say("caption", tile.message or note)

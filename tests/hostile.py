@@ -118,3 +118,34 @@ def _png_header_only(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale, no interlace
     idat = zlib.compress(b"\0" * 64)  # nowhere near enough data: only the header is meant to be read
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+# -- hostile text: names and keys that Streamlit's Markdown would turn into something else ----------
+# Every URL holds LEAK: a browser test fails if any request for one leaves the page. Port 9 (discard)
+# serves nothing; what counts is that no fetch is attempted.
+LEAK = "leak-21"
+HOSTILE_TEXT: dict[str, str] = {
+    "image": f"![tracking pixel](http://127.0.0.1:9/{LEAK}/pixel.png?leak=1)",
+    "link": f"[**Click here to fix your settings**](http://127.0.0.1:9/{LEAK}/phish)",
+    "dunder": "__class__",
+    "bold_link": "**BOLD** [link](http:evil)",
+    "html": f'<img src="http://127.0.0.1:9/{LEAK}/img.png"> <a href="http://127.0.0.1:9/{LEAK}/a">here</a> <b>b</b>',
+    "latex": "$x^2$ and $$\\frac{a}{b}$$",
+    "emoji": ":smile: :+1: :-1:",
+    "material": ":material/home: :material_home:",
+    "colour": ":red[red] :blue-background[blue] :rainbow[all] :green-badge[ok]",
+    "autolinks": (f"www.{LEAK}.example http://127.0.0.1:9/{LEAK}/bare mail@{LEAK}.example"
+                  f" <http://127.0.0.1:9/{LEAK}/angle>"),
+    "blocks": "# heading\n- item\n> quote\n1. one\n===\n\n    indented",
+    "inline": "`code` ~~strike~~ *em* _em_ | a | b |",
+    "reference": f"[x][y] [^1]\n\n[y]: http://127.0.0.1:9/{LEAK}/ref",
+    "entities": "&amp; &lt;b&gt; &#58; &copy;",
+    "backslashes": "a\\b\\\\c\\*d\\",
+    "braces": "{0} {name} %s {{x}}",
+    "long": (f"**B** [l](http://127.0.0.1:9/{LEAK}/long) $x$ :smile: " * 200)[:10_000],
+}
+# Hostile names for uploaded files (no '/', which a browser drops from a file's name).
+HOSTILE_FILE_NAMES: list[str] = [
+    f"**BOLD** [link](http:evil) ![p](http:{LEAK}) $x$ :smile: __c__ <img src=http:{LEAK}>.png",
+    f"www.{LEAK}.example :red[x] `c` #1.png",
+]

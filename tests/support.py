@@ -84,11 +84,18 @@ def poll(app: AppTest, until: Callable[[AppTest], bool], timeout: float = 120.0)
 
 
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    """What a person reads in each element: its Markdown with the escapes that keep user text literal
+    resolved (``studio.text.shown``); the escapes themselves are tested in tests/test_text.py."""
+    from studio.text import shown
+
+    return [shown(e.value) for e in elements]
 
 
 def captions(app: AppTest) -> list[str]:
-    return [img.caption for element in app.image for img in element.proto.imgs]
+    """The images' captions as read (see :func:`texts`)."""
+    from studio.text import shown
+
+    return [shown(img.caption) for element in app.image for img in element.proto.imgs]
 
 
 # -- stored results ------------------------------------------------------------------------------
@@ -97,9 +104,11 @@ def new_owner() -> str:
     return uuid.uuid4().hex
 
 
-def store_results(owner: str, content_image: Image.Image, count: int = 2) -> list:
+def store_results(owner: str, content_image: Image.Image, count: int = 2, content_name: str | None = None,
+                  style_names: list[str] | None = None) -> list:
     """``count`` results of a browser (``studio.results.Result``), saved as a finished job saves
-    them (the second stopped early); each image is the photo upside down, brighter by result."""
+    them (the second stopped early); each image is the photo upside down, brighter by result.
+    The photo is named ``photoN.png`` and the painting ``paint.png`` unless named here."""
     from nst import Settings
     from studio.jobs import Snapshot
     from studio.results import save_result
@@ -114,7 +123,7 @@ def store_results(owner: str, content_image: Image.Image, count: int = 2) -> lis
                         losses={k: v for k, v in rows[-1].items() if k in ("content", "style", "tv", "total")},
                         rows=rows, preview=None, preview_step=3, result=image, shape=image.shape[:2])
         saved.append(save_result(owner, snap, Settings(size=64, steps=3, seed=number), content_image,
-                                 f"photo{number}.png", ["paint.png"]))
+                                 content_name or f"photo{number}.png", style_names or ["paint.png"]))
     return saved
 
 

@@ -27,11 +27,12 @@ def test_a_fast_result_from_an_example_photo_and_a_builtin_style_then_refine(at)
     assert result.meta["content_name"] == "Harbour town at dusk (rendered)"
     assert [b.label for b in at.button if b.key == f"refine-{result.number}"] == ["Refine"]
 
-    at.number_input(key="set_steps").set_value(5000).run()
+    at.radio(key="set_method").set_value("gatys").run()  # the optimiser's settings are drawn under Optimise
+    at.number_input(key="set_steps").set_value(40).run()  # not the preset's: Refine takes the form's
     at.button(key=f"refine-{result.number}").click().run()
     assert not at.error, texts(at.error)
     run = active_run(at)
-    assert (run.job.settings.method, run.job.settings.init, run.job.settings.steps) == ("gatys", "fast", 5000)
+    assert (run.job.settings.method, run.job.settings.init, run.job.settings.steps) == ("gatys", "fast", 40)
     poll(at, lambda a: active_run(a).job.snapshot().step >= 1)
     at.button(key="stop").click().run()
 

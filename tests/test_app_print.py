@@ -39,7 +39,13 @@ def test_a_budget_too_small_for_the_size_is_said_before_start(studio_app, png_of
     budget.set_value(parse_bytes(offered[0][:-1]))  # the least offered: not the 3 GB a 4096 px run takes
     at.run()
     assert not at.exception
-    assert any("4096×3072 result needs at least" in e and "raise max_memory" in e for e in texts(at.error))
+    assert any("4096×3072 result needs at least" in e and "raise “Memory budget”" in e for e in texts(at.error))
+    # Start refuses it with the same sentence, before any run begins (studio.sizing.plan_refusal).
+    at.button(key="start").click().run()
+    assert not at.exception
+    refused = [e for e in texts(at.error) if "4096×3072 result needs at least" in e]
+    assert len(refused) == 2 and refused[0] == refused[1], refused
+    assert not any(c.startswith("Step ") for c in texts(at.caption) + texts(at.markdown))
 
 
 def test_continue_at_2x_refines_the_result_at_twice_its_size(studio_app, png_of):

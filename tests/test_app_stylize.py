@@ -60,7 +60,7 @@ def test_run_streams_then_shows_result_and_downloads(at, png_of):
     at.number_input(key="set_steps").set_value(12)
     at.number_input(key="set_preview_every").set_value(2)
     at.run()
-    assert [img.proto.imgs[0].caption for img in at.image][:2] == ["content.png · 64×48", ""]
+    assert captions(at).count("content.png · 64×48") == 1  # the photo's thumbnail (under Start since issue 22)
     button(at, "Start").click().run()
     assert not at.error
 
@@ -180,7 +180,7 @@ def test_settings_the_engine_rejects_show_its_message(at, png_of):
     at.multiselect(key="set_content_layers").set_value([])
     button(at, "Start").click().run()
     assert not at.exception
-    assert any("content_layers is empty" in e for e in texts(at.error))
+    assert any("“Content layers” is empty" in e for e in texts(at.error))
     assert active_run(at) is None
 
 
@@ -255,7 +255,7 @@ def recipes_pending(at: AppTest):
 
 @pytest.mark.parametrize("settings, expected", [
     ({"weights": "/tmp/evil.pth"}, "file path"),
-    ({"steps": 0}, "steps must be a whole number"),
+    ({"steps": 0}, "“Steps” must be a whole number"),
     ({"colour": 1}, "unknown setting 'colour'"),
 ])
 def test_bad_recipes_are_refused(at, settings, expected):
@@ -328,8 +328,8 @@ def test_run_length_sets_steps_and_shows_the_time_on_this_device(at):
 
 
 @pytest.mark.parametrize("given, kind, expected", [
-    ({"steps": 7, "size": 96}, "warning", f"Loaded 2 of {len(RULES)} settings from part.json (size, steps); the rest"
-                                          " are at their defaults: method, strength, optimizer"),
+    ({"steps": 7, "size": 96}, "warning", f"Loaded 2 of {len(RULES)} settings from part.json (Output size (px),"
+                                          " Steps); the rest are at their defaults: Method, Style strength, Optimiser"),
     ({}, "error", "part.json holds no settings, so the form is left as it was."),
 ])
 def test_a_recipe_with_few_or_no_settings_says_what_it_loaded(at, given, kind, expected):

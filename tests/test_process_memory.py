@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from bench.synthetic import scene, stripes
-from nst.budget import least_budget, plan_run
-from nst.settings import format_bytes, parse_bytes, preset
+from nst.budget import least_budget, least_fast_budget, plan_fast, plan_run
+from nst.settings import Settings, format_bytes, parse_bytes, preset
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -82,4 +83,40 @@ def test_the_peak_resident_memory_stays_within_max_memory(tmp_path, size):
     print(f"{size} px: budget {format_bytes(budget)}, held before the run {format_bytes(held)},"
           f" peak resident {peak / 2**20:.0f} MiB ({peak / budget:.1%} of the budget)")
     assert code == 0 and out.exists(), err
+    assert peak <= budget * (1 + SLACK)
+
+
+FAST_SIZE = 2048  # its painting alone (about 200 bytes a pixel: 0.6 GB) is more than the budget leaves
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB and VmRSS are Linux's")
+def test_the_fast_method_stays_within_max_memory_by_painting_smaller(tmp_path):
+    """``--method fast`` at a print size under a budget its painting at the output size would break:
+    refused with the least it needs below that, and within the budget above it, at the output size."""
+    content, style, out = tmp_path / "c.png", tmp_path / "s.png", tmp_path / "o.png"
+    scene(FAST_SIZE, FAST_SIZE * 3 // 4).save(content)
+    stripes(256).save(style)
+    args = [str(content), str(style), "-o", str(out), "--method", "fast", "--size", str(FAST_SIZE), "--quiet"]
+
+    code, err, _ = _child([*args, "--max-memory", "100M"])
+    found = NEEDS.search(err)
+    assert code == 2 and found and "but max_memory is 100M; raise max_memory or lower the size." in err, err
+    least, held = (parse_bytes(v) for v in found.groups())
+
+    # A quarter of the way from the least to what painting at the output size needs, both planned
+    # here without what a process holds (as above): painted smaller, then enlarged.
+    settings = Settings(method="fast", size=FAST_SIZE, device="cpu")
+    sizes = (FAST_SIZE, FAST_SIZE * 3 // 4)
+    whole_here = plan_fast(settings.replace(max_memory=2**40), sizes, CPU, held=0).tensors
+    least_here = least_fast_budget(settings, sizes, CPU, held=0)
+    budget = least + (whole_here - least_here) // 4
+    assert plan_fast(settings.replace(max_memory=budget - least + least_here), sizes, CPU, held=0).enlarged
+
+    code, err, peak = _child([*args, "--max-memory", str(budget)])
+    print(f"fast {FAST_SIZE} px: budget {format_bytes(budget)}, held before the run {format_bytes(held)},"
+          f" peak resident {peak / 2**20:.0f} MiB ({peak / budget:.1%} of the budget)")
+    assert code == 0, err
+    with Image.open(out) as result:
+        assert result.size == sizes  # enlarged to the output
     assert peak <= budget * (1 + SLACK)

@@ -15,7 +15,8 @@ from nst.images import load_rgba
 from nst.masks import encode_mask
 from nst.recipe import read_recipe, settings_from_recipe
 from nst.settings import DEFAULTS, FLOAT, INT, RULES, Settings, preset
-from studio import state
+from studio import state, text
+from studio.labels import labelled
 from tests.support import start_app, stop_app
 
 DATA = Path(__file__).parent / "data"
@@ -101,7 +102,7 @@ def test_widget_bounds_are_the_rule_bounds(form_app, name):
             marks = [m.value for m in form_app.sidebar.markdown if m.value.startswith(":red[")]
             assert (not marks) == ok, (name, value, marks)
             if not ok:
-                assert marks == [f":red[{Settings.problems({name: value})[name]}]"]
+                assert marks == [text.markdown(":red[{}]", labelled(Settings.problems({name: value})[name]))]
     form_app.number_input(key=key).set_value(DEFAULTS[name] if DEFAULTS[name] is not None else None).run()
 
 

@@ -47,5 +47,7 @@ def test_past_the_limit_the_oldest_go_first_and_starred_last(tmp_path):
 def test_delete_removes_the_files(tmp_path):
     store = Store(tmp_path, limit_bytes=10**9)
     add(store, "alice")
-    store.delete("alice", 1)
-    assert store.list("alice") == [] and list(store.images.iterdir()) == []
+    add(store, "alice")
+    store.delete("alice", 1)  # undoable (studio.gallery's Undo) until the next delete
+    store.delete("alice", 2)
+    assert store.list("alice") == [] and len(list(store.images.iterdir())) == 2  # only #2's PNG and photo

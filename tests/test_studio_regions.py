@@ -85,7 +85,7 @@ def test_targets_labels_and_defaults():
     assert regions.target_label("2", ["a.png", "b.png"]) == "Style 2 · b.png"
     assert regions.target_label("3", ["a.png"]) == "Style 3" and regions.target_label(PHOTO, []) == "Keep the photo"
     assert regions.region_lines(("#ff0000=1", "#123456=photo", "#ffffff=photo"), ["a.png"]) == [
-        ':color[■]{foreground="#ff0000"} Red → Style 1 · a.png', "`#123456` → Keep the photo",
+        ':color[■]{foreground="#ff0000"} Red → Style 1 · a\\.png', "`#123456` → Keep the photo",  # names literal
         ":gray[□] Unpainted area → Keep the photo"]
 
 
