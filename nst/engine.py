@@ -428,6 +428,7 @@ def _steps(run: _Run, began: float, watch: Watch) -> Iterator[StepRecord]:
         pass  # leave the handler first: its traceback holds the abandoned pass's tensors
     else:
         return
+    _release_aborted_backward()
     if scale is not None:  # within a scale's steps: its best image so far
         yield _final(record, scale, run.output_shape, began, settings.steps)
         return
@@ -438,6 +439,15 @@ def _steps(run: _Run, began: float, watch: Watch) -> Iterator[StepRecord]:
     shape = record.shape if record else run.plan.scales[0].shape
     yield _stopped(_resize(image, run.output_shape), shape, record, index, n_scales, settings.steps,
                    record.losses if record else {}, record.raw if record else {}, began)
+
+
+def _release_aborted_backward() -> None:
+    """Let autograd drop the graph of a backward that a stop check aborted. A backward ended by an
+    exception from a gradient hook (nst.vgg's stop check) leaves its graph, every activation of the
+    abandoned pass, held inside autograd until the next backward runs (measured: one pass's
+    tensors alive after the run ended, gone at the next run); a backward of one number ends that."""
+    with torch.enable_grad():
+        torch.zeros(1, requires_grad=True).sum().backward()
 
 
 def _record(run: _Run, scale: _Scale, k: int, step: int, losses: dict[str, float], raw: dict[str, float],
