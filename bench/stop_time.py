@@ -66,14 +66,19 @@ def main() -> None:
         note = page.get_by_text(re.compile(r"Stopped at step \d+ of \d+"))
         note.first.wait_for(timeout=600_000)
         stopped = time.monotonic() - pressed
-        wait_for_app_idle(page)
         text = note.first.inner_text()
+        # Then the result saved (a 16-bit PNG with its recipe at the output size) and drawn.
+        page.get_by_text("the image so far is kept").first.wait_for(timeout=600_000)
+        kept = time.monotonic() - pressed
+        wait_for_app_idle(page)
         browser.close()
     print("\n| s after Start | progress line | Now: |\n|---:|---|---|")
     for at, line, phase in seen[:: max(1, len(seen) // 40)]:
         print(f"| {at:.1f} | {line} | {phase} |")
     print(f"\nStop pressed at {pressed - began:.1f} s, during: {now!r} ({bar!r})")
-    print(f"| {args.size} px | Stop → 'Stopping…' {stopping:.2f} s | Stop → 'Stopped' {stopped:.2f} s | {text} |")
+    print("\n| size | Stop → 'Stopping…' | Stop → 'Stopped' | Stop → result saved and shown | first 'Stopped' line |")
+    print("|---|---:|---:|---:|---|")
+    print(f"| {args.size} px | {stopping:.2f} s | {stopped:.2f} s | {kept:.2f} s | {text} |")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from PIL import Image
 from nst.errors import SettingsError
 from studio import inputs, runs, state, text, variants
 from studio.charts import loss_chart
-from studio.jobs import QUEUED, Snapshot
+from studio.jobs import DONE, QUEUED, STOPPED, Snapshot
 from studio.result_view import result_view
 from studio.results import Result, results
 from studio.timefmt import duration
@@ -23,7 +23,12 @@ CHART_HEIGHT = 190
 def progress_text(snap: Snapshot) -> str:
     """'Step 40 of 300 · scale 2 of 3 (256×192) · 12.5 s · ETA 20.1 s · 3.20 steps/s', led by
     'Stopping… · ' once Stop is pressed; the ETA is the plan's ('ETA ≈ 44 min 10 s (planned)')
-    until steps are timed."""
+    until steps are timed. Once the run has ended and its result is being saved: 'Stopped at step 56
+    of 60 · 1 min 32 s · saving the result…'."""
+    if snap.status in (STOPPED, DONE):  # ended: its worker saves the result, then the page shows it
+        # At 4096 px the save (a 16-bit PNG with its recipe) takes seconds: say the run has ended.
+        ended = "Stopped" if snap.status == STOPPED else "Finished"
+        return f"{ended} at step {snap.step} of {snap.total_steps} · {duration(snap.elapsed)} · saving the result…"
     parts = ["Stopping…"] if snap.stopping else []
     parts.append(f"Step {snap.step} of {snap.total_steps}")
     if snap.n_scales > 1:

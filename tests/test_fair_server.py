@@ -44,6 +44,8 @@ def test_during_the_first_step_time_moves_the_pass_shows_and_the_eta_is_planned(
         assert job.snapshot().stopping and progress_text(job.snapshot()).startswith("Stopping…")
         assert job.join(30)
         assert job.snapshot().status == STOPPED and not job.snapshot().stopping
+        # Between the closing record and the saved result the page says the run has stopped.
+        assert progress_text(job.snapshot()).startswith(f"Stopped at step {job.snapshot().step} of 300 · ")
     finally:
         job.stop()
         job.join(30)
