@@ -12,7 +12,7 @@ from typing import Sequence
 
 import streamlit as st
 
-from nst.budget import RunPlan, plan_fast, plan_run
+from nst.budget import FastPlan, RunPlan, plan_fast, plan_run
 from nst.device import resolve_device
 from nst.errors import BudgetError, NSTError
 from nst.estimate import estimate_seconds
@@ -35,13 +35,11 @@ def size_notes(settings: Settings, content_size: tuple[int, int], style_sizes: S
     if policy().cluster is not None and settings.max_memory is None:
         st.caption("Memory: planned by the cluster worker that takes the run, within its own free memory.")
         return
-    try:
-        plan = plan_run(settings, content_size, style_sizes)
-    except BudgetError as exc:
-        text.say("error", labelled(str(exc)))  # the engine names max_memory; the page, the control's label
+    plan, refusal = _plan(settings, content_size, style_sizes)
+    if refusal:
+        text.say("error", refusal)
+    if not isinstance(plan, RunPlan):
         return
-    except NSTError:
-        return  # the form marks invalid settings itself
     tiled = sum(scale.tiled for scale in plan.scales)
     how = f" · the top {'scale runs' if tiled == 1 else f'{tiled} scales run'} in tiles" if tiled else ""
     if plan.resident > plan.peak:  # room to spare: freed memory the allocator keeps is not handed back at once
@@ -67,14 +65,10 @@ def size_notes(settings: Settings, content_size: tuple[int, int], style_sizes: S
 def _fast_note(settings: Settings, content_size: tuple[int, int]) -> None:
     """The fast method's plan: its peak against the budget, and the size it paints at where the
     output's would not fit (the engine enlarges it), or why it cannot fit."""
-    if policy().cluster is not None and settings.max_memory is None:
-        return  # planned by the worker that takes it
-    try:
-        plan = plan_fast(settings, content_size)
-    except BudgetError as exc:
-        text.say("error", labelled(str(exc)))
-        return
-    except NSTError:
+    plan, refusal = _plan(settings, content_size, ())
+    if refusal:
+        text.say("error", refusal)
+    if not isinstance(plan, FastPlan):
         return
     how = f" · painted at {plan.painted[1]}×{plan.painted[0]} and enlarged" if plan.enlarged else ""
     st.caption(f"Memory ≈ {format_bytes(plan.peak)}B of the {format_bytes(plan.budget)}B budget{how}",
@@ -86,16 +80,24 @@ def plan_refusal(settings: Settings, content_size: tuple[int, int],
                  style_sizes: Sequence[tuple[int, int]]) -> str | None:
     """Why the run cannot fit its memory budget (the plan's sentence with the figure, in the
     controls' labels), or None: what the size note shows, and what Start refuses with."""
+    return _plan(settings, content_size, style_sizes)[1]
+
+
+def _plan(settings: Settings, content_size: tuple[int, int],
+          style_sizes: Sequence[tuple[int, int]]) -> tuple[RunPlan | FastPlan | None, str | None]:
+    """(the run's memory plan, None), or (None, why it cannot fit its budget); (None, None) where
+    this server does not plan it (a cluster's worker does) or its settings are invalid (the form
+    marks those itself). The one place the plan's refusal is told in the controls' labels."""
     if policy().cluster is not None and settings.max_memory is None:
-        return None  # planned by the worker that takes it
+        return None, None  # planned by the worker that takes it
     try:
-        plan_fast(settings, content_size) if settings.method == "fast" else plan_run(settings, content_size,
-                                                                                     style_sizes)
+        if settings.method == "fast":
+            return plan_fast(settings, content_size), None
+        return plan_run(settings, content_size, style_sizes), None
     except BudgetError as exc:
-        return labelled(str(exc))
+        return None, labelled(str(exc))  # the engine names max_memory; the page, the control's label
     except NSTError:
-        return None  # the form marks invalid settings itself
-    return None
+        return None, None
 
 
 def run_seconds(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
