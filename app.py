@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from studio import runs
-from studio.identity import browser_token
+from studio.views import runs
+from studio.session.identity import browser_token
 
 st.set_page_config(page_title="Neural Style Transfer studio", page_icon="🎨", layout="wide")
 # Streamlit's default top padding (6 rem) would push the live view below the fold on a 720 px screen.

@@ -36,15 +36,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.synthetic import scene, stripes
-from nst.device import cpu_has_bf16, resolve_device, resolve_dtype
+from tests.support.synthetic import scene, stripes
+from nst.plan.device import cpu_has_bf16, resolve_device, resolve_dtype
 from nst.engine import scale_sides, stylize, to_tensor
-from nst.errors import ImageError, SettingsError
-from nst.images import load_image, resize_max_side
-from nst.layers import CHANNELS, CONV_LAYERS, POOLED, depth
-from nst.losses import content_loss, gram, style_loss
-from nst.settings import Settings
-from nst.vgg import load_model
+from nst.core.errors import ImageError, SettingsError
+from nst.io.images import load_image, resize_max_side
+from nst.core.vgg_layers import CHANNELS, depth, layer_shapes
+from nst.model.losses import content_loss, gram, style_loss
+from nst.core.settings import Settings
+from nst.model.vgg import load_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONTENT = REPO_ROOT.parent / "shared" / "images" / "tubingen.jpg"
@@ -82,7 +82,7 @@ class RunResult:
 
 
 def synthetic_pair(size: int) -> tuple[Image.Image, Image.Image]:
-    """A deterministic content (a scene) and style (colour stripes) pair from bench.synthetic."""
+    """A deterministic content (a scene) and style (colour stripes) pair from tests.support.synthetic."""
     return scene(size, round(size * 0.75)), stripes(size)
 
 
@@ -129,7 +129,7 @@ def run_ours(content_path: Path, style_path: Path, settings: Settings) -> RunRes
     content, style = load_image(content_path), load_image(style_path)
     start = time.perf_counter()
     if "fast" in (settings.method, settings.init):
-        from nst.fast import load_networks  # only here: the other runs' processes never import onnx
+        from nst.model.fast import load_networks  # only here: the other runs' processes never import onnx
 
         load_networks(resolve_device(settings.device))
     if settings.method == "gatys":
@@ -257,13 +257,10 @@ def step_gflop(height: int, width: int, settings: Settings) -> float:
     """Convolution GFLOP of one optimiser step: VGG19 forward to the deepest used layer plus the
     input-gradient backward (the same count again; weights are frozen, so no weight gradients)."""
     deepest = depth(set(settings.content_layers) | set(settings.style_layers))
-    total, h, w, cin = 0.0, height, width, 3
-    for index, name in enumerate(CONV_LAYERS[: deepest + 1]):
-        cout = CHANNELS[name]
-        total += 2 * cin * cout * 9 * h * w
-        cin = cout
-        if name in POOLED and index < deepest:
-            h, w = math.ceil(h / 2), math.ceil(w / 2)
+    total, cin = 0.0, 3
+    for name, h, w in layer_shapes(height, width, deepest):
+        total += 2 * cin * CHANNELS[name] * 9 * h * w
+        cin = CHANNELS[name]
     return 2 * total / 1e9
 
 
@@ -364,7 +361,7 @@ def run_fast_latency(content_path: Path, style_path: Path, settings: Settings, s
     """The fast method alone at max side ``side``, networks loaded: the median of 5 runs after one
     warm-up, timed from calling stylize() to the image on the host."""
     content, style = load_image(content_path), load_image(style_path)
-    from nst.fast import load_networks
+    from nst.model.fast import load_networks
 
     fast = settings.replace(method="fast", size=side)
     load_networks(resolve_device(fast.device))

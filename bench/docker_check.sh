@@ -176,7 +176,7 @@ if [[ -x .venv/bin/python && -x /usr/bin/chromium ]] && .venv/bin/python -c "imp
     RENDER=$(.venv/bin/python - "$URL" <<'EOF'
 import sys, time
 from playwright.sync_api import sync_playwright
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, check_no_app_error, new_page, wait_for_app_idle
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, check_no_app_error, new_page, wait_for_app_idle
 
 t0 = time.perf_counter()
 with sync_playwright() as pw:

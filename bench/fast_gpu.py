@@ -28,13 +28,13 @@ import numpy as np
 import torch
 
 from bench.compare import machine_info
-from bench.synthetic import scene, stripes
+from tests.support.synthetic import scene, stripes
 from nst.engine import stylize, to_tensor
-from nst.fast.graphs import MULTISTYLE, TRANSFORM, load_graph
-from nst.fast.inference import embed
-from nst.fast.runtime import ONNXRUNTIME, TORCH, network
-from nst.images import load_image, resize_max_side
-from nst.settings import Settings
+from nst.model.fast.graphs import MULTISTYLE, TRANSFORM, load_graph
+from nst.model.fast.inference import embed
+from nst.model.fast.runtime import ONNXRUNTIME, TORCH, network
+from nst.io.images import load_image, resize_max_side
+from nst.core.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 

@@ -4,7 +4,7 @@
                          [--fast-runs 6] [--fast-size 512] [--phases first,consecutive,concurrent,stop,fast]
     python -m bench.load --ray [--runs 20] [--size 128] [--steps 30] [--tries 5]   (see bench/rayload.py)
 
-Starts ``streamlit run app.py`` on a free 127.0.0.1 port (``bench/browser.py``, the e2e tests'
+Starts ``streamlit run app.py`` on a free 127.0.0.1 port (``tests/support/browser.py``, the e2e tests'
 launcher), then:
 
 0. the fresh server's first run with the studio's defaults at the fast size: Start to the first
@@ -17,7 +17,7 @@ launcher), then:
    by default; the first run also loads the networks, so it is reported apart).
 
 Images: ``DIR/tubingen.jpg`` and ``DIR/starry_night.jpg`` when ``--images DIR`` holds them,
-else the small generated ones from ``bench/browser.py``. All traffic goes to 127.0.0.1;
+else the small generated ones from ``tests/support/browser.py``. All traffic goes to 127.0.0.1;
 every wait is bounded; the server is terminated at the end whatever happens.
 """
 
@@ -31,10 +31,10 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench.browser import (CHROMIUM, CHROMIUM_ARGS, HEARTBEAT_TIMEOUT_S, PeakRss, check_no_app_error, launch_server,
+from tests.support.browser import (CHROMIUM, CHROMIUM_ARGS, HEARTBEAT_TIMEOUT_S, PeakRss, check_no_app_error, launch_server,
                            make_content, make_style, new_page, prepare, rerun_and_wait, rss_mb, run_journal,
                            set_number, start_run, upload, wait_for_app_idle, wait_preview, wait_results)
-from studio.inputs import METHOD_LABELS
+from studio.views.inputs import METHOD_LABELS
 
 CONTENT_NAME, STYLE_NAME = "tubingen.jpg", "starry_night.jpg"
 LONG_STEPS = 5000  # minutes of work: only Stop or a closed tab ends it in time
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                         lines += phase(browser, server.url, pid, content, style, args)
                 finally:
                     browser.close()
-        except Exception as exc:  # includes bench.browser.BrowserCheckFailed
+        except Exception as exc:  # includes tests.support.browser.BrowserCheckFailed
             print("\n".join(lines))
             print(f"\n**load run failed:** {exc}")
             try:

@@ -5,7 +5,7 @@ Run ``python -m bench.print_size [--sections goals,schedule,gpu] [--content PATH
 [--schedule-size 2048] [--ladder 0,1,2,3] [--compare 256] [--out DIR] [--quick]``.
 
 * ``goals`` (CPU), each run in its own process, with the CLI's defaults (the fast preset: init
-  fast, 60 steps, multiscale auto, which settles a print at nst.schedule.WORKING_SIZE and goes
+  fast, 60 steps, multiscale auto, which settles a print at nst.plan.schedule.WORKING_SIZE and goes
   up ×2 a scale): pastiche's 100-step run at the preview size, ours at the preview size, and each
   print SIZE:MAX_MEMORY (``max_memory`` bounds the whole process: its peak resident memory, as
   ``top`` shows it, is measured as the child's ru_maxrss). Held-out losses: each print
@@ -39,11 +39,11 @@ from PIL import Image
 
 from bench.compare import (RunResult, contention, cpu_seconds, evaluate, in_child, input_pair, machine_info,
                            run_pastiche)
-from nst.budget import RunPlan, plan_run
+from nst.plan.budget import RunPlan, plan_run
 from nst.engine import stylize
-from nst.images import load_image, resize_max_side
-from nst.schedule import TOP_STEPS, WORKING_SIZE, scale_sides
-from nst.settings import Settings, continued, format_bytes, parse_bytes, preset
+from nst.io.images import load_image, resize_max_side
+from nst.plan.schedule import TOP_STEPS, WORKING_SIZE, scale_sides
+from nst.core.settings import Settings, continued, format_bytes, parse_bytes, preset
 
 DEFAULT_OUT = Path("/tmp/nst-print")
 PRINTS = "2048:1.5G,4096:3G"  # the issue's 2048 px within 1.5 GB; 4096 px as README's print command
@@ -68,8 +68,8 @@ def describe(plan: RunPlan) -> str:
 
 def run_default(content_path: Path, style_path: Path, settings: Settings) -> RunResult:
     """Our engine with ``settings`` (in a child process), timed from loading its models."""
-    from nst.fast import load_networks
-    from nst.vgg import load_model
+    from nst.model.fast import load_networks
+    from nst.model.vgg import load_model
 
     content, style = load_image(content_path), load_image(style_path)
     began = time.perf_counter()
@@ -198,7 +198,7 @@ def schedule_section(paths: tuple[Path, Path], pair: tuple[Image.Image, Image.Im
     preview = settings.replace(size=args.preview)
     reference = held_out(np.asarray(load_image(preview_image)), pair, preview, args.compare)
     lines = [f"From the {args.preview} px run's result, N steps at each of {' → '.join(map(str, sides))} px"
-             f" (nst.schedule.TOP_STEPS = {TOP_STEPS}); losses of the result and of the {args.preview} px run, both"
+             f" (nst.plan.schedule.TOP_STEPS = {TOP_STEPS}); losses of the result and of the {args.preview} px run, both"
              f" downscaled to {args.compare} px, and at {args.schedule_size} px (its own scale's objective).", "",
              f"| N | wall s | content / preview | style / preview | content at {args.schedule_size} |"
              f" style at {args.schedule_size} |", "|---:|---:|---:|---:|---:|---:|"]
@@ -215,7 +215,7 @@ def schedule_section(paths: tuple[Path, Path], pair: tuple[Image.Image, Image.Im
 def run_gpu(content_path: Path, style_path: Path, settings: Settings) -> RunResult:
     """Our engine on the GPU after a short untimed warm-up: wall time from stylize() to the final
     image on the host, peak GPU memory, and the plan's estimate."""
-    from nst.vgg import load_model
+    from nst.model.vgg import load_model
 
     content, style = load_image(content_path), load_image(style_path)
     load_model(settings.weights)

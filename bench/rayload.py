@@ -1,9 +1,9 @@
 """``python -m bench.load --ray``: runs on a local two-node Ray cluster against one node, and the
 first preview through Ray against a local run. Prints Markdown.
 
-The cluster (bench/raycluster.py) has a head that runs nothing and worker nodes of one CPU and
+The cluster (tests/support/raycluster.py) has a head that runs nothing and worker nodes of one CPU and
 one ``nst_slot`` each, all on 127.0.0.1; this process submits the runs as the studio's web node
-does (through :class:`nst.cluster.RayExecutor`) and reads every record:
+does (through :class:`nst.run.cluster.RayExecutor`) and reads every record:
 
 1. throughput: ``--runs`` runs submitted at once to one worker node, then (a second node added) to
    two; runs per minute = runs / wall time from the first submit to the last final image;
@@ -21,12 +21,12 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.raycluster import SLOT, local_cluster  # first: Ray must be imported on loopback
-from bench.synthetic import scene, stripes
+from tests.support.raycluster import SLOT, local_cluster  # first: Ray must be imported on loopback
+from tests.support.synthetic import scene, stripes
 from nst import Settings
-from nst.cluster import RayExecutor
-from nst.executor import Executor, LocalExecutor
-from nst.vgg import load_model
+from nst.run.cluster import RayExecutor
+from nst.run.executor import Executor, LocalExecutor
+from nst.model.vgg import load_model
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -3,7 +3,7 @@
     python -m bench.server_rss [--runs 2048@1.5G,4096@3G,4096@2G,2048@auto] [--steps 8]
                                [--images /work/shared/images] [--threads 2] [--run-timeout 1200]
 
-Each run gets a fresh ``streamlit run app.py`` on a free 127.0.0.1 port (``bench/browser.py``, the
+Each run gets a fresh ``streamlit run app.py`` on a free 127.0.0.1 port (``tests/support/browser.py``, the
 e2e tests' launcher) and a headless Chromium page: upload the content and style, set Steps and
 Output size, pick the Memory budget under Advanced (``auto``: leave it on Auto), read the plan's
 figure under the size ("Memory ≈ … of the … budget", or the refusal), then press Start. The server's
@@ -17,7 +17,7 @@ process, so "within" is the peak against the budget; "rise" is the peak less the
 the issue's wording (the rise within the budget). On Auto the budget is what the plan shows.
 
 Images: ``tubingen.jpg`` and ``starry_night.jpg`` from ``--images`` (else the small generated ones
-from ``bench/browser.py``). Every wait is bounded; each server is terminated after its run.
+from ``tests/support/browser.py``). Every wait is bounded; each server is terminated after its run.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from pathlib import Path
 from playwright.sync_api import Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bench.browser import (CHROMIUM, CHROMIUM_ARGS, BrowserCheckFailed, PeakRss, check_no_app_error, launch_server,
+from tests.support.browser import (CHROMIUM, CHROMIUM_ARGS, BrowserCheckFailed, PeakRss, check_no_app_error, launch_server,
                            new_page, prepare, rerun_and_wait, run_journal, start_run, wait_for_app_idle)
 from bench.load import FAST_JOURNAL_JS, _images
-from nst.settings import format_bytes, parse_bytes
-from studio.inputs import METHOD_LABELS
+from nst.core.settings import format_bytes, parse_bytes
+from studio.views.inputs import METHOD_LABELS
 
 SETTLE_S = 3.0  # sampling goes on this long after the result shows: the job saves it to the store then
 SAMPLE_S = 0.05
@@ -91,7 +91,7 @@ def tree_rss(pid: int) -> int:
 
 
 def tree_rss_mb(pid: int) -> float:
-    """:func:`tree_rss` in MB, as :class:`bench.browser.PeakRss` reads it."""
+    """:func:`tree_rss` in MB, as :class:`tests.support.browser.PeakRss` reads it."""
     return tree_rss(pid) / 2**20
 
 

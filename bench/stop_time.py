@@ -19,7 +19,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS, launch_server, new_page, prepare, wait_for_app_idle
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, launch_server, new_page, prepare, wait_for_app_idle
 
 IMAGES = Path("/work/shared/images")
 PROGRESS_JS = """() => {

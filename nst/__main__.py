@@ -2,6 +2,6 @@
 
 import sys
 
-from nst.cli import main
+from nst.cli.main import main
 
 sys.exit(main())

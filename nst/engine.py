@@ -5,8 +5,8 @@ fine: each scale starts from the previous scale's best image, upsampled. Each sc
 image with the lowest total loss it has evaluated (its last point included), and that image is
 what the scale hands on and what the run returns: an optimiser step that overshoots can never
 make the result worse than the best iterate seen. Each scale runs as the run's plan says
-(:mod:`nst.budget`): in one pass, or in tiles (:mod:`nst.tiles`) where one pass would not fit the
-memory budget. The fast method (``method="fast"``, see :mod:`nst.fast`) streams a single record.
+(:mod:`nst.plan.budget`): in one pass, or in tiles (:mod:`nst.model.tiles`) where one pass would not fit the
+memory budget. The fast method (``method="fast"``, see :mod:`nst.model.fast`) streams a single record.
 """
 
 from __future__ import annotations
@@ -22,22 +22,23 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from nst import color, masks
-from nst.budget import FastPlan, plan_fast, plan_run
-from nst.cache import GRAMS, GramCache, fingerprint
-from nst.device import resolve_device, resolve_dtype
-from nst.errors import DivergedError, ImageError, SettingsError
-from nst.images import fit_problems, resize_max_side
-from nst.losses import content_loss, gram, tv_loss
-from nst.memory import large_blocks_returned
-from nst.optim import BoxAdam, BoxLBFGS
-from nst.progress import NOT_WATCHED, StopSignal, Stopped, Watch
+from nst.model import color
+from nst.core import masks
+from nst.plan.budget import FastPlan, plan_fast, plan_run
+from nst.model.cache import GRAMS, GramCache, fingerprint
+from nst.plan.device import resolve_device, resolve_dtype
+from nst.core.errors import DivergedError, ImageError, SettingsError
+from nst.io.images import fit_problems, resize_max_side
+from nst.model.losses import content_loss, gram, tv_loss
+from nst.core.memory import large_blocks_returned
+from nst.model.optim import BoxAdam, BoxLBFGS
+from nst.core.progress import NOT_WATCHED, StopSignal, Stopped, Watch
 from nst.records import StepRecord
-from nst.regions import RegionMasks
-from nst.schedule import ScalePlan, scale_plan, scale_sides, shape_for, split_steps
-from nst.settings import Settings
-from nst.tiles import Pass, Targets, TiledTerms, TileGrid, make_grid, style_error, whole
-from nst.vgg import VGG19Features, load_model
+from nst.model.regions import RegionMasks
+from nst.plan.schedule import ScalePlan, scale_plan, scale_sides, shape_for, split_steps
+from nst.core.settings import Settings
+from nst.model.tiles import Pass, Targets, TiledTerms, TileGrid, make_grid, style_error, whole
+from nst.model.vgg import VGG19Features, load_model
 
 __all__ = ["ScalePlan", "StopSignal", "run", "scale_plan", "scale_sides", "split_steps", "stylize", "to_tensor",
            "to_uint8", "to_uint16"]
@@ -77,7 +78,7 @@ class _Objective:
 
     Untiled, one pass yields each layer's features and builds its terms at once (with a region
     mask, each region's masked Gram against its own style); tiled, the raw terms and their
-    gradient come from :class:`nst.tiles.TiledTerms` over a grid drawn afresh for every
+    gradient come from :class:`nst.model.tiles.TiledTerms` over a grid drawn afresh for every
     evaluation (regions included: their masked Grams are summed over the tiles too).
     """
 
@@ -307,7 +308,7 @@ class _Run:
         # painting at 2048 px would take 0.6 GB and 4× the time, to be downscaled).
         self.start: torch.Tensor | Image.Image | None = start
         if settings.init == "fast":
-            from nst.fast import paint  # late: a run without the fast method never loads onnx
+            from nst.model.fast import paint  # late: a run without the fast method never loads onnx
 
             watch.doing("fast start")  # one call of the network: checked before and after
             self.start = paint(_resize(self.content, self.plan.scales[0].shape), styles, self.blend, settings)
@@ -351,7 +352,7 @@ class _Run:
             tiling = _Tiling(plan.tile, halo, align, torch.Generator().manual_seed(s.seed + index),
                              _grid(shape, plan.targets_tile, halo, align))
         start = _init_image(s, net_content, styles, self.start) if previous is None else _resize(previous, shape)
-        if regions is not None:  # whatever the init, photo regions start each scale as the photo (nst.regions)
+        if regions is not None:  # whatever the init, photo regions start each scale as the photo (nst.model.regions)
             start = regions.compose(net_content, start)
         # Contiguous whatever the start's layout (the fast result is a permuted NHWC output):
         # the optimisers write the image through flat views.
@@ -378,15 +379,15 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
     Yields one record per step. The last record of each scale carries the scale's outcome (the
     best image it evaluated) and that image's losses; the run's last has ``done=True`` and the
     image at the output size, in 8 and 16 bits. Setting ``stop`` ends the run within a layer
-    of the pass in progress, whatever the size (:mod:`nst.progress`): the step in progress is
+    of the pass in progress, whatever the size (:mod:`nst.core.progress`): the step in progress is
     abandoned and the run yields a final record with the best image it finished, at the output
     size (not iterating further ends it too). A ``stop`` with ``progress(text)`` is told what the
     run is doing as it goes. ``start`` is the image a run with ``init="image"`` starts
-    from, e.g. a result to refine at twice its size (:func:`nst.settings.continued`). With
+    from, e.g. a result to refine at twice its size (:func:`nst.core.settings.continued`). With
     ``method="fast"`` the run is one pass of the fast network and yields one record (step 1 of
     1, no losses).
 
-    Scales that do not fit the memory budget run in tiles (see :mod:`nst.budget`); a run that
+    Scales that do not fit the memory budget run in tiles (see :mod:`nst.plan.budget`); a run that
     cannot fit at all raises BudgetError before its first step.
     """
     began = time.perf_counter()
@@ -405,7 +406,7 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
 
 
 def _steps(run: _Run, began: float, watch: Watch) -> Iterator[StepRecord]:
-    """The step loop of :func:`stylize`, scale by scale; a stop (:class:`nst.progress.Stopped`,
+    """The step loop of :func:`stylize`, scale by scale; a stop (:class:`nst.core.progress.Stopped`,
     from a check between steps or inside a step or pass) ends it with the last finished image."""
     settings = run.settings
     n_scales = len(run.plan.scales)
@@ -443,7 +444,7 @@ def _steps(run: _Run, began: float, watch: Watch) -> Iterator[StepRecord]:
 
 def _release_aborted_backward() -> None:
     """Let autograd drop the graph of a backward that a stop check aborted. A backward ended by an
-    exception from a gradient hook (nst.vgg's stop check) leaves its graph, every activation of the
+    exception from a gradient hook (nst.model.vgg's stop check) leaves its graph, every activation of the
     abandoned pass, held inside autograd until the next backward runs (measured: one pass's
     tensors alive after the run ended, gone at the next run); a backward of one number ends that."""
     with torch.enable_grad():
@@ -523,7 +524,7 @@ def _fast(content: Image.Image, styles: Sequence[Image.Image], settings: Setting
 def _fast_record(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, stop: StopSignal | None,
                  start: float, blend: Sequence[float], plan: FastPlan, device: torch.device) -> StepRecord:
     """:func:`_fast`'s pass within its plan: painted at ``plan.painted``, enlarged to the output."""
-    from nst.fast import paint  # late: a Gatys run never loads onnx
+    from nst.model.fast import paint  # late: a Gatys run never loads onnx
 
     image = to_tensor(resize_max_side(content, settings.size), device)
     stopped = stop is not None and stop.is_set()
@@ -539,7 +540,7 @@ def _builtin_images(settings: Settings) -> list[Image.Image]:
     """The style images of the built-in styles a run uses (painted by their network, cached)."""
     if not settings.builtin_styles:
         return []
-    from nst.fast import builtin_style_image  # late: a run without built-in styles never loads onnx
+    from nst.model.fast import builtin_style_image  # late: a run without built-in styles never loads onnx
 
     return [builtin_style_image(index) for index in settings.builtin_styles]
 

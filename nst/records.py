@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterable
 import numpy as np
 
 if TYPE_CHECKING:
-    from nst.tiles import TileGrid
+    from nst.model.tiles import TileGrid
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from studio import runs
-from studio.compare import compare_view
-from studio.gallery import grid_download, result_card, undo_bar
-from studio.identity import browser_token
-from studio.results import results, zip_bytes
+from studio.views import runs
+from studio.views.before_after import compare_view
+from studio.views.gallery_cards import grid_download, result_card, undo_bar
+from studio.session.identity import browser_token
+from studio.session.results import results, zip_bytes
 
 owner = browser_token()
 st.title("Gallery")

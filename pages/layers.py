@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from studio.explorer import KINDS, ReconstructionError, render_kind
-from studio.resources import default_device
-from studio import state, text
-from studio.uploads import kept_uploads, shown_width
+from studio.views.explorer import KINDS, ReconstructionError, render_kind
+from studio.session.resources import default_device
+from studio.session import state, text
+from studio.session.uploads import kept_uploads, shown_width
 
 st.title("Layer explorer")
 st.markdown(

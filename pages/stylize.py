@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from nst.errors import SettingsError
-from nst.images import fit_problems
-from studio import form, inputs, regions, runs, state, text
-from studio.identity import browser_token
-from studio.layout import ACTIONS_KEY, STAGE_KEY, stylize_layout
-from studio.live import stage
-from studio.region_editor import region_editor
-from studio.variant_view import start_variants, variant_options
+from nst.core.errors import SettingsError
+from nst.io.images import fit_problems
+from studio.views import form, inputs, runs
+from studio.services import painted_regions
+from studio.session import state, text
+from studio.session.identity import browser_token
+from studio.views.layout import ACTIONS_KEY, STAGE_KEY, stylize_layout
+from studio.views.live import stage
+from studio.views.region_editor import region_editor
+from studio.views.variant_view import start_variants, variant_options
 
 owner = browser_token()
 runs.collect(owner)
@@ -23,7 +25,7 @@ with inputs_column:
     st.markdown("#### Neural style transfer")
     fast = inputs.method_picker() == "fast"
     content_column, style_column = st.columns(2)  # side by side: the Start button stays in view
-    # Start, Stop and the run's note right under the uploaders, above the previews (studio.layout
+    # Start, Stop and the run's note right under the uploaders, above the previews (studio.views.layout
     # keeps them on screen whatever grows above them), then the previews.
     actions, previews = st.container(key=ACTIONS_KEY), st.container()
 with content_column:
@@ -58,7 +60,7 @@ with actions:
     # A callback, so the stop happens before this script's body runs again: pressed in the script's
     # body, a Stop followed at once by another click (Start, say) was lost when that click's rerun
     # interrupted this one before it reached this line, and the run went on.
-    # "Stopping…" from the click's own rerun until the run has ended (within a layer, nst.progress).
+    # "Stopping…" from the click's own rerun until the run has ended (within a layer, nst.core.progress).
     stopping = runs.stopping(owner)
     stop_col.button("Stopping…" if stopping else "Stop", key="stop", width="stretch",
                     disabled=stopping or not runs.running(owner), on_click=runs.stop, args=(owner,))
@@ -73,7 +75,7 @@ with inputs_column:
         if note:
             text.say(*note)
     region_editor(content, styles, button=regions_col)
-    unused = regions.unused_note(state.raw_settings(st.session_state, inputs.source_count(styles)))
+    unused = painted_regions.unused_note(state.raw_settings(st.session_state, inputs.source_count(styles)))
     if unused:
         st.caption(unused)
     variant_options()

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench.browser import CHROMIUM, CHROMIUM_ARGS
-from bench.synthetic import encode, gradient
-from tests.support import start_app, stop_app
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.synthetic import encode, gradient
+from tests.support.apptest import start_app, stop_app
 
 
 # Every Ray process the tests start (and every address Ray resolves) stays on 127.0.0.1: Ray reads
-# this when it is imported, and the test's subprocesses and servers inherit it (bench/raycluster.py).
+# this when it is imported, and the test's subprocesses and servers inherit it (tests/support/raycluster.py).
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 

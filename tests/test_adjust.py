@@ -7,15 +7,15 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.synthetic import checks, scene, stripes
-from nst import color
-from nst.adjust import ADJUST_RULES, Adjuster, Adjustments, adjust, content_at
-from nst.cli import build_parser, flag, main
+from tests.support.synthetic import checks, scene, stripes
+from nst.model import color
+from nst.io.adjust import ADJUST_RULES, Adjuster, Adjustments, adjust, content_at
+from nst.cli.main import build_parser, flag, main
 from nst.engine import run
-from nst.errors import SettingsError
-from nst.images import resize_max_side
-from nst.recipe import adjustments_from_recipe, make_recipe, read_recipe
-from nst.settings import Settings
+from nst.core.errors import SettingsError
+from nst.io.images import resize_max_side
+from nst.io.recipe import adjustments_from_recipe, make_recipe, read_recipe
+from nst.core.settings import Settings
 
 
 @pytest.fixture(scope="module")

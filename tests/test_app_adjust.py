@@ -10,13 +10,13 @@ import time
 import numpy as np
 from PIL import Image
 
-from bench.synthetic import gradient
-from nst.adjust import Adjustments, adjust
-from nst.grid import grid_image
-from nst.images import png_bytes
-from nst.recipe import read_recipe
-from studio.result_view import DISPLAY_SIDE, display_adjuster
-from tests.support import captions, new_owner, start_app, store_results
+from tests.support.synthetic import gradient
+from nst.io.adjust import Adjustments, adjust
+from nst.io.grid import grid_image
+from nst.io.images import png_bytes
+from nst.io.recipe import read_recipe
+from studio.views.result_view import DISPLAY_SIDE, display_adjuster
+from tests.support.apptest import captions, new_owner, start_app, store_results
 
 
 def pixels(png: bytes) -> np.ndarray:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from studio import examples
-from tests.support import active_run, button, latest_result, poll, texts
+from studio.services import examples
+from tests.support.apptest import active_run, button, latest_result, poll, texts
 
 
 @pytest.fixture

@@ -14,16 +14,16 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from bench.synthetic import encode, gradient
+from tests.support.synthetic import encode, gradient
 from nst import Settings
-from nst.images import load_image, png_bytes
-from nst.masks import encode_mask
-from nst.recipe import make_recipe
-from nst.settings import MAX_SIZE
-from studio import state
-from studio.labels import labelled
+from nst.io.images import load_image, png_bytes
+from nst.core.masks import encode_mask
+from nst.io.recipe import make_recipe
+from nst.core.settings import MAX_SIZE
+from studio.session import state
+from studio.services.labels import labelled
 from tests.hostile import EXPECTED_OK, TOO_SMALL, corpus
-from tests.support import APP, active_run, button, captions, finished, latest_result, poll, stop_app, texts
+from tests.support.apptest import APP, active_run, button, captions, finished, latest_result, poll, stop_app, texts
 
 BAD = sorted(set(corpus()) - EXPECTED_OK)
 # As a style image: every refused kind, plus odd modes and shapes that must still blend in (the rest

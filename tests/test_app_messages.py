@@ -14,20 +14,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.regions import luminance_ssim, photo_region_ssim
-from bench.synthetic import gradient
+from bench.region_quality import luminance_ssim, photo_region_ssim
+from tests.support.synthetic import gradient
 from nst import Settings
-from nst.errors import RecipeError
-from nst.masks import encode_mask
-from nst.recipe import RECIPE_KEY, make_recipe, read_recipe
-from nst.settings import parse_bytes
-from studio.region_editor import PAINT
-from studio.text import shown
-from tests.support import BLUE, RED, button, canvas, latest_result, stroke, upload_inputs
+from nst.core.errors import RecipeError
+from nst.core.masks import encode_mask
+from nst.io.images import RECIPE_KEY
+from nst.io.recipe import make_recipe, read_recipe
+from nst.core.settings import parse_bytes
+from studio.views.region_editor import PAINT
+from studio.services.literal import shown
+from tests.support.apptest import BLUE, RED, button, canvas, latest_result, stroke, upload_inputs
 
 
 def texts(elements) -> list[str]:
-    """What the page reads as (messages are Markdown with the user's text escaped: studio.text)."""
+    """What the page reads as (messages are Markdown with the user's text escaped: studio.session.text)."""
     return [shown(e.value) for e in elements]
 
 
@@ -231,8 +232,8 @@ def test_with_regions_the_page_says_before_start_what_it_cannot_use_and_the_reci
 
 
 def test_every_setting_has_a_label_and_only_settings_are_relabelled():
-    from nst.settings import RULES
-    from studio.labels import FIELD_LABELS, labelled
+    from nst.core.settings import RULES
+    from studio.services.labels import FIELD_LABELS, labelled
 
     assert set(FIELD_LABELS) == set(RULES)
     assert labelled("but max_memory is 1G; raise max_memory or lower the size.") == (

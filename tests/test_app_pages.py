@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from nst.recipe import read_recipe
-from studio.explorer import CONTENT_LAYERS
-from studio.compare import blend
-from studio.results import zip_bytes
-from tests.support import new_owner, start_app, store_results, texts
+from nst.io.recipe import read_recipe
+from studio.views.explorer import CONTENT_LAYERS
+from studio.views.before_after import blend
+from studio.session.results import zip_bytes
+from tests.support.apptest import new_owner, start_app, store_results, texts
 
 
 def open_page(page: str, **state) -> AppTest:

@@ -7,10 +7,10 @@ import re
 
 import torch
 
-from nst.budget import HELD_GRAIN, held_memory, plan_run
-from nst.recipe import read_recipe
-from nst.settings import CONTINUE_STEPS, Settings, parse_bytes, preset
-from tests.support import button, finished, latest_result, poll, texts, upload_inputs
+from nst.plan.budget import HELD_GRAIN, held_memory, plan_run
+from nst.io.recipe import read_recipe
+from nst.core.settings import CONTINUE_STEPS, Settings, parse_bytes, preset
+from tests.support.apptest import button, finished, latest_result, poll, texts, upload_inputs
 
 
 def test_the_size_shows_the_memory_plan_and_its_budget(studio_app, png_of):
@@ -20,7 +20,7 @@ def test_the_size_shows_the_memory_plan_and_its_budget(studio_app, png_of):
     at.selectbox(key="set_max_memory").set_value(3 * 2**30)  # the whole process's: it holds 0.6-0.9 GB already
     at.run()
     plan = plan_run(preset("fast", size=1024, max_memory=3 * 2**30), (64, 48), [(48, 48)])  # the studio's default
-    # The plan counts what this process holds when it plans (nst.budget.held_memory, in steps of
+    # The plan counts what this process holds when it plans (nst.plan.budget.held_memory, in steps of
     # HELD_GRAIN), which may have grown by a step since the page planned.
     shown = [re.search(r"Memory ≈ ([\d.]+[KMG])B of the 3GB budget", c) for c in texts(at.caption)]
     figures = [parse_bytes(m.group(1)) for m in shown if m]
@@ -40,7 +40,7 @@ def test_a_budget_too_small_for_the_size_is_said_before_start(studio_app, png_of
     at.run()
     assert not at.exception
     assert any("4096×3072 result needs at least" in e and "raise “Memory budget”" in e for e in texts(at.error))
-    # Start refuses it with the same sentence, before any run begins (studio.sizing.plan_refusal).
+    # Start refuses it with the same sentence, before any run begins (studio.session.sizing.plan_refusal).
     at.button(key="start").click().run()
     assert not at.exception
     refused = [e for e in texts(at.error) if "4096×3072 result needs at least" in e]

@@ -12,15 +12,16 @@ import pytest
 
 from PIL import Image
 
-from bench.regions import luminance_ssim
-from bench.synthetic import gradient
+from bench.region_quality import luminance_ssim
+from tests.support.synthetic import gradient
 from nst import Settings
-from nst.masks import mask_labels
-from nst.settings import PRESETS
-from nst.recipe import make_recipe, read_recipe
-from studio import regions, state
-from studio.region_editor import PAINT
-from tests.support import BLUE, RED, button, canvas, finished, latest_result, poll, stroke, texts
+from nst.core.masks import mask_labels
+from nst.core.settings import PRESETS
+from nst.io.recipe import make_recipe, read_recipe
+from studio.services import painted_regions
+from studio.session import state
+from studio.views.region_editor import PAINT
+from tests.support.apptest import BLUE, RED, button, canvas, finished, latest_result, poll, stroke, texts
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_a_painting_is_run_with_its_regions_and_the_recipe_carries_them(at):
     assert region_caption(at) == "No regions: the whole picture takes the style."
     at.session_state[PAINT] = painting()  # what the canvas sends after two strokes
     at.run()
-    red, blue = regions.SWATCH[RED], regions.SWATCH[BLUE]
+    red, blue = painted_regions.SWATCH[RED], painted_regions.SWATCH[BLUE]
     assert region_caption(at) == (f"Regions: {red} Red → Style 1 · style0.png; {blue} Blue → Style 2 · style1.png;"
                                   " :gray[□] Unpainted area → Keep the photo")
     button(at, "Regions").click().run()  # the editor's dialog: one choice per painted colour and the rest
@@ -87,7 +88,7 @@ def test_the_toggle_turns_regions_off_and_clear_forgets_the_painting(at):
 
 
 def test_a_recipes_regions_are_kept_shown_and_can_be_cleared(at):
-    mask, items = regions.painted_regions(painting(), (96, 64), {RED: "2", BLUE: "photo"}, "1")
+    mask, items = painted_regions.painted_regions(painting(), (96, 64), {RED: "2", BLUE: "photo"}, "1")
     recipe = make_recipe(Settings(size=32, steps=2, mask=mask, regions=items, region_blur=0.1))
     at.session_state[PAINT] = np.flipud(painting())  # an earlier painting: the recipe's regions replace it
     at.file_uploader(key="recipe_file").set_value(("regions.json", json.dumps(recipe).encode(),
@@ -95,7 +96,7 @@ def test_a_recipes_regions_are_kept_shown_and_can_be_cleared(at):
     assert not at.exception and not at.error, texts(at.error)
     assert at.session_state["set_mask"] == mask and at.session_state["set_regions"] == items
     assert at.slider(key="set_region_blur").value == 0.1
-    assert region_caption(at).startswith(f"Regions (from the recipe): {regions.SWATCH[RED]} Red → Style 2 ·")
+    assert region_caption(at).startswith(f"Regions (from the recipe): {painted_regions.SWATCH[RED]} Red → Style 2 ·")
     at.selectbox(key="preset").set_value("paper").run()  # a preset keeps the regions
     assert at.session_state["set_regions"] == items and at.number_input(key="set_steps").value == 1000
     assert at.slider(key="set_region_blur").value == Settings().region_blur
@@ -109,7 +110,7 @@ def test_a_recipes_regions_are_kept_shown_and_can_be_cleared(at):
 
 
 def test_a_recipes_regions_that_do_not_fit_the_photo_refuse_the_start(at, png_of):
-    mask, items = regions.painted_regions(painting(), (96, 64), {RED: "1", BLUE: "2"}, "photo")
+    mask, items = painted_regions.painted_regions(painting(), (96, 64), {RED: "1", BLUE: "2"}, "photo")
     at.file_uploader(key="recipe_file").set_value(("r.json", json.dumps(make_recipe(Settings(
         size=32, steps=2, mask=mask, regions=items))).encode(), "application/json"))
     at.file_uploader(key="content_file").set_value(("square.png", png_of(64, 64, 1), "image/png")).run()

@@ -10,12 +10,12 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from nst import Settings, preset
-from nst.settings import RULES
-from nst.device import gpu_name
-from nst.recipe import make_recipe, read_recipe
-from studio import state
-from studio.results import results
-from tests.support import (active_run, button, captions, finished, latest_result, owner, poll, start_app, texts,
+from nst.core.settings import RULES
+from nst.plan.device import gpu_name
+from nst.io.recipe import make_recipe, read_recipe
+from studio.session import state
+from studio.session.results import results
+from tests.support.apptest import (active_run, button, captions, finished, latest_result, owner, poll, start_app, texts,
                            upload_inputs)
 
 @pytest.fixture
@@ -216,7 +216,7 @@ def test_a_recipes_adjustments_start_the_next_results_controls(at, png_of):
     """A recipe saved with strength 0.6 and the photo's colour statistics: the run made after
     loading it shows its result with those controls set (and downloads adjusted so); the run after
     that starts from the plain result again."""
-    from nst.adjust import Adjustments
+    from nst.io.adjust import Adjustments
 
     adjusted = Adjustments(mix=0.6, recolor="histogram")
     recipe = make_recipe(Settings(size=48, steps=2, device="cpu"), adjusted)
@@ -248,9 +248,9 @@ def test_a_recipe_with_forged_adjustments_is_refused(at):
 
 
 def recipes_pending(at: AppTest):
-    from studio.recipes import ADJUSTMENTS
+    from studio.views.recipes import PENDING_ADJUSTMENTS
 
-    return at.session_state[ADJUSTMENTS] if ADJUSTMENTS in at.session_state else None
+    return at.session_state[PENDING_ADJUSTMENTS] if PENDING_ADJUSTMENTS in at.session_state else None
 
 
 @pytest.mark.parametrize("settings, expected", [

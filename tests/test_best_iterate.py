@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from bench.synthetic import checks, gradient, scene, stripes
-from nst.cache import GRAMS
+from tests.support.synthetic import checks, gradient, scene, stripes
+from nst.model.cache import GRAMS
 from nst.engine import _resize, _Run, stylize
-from nst.settings import Settings
+from nst.core.settings import Settings
 
 PAIRS = {"scene-stripes": (scene(48, 36), stripes(48)), "gradient-checks": (gradient(48, 36, seed=3), checks(48))}
 
@@ -23,7 +23,7 @@ def test_each_scale_hands_on_the_best_image_it_evaluated(pair, init):
     recorded (up to the 8-bit rounding of the image), and the next scale starts from it."""
     content, style = PAIRS[pair]
     for steps in (5, 12):
-        # "on": under "auto" the fast start would run at the output size only (nst.schedule.WARM_STARTS)
+        # "on": under "auto" the fast start would run at the output size only (nst.plan.schedule.WARM_STARTS)
         settings = Settings(size=48, min_scale=24, multiscale="on", steps=steps, init=init, precision="fp32",
                             preview_every=1000)
         records = list(stylize(content, [style], settings))

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nst import budget
-from nst.budget import FAST_MIN_SIDE, FAST_PIXEL, default_budget, least_fast_budget, plan_fast, share_among
+from nst.plan import budget
+from nst.plan.budget import FAST_MIN_SIDE, FAST_PIXEL, default_budget, least_fast_budget, plan_fast, share_among
 from nst.engine import run
-from nst.errors import BudgetError
-from nst.settings import Settings, format_bytes
+from nst.core.errors import BudgetError
+from nst.core.settings import Settings, format_bytes
 
 CPU = torch.device("cpu")
 SIZES = (2048, 1536)  # (width, height) of a print's content
@@ -84,7 +84,7 @@ def test_the_auto_budget_is_split_among_the_runs_that_may_share_a_device(monkeyp
 
 
 def test_the_studio_splits_it_by_its_runs_per_device(monkeypatch):
-    from studio.policy import ENV_MAX_RUNS, policy
+    from studio.services.policy import ENV_MAX_RUNS, policy
 
     monkeypatch.setattr(budget, "free_memory", lambda device: 8 * 2**30)
     monkeypatch.setenv(ENV_MAX_RUNS, "4")
@@ -98,9 +98,9 @@ def test_the_studio_splits_it_by_its_runs_per_device(monkeypatch):
 
 
 def test_a_run_with_room_to_spare_says_how_much_the_allocator_may_keep_and_a_tight_one_does_not():
-    from nst.budget import plan_run
-    from nst.memory import ALLOCATOR_SLACK
-    from nst.settings import preset
+    from nst.plan.budget import plan_run
+    from nst.core.memory import ALLOCATOR_SLACK
+    from nst.core.settings import preset
 
     settings = preset("fast", size=1024, device="cpu")
     roomy = plan_run(settings.replace(max_memory=2**40), (1024, 768), [(512, 512)], CPU, held=2**29)

@@ -7,11 +7,11 @@ import json
 import pytest
 from PIL import Image
 
-from nst.cli import Progress, main
+from nst.cli.main import Progress, main
 from nst.engine import scale_plan, stylize
-from nst.settings import Settings
-from nst.recipe import read_recipe
-from bench.synthetic import scene, stripes
+from nst.core.settings import Settings
+from nst.io.recipe import read_recipe
+from tests.support.synthetic import scene, stripes
 
 
 @pytest.fixture()

@@ -1,4 +1,4 @@
-"""Runs on a real local Ray cluster (bench/raycluster.py: a head that runs nothing and two worker
+"""Runs on a real local Ray cluster (tests/support/raycluster.py: a head that runs nothing and two worker
 nodes of one CPU and one ``nst_slot`` each, all on 127.0.0.1): the engine's behaviours through the
 Ray executor, the queue, a node lost mid-run, the CLI's batch, loopback-only traffic, and two
 browser sessions running at once on the two nodes. The cluster is started once for this module."""
@@ -19,16 +19,16 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.raycluster import SLOT, LocalCluster, local_cluster, off_loopback  # first: it imports Ray on loopback
-from bench.synthetic import scene, stripes
+from tests.support.raycluster import SLOT, LocalCluster, local_cluster, off_loopback  # first: it imports Ray on loopback
+from tests.support.synthetic import scene, stripes
 from nst import Settings
-from nst.cli import main
-from nst.cluster import BACKPRESSURE, RayExecutor
+from nst.cli.main import main
+from nst.run.cluster import BACKPRESSURE, RayExecutor
 from nst.engine import run as run_locally
-from nst.errors import DeviceError, SettingsError
-from nst.recipe import read_recipe
-from studio.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, STOPPED, Job
-from tests.support import wait_for
+from nst.core.errors import DeviceError, SettingsError
+from nst.io.recipe import read_recipe
+from studio.services.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, STOPPED, Job
+from tests.support.apptest import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDED = Settings(size=64, steps=12, multiscale="off", device="cpu", preview_every=3, init="noise", seed=7)
@@ -70,11 +70,11 @@ def test_the_engine_cli_and_studio_run_without_importing_ray(tmp_path: Path) -> 
     stripes(48).save(tmp_path / "s.png")
     code = f"""
 import sys
-import nst, nst.cluster, nst.batch, studio.jobs, studio.executors, studio.resources
-from nst.cli import main
+import nst, nst.run.cluster, nst.run.batch, studio.services.jobs, studio.services.executors, studio.session.resources
+from nst.cli.main import main
 assert main([{str(tmp_path / 'c.png')!r}, {str(tmp_path / 's.png')!r}, "-o", {str(tmp_path / 'o.png')!r},
              "--size", "32", "--steps", "2", "--quiet"]) == 0
-assert studio.executors.default_executor().__class__.__name__ == "LocalExecutor"
+assert studio.services.executors.default_executor().__class__.__name__ == "LocalExecutor"
 print("ray" in sys.modules)
 """
     done = _python(code, {"NST_RAY_ADDRESS": ""})
@@ -108,9 +108,9 @@ def test_a_cluster_that_cannot_be_reached_fails_the_studios_job_with_one_sentenc
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     code = """
-from bench.synthetic import scene, stripes
+from tests.support.synthetic import scene, stripes
 from nst import Settings
-from studio.jobs import Job
+from studio.services.jobs import Job
 job = Job(scene(64, 48), [stripes(48)], Settings(size=32, steps=2, device="cpu")).start()
 assert job.join(60)
 snap = job.snapshot()
@@ -292,7 +292,7 @@ def test_a_node_lost_with_no_other_free_gives_one_message_and_keeps_the_preview(
 # -- the studio as a web node of the cluster -------------------------------------------------------
 @pytest.mark.slow
 def test_two_browser_sessions_run_at_once_on_two_nodes(cluster: LocalCluster, browser, tmp_path: Path) -> None:
-    from bench.browser import launch_server, make_content, make_style, new_page, prepare, run_journal, start_run, \
+    from tests.support.browser import launch_server, make_content, make_style, new_page, prepare, run_journal, start_run, \
         wait_results
 
     cluster.ensure_workers(2)

@@ -20,17 +20,17 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.raycluster import SLOT, LocalCluster, local_cluster  # first: it imports Ray on loopback
-from bench.regions import REGIONS, halves_mask, photo_region_ssim
-from bench.synthetic import checks, scene, stripes
-from nst import color
-from nst.budget import least_budget
+from tests.support.raycluster import SLOT, LocalCluster, local_cluster  # first: it imports Ray on loopback
+from bench.region_quality import REGIONS, halves_mask, photo_region_ssim
+from tests.support.synthetic import checks, scene, stripes
+from nst.model import color
+from nst.plan.budget import least_budget
 from nst.engine import to_tensor
-from nst.executor import Executor, LocalExecutor
-from nst.images import png_bytes
-from nst.recipe import make_recipe, read_recipe, settings_from_recipe
+from nst.run.executor import Executor, LocalExecutor
+from nst.io.images import png_bytes
+from nst.io.recipe import make_recipe, read_recipe, settings_from_recipe
 from nst.records import StepRecord
-from nst.settings import Settings, preset
+from nst.core.settings import Settings, preset
 
 SIZE, STEPS = 96, 4
 TILED_SIZE = 384  # the tiled cases: several tiles with the shallow layers' 16 px halo
@@ -67,7 +67,7 @@ def cluster() -> Iterator[LocalCluster]:
 def executor(request: pytest.FixtureRequest) -> Executor:
     if request.node.callspec.params["where"] == "local":
         return LocalExecutor()
-    from nst.cluster import RayExecutor  # late: the local cases never import Ray's client
+    from nst.run.cluster import RayExecutor  # late: the local cases never import Ray's client
 
     ray_executor = RayExecutor(request.getfixturevalue("cluster").address, resource=SLOT, preview_side=None)
     ray_executor.connect()

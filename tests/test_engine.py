@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from nst import color
-from nst.cache import GramCache
-from nst.errors import DeviceError, ImageError
+from nst.model import color
+from nst.model.cache import GramCache
+from nst.core.errors import DeviceError, ImageError
 from nst.engine import run, scale_sides, split_steps, stylize, to_tensor
-from nst.settings import Settings, SettingsError
-from bench.synthetic import checks, scene, stripes
+from nst.core.settings import Settings, SettingsError
+from tests.support.synthetic import checks, scene, stripes
 
 SMALL = dict(size=64, multiscale="off", preview_every=2)
 

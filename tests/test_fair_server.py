@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from bench.synthetic import scene, stripes
+from tests.support.synthetic import scene, stripes
 from nst import Settings
-from nst.executor import LocalExecutor
-from studio.jobs import QUEUED, RUNNING, STOPPED, Job
-from studio.limiter import Limiter, queue_wait
-from studio.live import progress_text, queue_text
-from studio.policy import ENV_MAX_RUN_MINUTES, Policy
-from tests.support import wait_for
+from nst.run.executor import LocalExecutor
+from studio.services.jobs import QUEUED, RUNNING, STOPPED, Job
+from studio.services.limiter import Limiter, queue_wait
+from studio.views.live import progress_text, queue_text
+from studio.services.policy import ENV_MAX_RUN_MINUTES, Policy
+from tests.support.apptest import wait_for
 
 BIG = Settings(size=768, steps=300, multiscale="off", device="cpu")  # a step takes seconds here
 

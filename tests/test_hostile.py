@@ -2,12 +2,12 @@
 
 import pytest
 
-from nst.cli import main
+from nst.cli.main import main
 from nst.engine import run
-from nst.images import ImageError, load_image
-from nst.settings import Settings
+from nst.io.images import ImageError, load_image
+from nst.core.settings import Settings
 from tests.hostile import EXPECTED_OK, TOO_SMALL, corpus
-from bench.synthetic import scene, stripes
+from tests.support.synthetic import scene, stripes
 
 FAST = Settings(size=64, steps=2, multiscale="off")
 

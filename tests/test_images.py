@@ -1,4 +1,4 @@
-"""Tests for nst.images: hostile inputs, colour-mode normalisation, export and recipes."""
+"""Tests for nst.io.images: hostile inputs, colour-mode normalisation, export and recipes."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from nst import files, images
-from nst.errors import RecipeError
-from nst.recipe import RECIPE_KEY, read_recipe
-from nst.images import (
+from nst.io import files, images
+from nst.core.errors import RecipeError
+from nst.io.images import RECIPE_KEY
+from nst.io.recipe import read_recipe
+from nst.io.images import (
     ImageError,
     jpeg_bytes,
     load_image,

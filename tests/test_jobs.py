@@ -12,14 +12,14 @@ import weakref
 import pytest
 import torch
 
-from bench.synthetic import scene, stripes
+from tests.support.synthetic import scene, stripes
 from nst import Settings
 from nst.engine import ScalePlan
-from nst.executor import LocalExecutor
-from studio.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, STOPPED, Job, Snapshot
-from studio.limiter import Limiter
-from studio.policy import Policy
-from tests.support import wait_for
+from nst.run.executor import LocalExecutor
+from studio.services.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, STOPPED, Job, Snapshot
+from studio.services.limiter import Limiter
+from studio.services.policy import Policy
+from tests.support.apptest import wait_for
 
 TINY = Settings(size=64, steps=5, multiscale="off", device="cpu", preview_every=2)
 LONG = TINY.replace(steps=5000)
@@ -179,7 +179,7 @@ def live_tensors() -> int:
 @pytest.mark.slow
 def test_twenty_consecutive_runs_do_not_grow_memory() -> None:
     """RSS after run 20 is within MAX_GROWTH_MB of RSS after run 2 (run 1 warms caches); runs go
-    through the studio's own executor and queue, as ``studio.runs.start`` starts them."""
+    through the studio's own executor and queue, as ``studio.views.runs.start`` starts them."""
     rss: dict[int, float] = {}
     for number in range(1, RUNS + 1):
         j = Job(scene(64, 48), [stripes(48)], TINY, keepalive=lambda: True).start()

@@ -2,7 +2,7 @@
 
 import torch
 
-from nst.losses import content_loss, gram, style_loss, tv_loss
+from nst.model.losses import content_loss, gram, style_loss, tv_loss
 
 
 def test_gram_is_f_ft_over_m():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nst.optim import BoxAdam, BoxLBFGS
+from nst.model.optim import BoxAdam, BoxLBFGS
 
 
 def _quadratic(x: torch.Tensor, target: torch.Tensor, scales: torch.Tensor):
@@ -109,8 +109,8 @@ def test_a_run_never_imports_the_compiler():
     script = (
         "import sys\n"
         "from nst.engine import run\n"
-        "from nst.settings import Settings\n"
-        "from bench.synthetic import scene, stripes\n"
+        "from nst.core.settings import Settings\n"
+        "from tests.support.synthetic import scene, stripes\n"
         "for optimizer in ('lbfgs', 'adam'):\n"
         "    run(scene(48, 32), [stripes(48)],"
         " Settings(size=48, steps=3, device='cpu', optimizer=optimizer))\n"
@@ -126,7 +126,7 @@ def test_lbfgs_never_accepts_a_point_above_the_last_beyond_noise(bowl):
     once, and accepting that point anyway (the old rule) was a rise of the run's reference loss.
     Now it restarts from the last accepted point, so the accepted losses only go down (within
     NOISE). White-box: the accepted loss is the optimiser's own ``_prev_loss``."""
-    from nst.optim import NOISE
+    from nst.model.optim import NOISE
 
     target, scales = bowl
     x = torch.full_like(target, 0.5).requires_grad_(True)

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.synthetic import scene, stripes
-from nst.cli import main
-from nst.errors import ImageError
-from nst.images import jpeg_bytes, load_image, png_bytes, save_image, srgb_profile, tiff_bytes
-from nst.recipe import read_recipe
+from tests.support.synthetic import scene, stripes
+from nst.cli.main import main
+from nst.core.errors import ImageError
+from nst.io.images import jpeg_bytes, load_image, png_bytes, save_image, srgb_profile, tiff_bytes
+from nst.io.recipe import read_recipe
 
 RECIPE = {"format": "nst-recipe/1", "note": "Ünïcödé ✓", "settings": {"size": 64}}
 PIXELS16 = np.random.default_rng(5).integers(0, 65536, (23, 31, 3), dtype=np.uint16)

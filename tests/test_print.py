@@ -17,19 +17,19 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.synthetic import checks, gradient, scene, stripes
-from nst.budget import held_memory, least_budget, plan_run
-from nst.cli import main
-from nst.cache import GRAMS
+from tests.support.synthetic import checks, gradient, scene, stripes
+from nst.plan.budget import held_memory, least_budget, plan_run
+from nst.cli.main import main
+from nst.model.cache import GRAMS
 from nst.engine import _Run, run, stylize
-from nst.errors import BudgetError, SettingsError
-from nst.executor import LocalExecutor
-from nst.images import load_image
-from nst.masks import encode_mask
-from nst.recipe import read_recipe
-from nst.settings import CONTINUE_STEPS, Settings, continued, format_bytes, parse_bytes
-from nst.estimate import StepCost, estimate_seconds
-from nst.tiles import make_grid
+from nst.core.errors import BudgetError, SettingsError
+from nst.run.executor import LocalExecutor
+from nst.io.images import load_image
+from nst.core.masks import encode_mask
+from nst.io.recipe import read_recipe
+from nst.core.settings import CONTINUE_STEPS, Settings, continued, format_bytes, parse_bytes
+from nst.plan.estimate import StepCost, estimate_seconds
+from nst.model.tiles import make_grid
 
 SHALLOW = dict(content_layers=("conv3_2",), style_layers=("conv1_1", "conv2_1", "conv3_1"))
 REPO = Path(__file__).resolve().parents[1]
@@ -54,11 +54,11 @@ def _tight(settings: Settings, content: Image.Image, styles: list[Image.Image]) 
 MEASURE = textwrap.dedent("""
     import json, sys
     from nst.engine import stylize
-    from nst.budget import least_budget, plan_run
-    from nst.memory import trim
-    from nst.settings import Settings
-    from nst.vgg import load_model
-    from bench.synthetic import scene, stripes
+    from nst.plan.budget import least_budget, plan_run
+    from nst.core.memory import trim
+    from nst.core.settings import Settings
+    from nst.model.vgg import load_model
+    from tests.support.synthetic import scene, stripes
 
     def status(key):
         with open("/proc/self/status") as f:
@@ -85,7 +85,7 @@ def test_the_estimate_is_within_a_quarter_of_the_measured_peak():
     """Measured as the rise of the peak resident memory over a run (its first: the weights are
     decoded in it), each in a fresh process where glibc maps each block of 64 KB or more on its
     own, so that resident memory follows the tensors (its default keeps freed blocks of up to
-    32 MB: see nst.memory)."""
+    32 MB: see nst.core.memory)."""
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
     for size in (256, 384, 512):
         done = subprocess.run([sys.executable, "-c", MEASURE, str(size)], cwd=REPO, env=env,

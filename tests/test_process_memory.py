@@ -18,16 +18,16 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.synthetic import scene, stripes
-from nst.budget import least_budget, least_fast_budget, plan_fast, plan_run
-from nst.settings import Settings, format_bytes, parse_bytes, preset
+from tests.support.synthetic import scene, stripes
+from nst.plan.budget import least_budget, least_fast_budget, plan_fast, plan_run
+from nst.core.settings import Settings, format_bytes, parse_bytes, preset
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
 STEPS = 2  # each scale steps once: its peak comes in its first step
 # The plan counts what the run allocates; resident memory also holds what the allocator has not
 # returned and pages the kernel has not reclaimed. Where a budget is tight the engine has glibc
-# return every block of 1 MB or more at once (nst.memory.large_blocks_returned), so what stays is
+# return every block of 1 MB or more at once (nst.core.memory.large_blocks_returned), so what stays is
 # small blocks: this slack, 2 % of the budget, is what the test allows on top (measured: none).
 SLACK = 0.02
 NEEDS = re.compile(r"needs at least ([\d.]+[KMG]) of memory \(the ([\d.]+[KMG]) this process holds before the run")

@@ -1,6 +1,6 @@
 """Ray 2.60's token authentication, and README's "Scale out" commands run as written.
 
-The token rule (``nst.cluster.authenticate``) is checked first, against a stand-in for the
+The token rule (``nst.run.cluster.authenticate``) is checked first, against a stand-in for the
 cluster's answer, with Ray's own token loader and auth mode.
 
 Then, marked slow, README's commands as real processes: ``ray get-auth-token --generate`` and
@@ -13,7 +13,7 @@ finished ``stylize_task`` on the cluster's node, run by a worker process of the 
 
 What one host cannot run: README's head runs nothing (``--num-cpus=0``) and the work goes to
 nodes added with ``ray start --address``. Every Ray process here must stay on 127.0.0.1, which
-takes ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (bench/raycluster.py), and under it ``ray start
+takes ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (tests/support/raycluster.py), and under it ``ray start
 --address`` refuses to add a node ("Multi-node Ray clusters are not supported on Windows and
 OSX"). So the head here is README's head command with ``--num-cpus=1`` (a head that also runs
 work), and the multi-node cases stay on the in-process cluster of tests/test_cluster.py. The
@@ -43,9 +43,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.synthetic import scene, stripes
-from nst.cluster import token_refused
-from tests.support import wait_for
+from tests.support.synthetic import scene, stripes
+from nst.run.cluster import token_refused
+from tests.support.apptest import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent  # README's commands name .venv/bin/; this is the running one
@@ -80,8 +80,8 @@ def write_token(home: Path, token: str = TOKEN) -> Path:
 RULE = """
 import json, os, sys
 from ray._raylet import AuthenticationMode, AuthenticationTokenLoader, Config, get_authentication_mode
-from nst.cluster import authenticate
-from nst.errors import ClusterUnreachableError
+from nst.run.cluster import authenticate
+from nst.core.errors import ClusterUnreachableError
 
 def sending():
     return get_authentication_mode() == AuthenticationMode.TOKEN
@@ -359,9 +359,9 @@ def test_a_refused_token_is_one_line_from_the_cli_and_one_sentence_in_the_studio
     assert not (tmp_path / "out.png").exists()
 
     code = """
-from bench.synthetic import scene, stripes
+from tests.support.synthetic import scene, stripes
 from nst import Settings
-from studio.jobs import Job
+from studio.services.jobs import Job
 job = Job(scene(64, 48), [stripes(48)], Settings(size=32, steps=2, device="cpu")).start()
 assert job.join(60)
 print(job.snapshot().status)
@@ -379,7 +379,7 @@ def test_the_studio_shows_a_refusal_stays_up_and_runs_once_the_token_is_there(
         protected_head: Head, browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In Chromium: a web node without the token shows the sentence; the head's token copied to
     its ~/.ray/auth_token (no restart, no RAY_AUTH_MODE), the next Start runs on the cluster."""
-    from bench.browser import ERRORS_JS, launch_server, make_content, make_style, new_page, prepare, run_journal, \
+    from tests.support.browser import ERRORS_JS, launch_server, make_content, make_style, new_page, prepare, run_journal, \
         start_run
 
     web_home = tmp_path / "web-home"

@@ -11,23 +11,23 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.regions import luminance_ssim, photo_region_ssim
-from bench.synthetic import checks, scene, stripes
-from nst import masks
-from nst.cache import GRAMS
-from nst.cli import main
-from nst.budget import least_budget, plan_run
+from bench.region_quality import luminance_ssim, photo_region_ssim
+from tests.support.synthetic import checks, scene, stripes
+from nst.core import masks
+from nst.model.cache import GRAMS
+from nst.cli.main import main
+from nst.plan.budget import least_budget, plan_run
 from nst.engine import _resize, _Run, _step, run, stylize, to_tensor, to_uint8
-from nst.fast.method import paint
-from nst.errors import SettingsError
-from nst.images import load_rgba, png_bytes, resize_max_side
-from nst.losses import gram
-from nst.masks import encode_mask, fit_mask, mask_labels, mask_pixels
-from nst.recipe import make_recipe, read_recipe, settings_from_recipe
-from nst.regions import RegionMasks, masked_gram, style_matrix
-from nst.settings import Settings, continued, preset
-from nst.variants import variants
-from nst.vgg import load_model
+from nst.model.fast.method import paint
+from nst.core.errors import SettingsError
+from nst.io.images import load_rgba, png_bytes, resize_max_side
+from nst.model.losses import gram
+from nst.core.masks import encode_mask, fit_mask, mask_labels, mask_pixels
+from nst.io.recipe import make_recipe, read_recipe, settings_from_recipe
+from nst.model.regions import RegionMasks, masked_gram, style_matrix
+from nst.core.settings import Settings, continued, preset
+from nst.io.variants import variants
+from nst.model.vgg import load_model
 
 DATA = Path(__file__).parent / "data"
 CPU = torch.device("cpu")

@@ -1,4 +1,4 @@
-"""Every setting's rule lives in one place (``nst.settings.RULES``): validation, the CLI's flags, the
+"""Every setting's rule lives in one place (``nst.core.settings.RULES``): validation, the CLI's flags, the
 studio's widgets and old recipes all follow it."""
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from nst.cli import build_parser, flag, settings_from_args
-from nst.errors import SettingsError
-from nst.images import load_rgba
-from nst.masks import encode_mask
-from nst.recipe import read_recipe, settings_from_recipe
-from nst.settings import DEFAULTS, FLOAT, INT, RULES, Settings, preset
-from studio import state, text
-from studio.labels import labelled
-from tests.support import start_app, stop_app
+from nst.cli.main import build_parser, flag, settings_from_args
+from nst.core.errors import SettingsError
+from nst.io.images import load_rgba
+from nst.core.masks import encode_mask
+from nst.io.recipe import read_recipe, settings_from_recipe
+from nst.core.settings import DEFAULTS, FLOAT, INT, RULES, Settings, preset
+from studio.session import state, text
+from studio.services.labels import labelled
+from tests.support.apptest import start_app, stop_app
 
 DATA = Path(__file__).parent / "data"
 MASK = DATA / "mask-96x64.png"  # red, blue and white (unpainted) with antialiased edges
@@ -91,7 +91,7 @@ def test_widget_bounds_are_the_rule_bounds(form_app, name):
     step = 1 if rule.kind == INT else 1e-3
     edges = [(rule.low, -step, not rule.above), (rule.high, step, not rule.below)]
     if name == "seed":  # the studio's own, lower ceiling: a browser number holds 2**53 - 1 exactly
-        edges[1] = (state.MAX_SEED, 0, True)
+        edges[1] = (state.BROWSER_MAX_SEED, 0, True)
     for bound, outside, closed in edges:
         if bound is None:
             continue

@@ -1,4 +1,4 @@
-"""The schedule of a print (nst.schedule): a warm start settles at the working size, then goes up
+"""The schedule of a print (nst.plan.schedule): a warm start settles at the working size, then goes up
 about ×2 a scale with a few steps at each; the plan, the engine and the time estimates follow it."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ import math
 import pytest
 import torch
 
-from bench.synthetic import scene, stripes
-from nst.budget import plan_run
+from tests.support.synthetic import scene, stripes
+from nst.plan.budget import plan_run
 from nst.engine import _Run
-from nst.cache import GramCache
-from nst.estimate import StepCost, estimate_seconds, remaining_seconds
-from nst.schedule import TOP_STEPS, WORKING_SIZE, scale_plan, scale_sides, scale_steps, warm_steps
-from nst.settings import Settings, continued, preset
+from nst.model.cache import GramCache
+from nst.plan.estimate import StepCost, estimate_seconds, remaining_seconds
+from nst.plan.schedule import TOP_STEPS, WORKING_SIZE, scale_plan, scale_sides, scale_steps, warm_steps
+from nst.core.settings import Settings, continued, preset
 
 CPU = torch.device("cpu")
 

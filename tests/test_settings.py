@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from nst.errors import RecipeError
-from nst.recipe import make_recipe, settings_from_recipe
-from nst.settings import PRESETS, Settings, SettingsError, preset
+from nst.core.errors import RecipeError
+from nst.io.recipe import make_recipe, settings_from_recipe
+from nst.core.settings import PRESETS, Settings, SettingsError, preset
 
 
 def test_defaults_are_valid_and_documented_values():

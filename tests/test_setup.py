@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.browser import launch_server
+from tests.support.browser import launch_server
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from bench.synthetic import scene, stripes
-from nst.budget import held_memory, least_budget, plan_run
+from tests.support.synthetic import scene, stripes
+from nst.plan.budget import held_memory, least_budget, plan_run
 from nst.engine import stylize
-from nst.settings import Settings
+from nst.core.settings import Settings
 
 CPU = torch.device("cpu")
 # Layers up to conv3_2: a halo of 16 px, so that a small image already splits into several tiles.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from nst.recipe import read_recipe
-from nst.settings import Settings
-from studio.store import Store
+from nst.io.recipe import read_recipe
+from nst.core.settings import Settings
+from studio.services.store import Store
 
 
 def add(store: Store, owner: str, seed: int = 0) -> int:
@@ -48,6 +48,6 @@ def test_delete_removes_the_files(tmp_path):
     store = Store(tmp_path, limit_bytes=10**9)
     add(store, "alice")
     add(store, "alice")
-    store.delete("alice", 1)  # undoable (studio.gallery's Undo) until the next delete
+    store.delete("alice", 1)  # undoable (studio.views.gallery_cards's Undo) until the next delete
     store.delete("alice", 2)
     assert store.list("alice") == [] and len(list(store.images.iterdir())) == 2  # only #2's PNG and photo

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from studio.store import Store
-from tests.support import new_owner, store_results
+from studio.services.store import Store
+from tests.support.apptest import new_owner, store_results
 
 
 def test_uploads_are_kept_per_browser_and_slot_replaced_and_cleared(tmp_path: Path) -> None:
@@ -48,7 +48,7 @@ def test_kept_uploads_count_towards_the_store_s_limit_oldest_first(tmp_path: Pat
 def test_a_delete_can_be_undone_until_the_next_one(tmp_path: Path, monkeypatch,
                                                    content_image: Image.Image) -> None:
     store = Store(tmp_path, limit_bytes=10**9)
-    monkeypatch.setattr("studio.results.shared_store", lambda: store)  # where store_results saves
+    monkeypatch.setattr("studio.session.results.shared_store", lambda: store)  # where store_results saves
     owner = new_owner()
     store_results(owner, content_image, count=2)
     store.delete(owner, 1)

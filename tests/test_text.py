@@ -1,4 +1,4 @@
-"""Text from users and files is shown as text (studio.text): the rule on a hostile corpus, then the
+"""Text from users and files is shown as text (studio.session.text): the rule on a hostile corpus, then the
 studio's pages (AppTest) with hostile file names, recipe keys and style names. Markdown as Chromium
 really renders it is checked in tests/e2e/test_hostile_text.py."""
 
@@ -11,13 +11,14 @@ import string
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bench.synthetic import encode, gradient
+from tests.support.synthetic import encode, gradient
 from nst import Settings
-from nst.recipe import make_recipe
-from studio import regions, state
-from studio.text import literal, shown
+from nst.io.recipe import make_recipe
+from studio.services import painted_regions
+from studio.session import state
+from studio.services.literal import literal, shown
 from tests.hostile import HOSTILE_FILE_NAMES, HOSTILE_TEXT
-from tests.support import new_owner, start_app, stop_app, store_results
+from tests.support.apptest import new_owner, start_app, stop_app, store_results
 
 CORPUS = sorted(HOSTILE_TEXT)
 # The patterns Streamlit's Markdown plugins rewrite in text that escapes have already resolved:
@@ -74,7 +75,7 @@ def test_literal_of_plain_text_is_unchanged():
 
 
 def _say_script(kind: str, template: str, parts: tuple[str, ...], plain: str) -> None:
-    from studio.text import say, say_markdown
+    from studio.session.text import say, say_markdown
 
     say_markdown(kind, template, *parts)
     say(kind, plain)
@@ -150,7 +151,7 @@ def test_too_small_upload_is_named_literally_in_warnings_and_at_start(at):
 
 def test_region_lines_make_style_names_literal():
     name = HOSTILE_FILE_NAMES[0]
-    [line] = regions.region_lines(["#ff0000=1"], [name])
+    [line] = painted_regions.region_lines(["#ff0000=1"], [name])
     assert line.endswith("→ Style 1 · " + literal(name))
 
 

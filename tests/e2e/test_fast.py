@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from bench.browser import (image_with_caption, make_content, make_style, press, rerun_and_wait, set_number, upload,
+from tests.support.browser import (image_with_caption, make_content, make_style, press, rerun_and_wait, set_number, upload,
                            wait_for_app_idle, wait_visible)
 
 pytestmark = pytest.mark.slow  # real server and browser: the full run, not the quick loop

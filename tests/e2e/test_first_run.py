@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.browser import (launch_server, make_content, make_style, new_page, rerun_and_wait, set_number, start_run,
+from tests.support.browser import (launch_server, make_content, make_style, new_page, rerun_and_wait, set_number, start_run,
                            upload, wait_for_app_idle, wait_preview)
 
 pytestmark = pytest.mark.slow  # its own server and a real browser

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from bench.browser import make_content, make_style, rerun_and_wait, uploader, wait_for_app_idle
+from tests.support.browser import make_content, make_style, rerun_and_wait, uploader, wait_for_app_idle
 from nst import Settings
-from nst.recipe import make_recipe
-from studio.text import JOINER
+from nst.io.recipe import make_recipe
+from studio.services.literal import JOINER
 from tests.hostile import HOSTILE_FILE_NAMES, HOSTILE_TEXT, LEAK
 
 pytestmark = pytest.mark.slow  # real server and browser

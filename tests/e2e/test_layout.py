@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from bench.browser import (LOAD_TIMEOUT_MS, check_no_app_error, image_with_caption, make_content, make_style,
+from tests.support.browser import (LOAD_TIMEOUT_MS, check_no_app_error, image_with_caption, make_content, make_style,
                            prepare, press, rerun_and_wait, upload, uploader, wait_for_app_idle, wait_visible)
-from bench.synthetic import checks, save, stripes
-from nst.masks import encode_mask
-from nst.recipe import make_recipe
-from nst.settings import preset
+from tests.support.synthetic import checks, save, stripes
+from nst.core.masks import encode_mask
+from nst.io.recipe import make_recipe
+from nst.core.settings import preset
 from tests.e2e.test_regions_variants import readme_shot
 
 WIDTH, HEIGHT = 1280, 720

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from bench.browser import (HEARTBEAT_TIMEOUT_S, PeakRss, Server, make_content, make_style, prepare, rss_mb,
+from tests.support.browser import (HEARTBEAT_TIMEOUT_S, PeakRss, Server, make_content, make_style, prepare, rss_mb,
                            run_journal, start_run, wait_results)
-from studio.policy import ENV_MAX_RUNS
+from studio.services.policy import ENV_MAX_RUNS
 
 pytestmark = pytest.mark.slow  # real server and browser: the full run, not the quick loop
 

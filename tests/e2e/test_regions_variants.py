@@ -22,12 +22,12 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from bench.browser import (LOAD_TIMEOUT_MS, download, image_with_caption, move_slider, new_page, rerun_and_wait,
+from tests.support.browser import (LOAD_TIMEOUT_MS, download, image_with_caption, move_slider, new_page, rerun_and_wait,
                            set_number, slider, upload, uploader, wait_for_app_idle, wait_visible)
-from bench.regions import photo_region_ssim
-from bench.synthetic import checks, save, scene, stripes
-from nst.recipe import read_recipe, settings_from_recipe
-from studio.form import format_weight
+from bench.region_quality import photo_region_ssim
+from tests.support.synthetic import checks, save, scene, stripes
+from nst.io.recipe import read_recipe, settings_from_recipe
+from studio.views.form import format_weight
 
 pytestmark = pytest.mark.slow  # real server and browser
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from bench.browser import (LOAD_TIMEOUT_MS, check_no_app_error, image_with_caption, make_content, make_style,
+from tests.support.browser import (LOAD_TIMEOUT_MS, check_no_app_error, image_with_caption, make_content, make_style,
                            new_page, prepare, press, rerun_and_wait, set_number, upload, wait_for_app_idle,
                            wait_visible)
 

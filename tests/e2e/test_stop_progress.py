@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from bench.browser import (launch_server, make_content, make_style, new_page, prepare, press,
+from tests.support.browser import (launch_server, make_content, make_style, new_page, prepare, press,
                            rerun_and_wait, wait_for_app_idle, wait_visible)
-from bench.synthetic import save, scene, stripes
+from tests.support.synthetic import save, scene, stripes
 
 pytestmark = pytest.mark.slow  # real server and browser, long steps
 

@@ -1,0 +1,1 @@
+"""The network and its losses: VGG19 and its weights, losses, optimisers, colour, regions, tiles, the fast networks."""

@@ -1,0 +1,1 @@
+"""Running the engine: the executor seam, the Ray cluster, batches, terminal output."""

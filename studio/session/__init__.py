@@ -1,0 +1,1 @@
+"""One browser's session: its state, uploads, results, sizing and messages."""

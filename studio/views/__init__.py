@@ -1,0 +1,1 @@
+"""The studio's views: what the pages draw."""
