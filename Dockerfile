@@ -10,12 +10,12 @@
 # The command line instead of the studio (--user: write the output as you, not as uid 10001):
 #   docker run --rm --user "$(id -u):$(id -g)" -v "$PWD:/data" --entrypoint python nst-studio \
 #       -m nst /data/c.jpg /data/s.jpg -o /data/out.png
-# bench/docker_check.sh builds this image and checks the studio and the CLI in it (README "Docker").
+# bench/docker_check.sh builds this image and checks the studio and the CLI in it (docs/testing.md).
 #
 # requirements.txt pins torch/torchvision; from PyPI those are the CUDA builds (large). For a
 # CPU-only image add the PyTorch CPU index, whose "+cpu" builds satisfy the same pins:
 #   docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cpu -t nst-studio:cpu .
-# With Ray, for the nodes of a cluster (docker-compose.yml; README "Scale out"):
+# With Ray, for the nodes of a cluster (docker-compose.yml; docs/scale-out.md):
 #   docker build --build-arg WITH_RAY=1 -t nst-studio:ray .
 FROM python:3.11-slim
 

@@ -27,7 +27,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from bench.compare import machine_info
+from bench.pair import SHARED_IMAGES
+from bench.report import machine_info
 from tests.support.synthetic import scene, stripes
 from nst.engine import stylize, to_tensor
 from nst.model.fast.graphs import MULTISTYLE, TRANSFORM, load_graph
@@ -35,8 +36,6 @@ from nst.model.fast.inference import embed
 from nst.model.fast.runtime import ONNXRUNTIME, TORCH, network
 from nst.io.images import load_image, resize_max_side
 from nst.core.settings import Settings
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 
 
 def timed(run: Callable[[], torch.Tensor], device: torch.device, runs: int) -> tuple[float, torch.Tensor]:
@@ -102,8 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sides", type=lambda t: tuple(int(v) for v in t.split(",")), default=(512, 1024, 2048))
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N, or cpu to check the script")
-    parser.add_argument("--content", type=Path, default=SHARED / "golden_gate.jpg")
-    parser.add_argument("--style", type=Path, default=SHARED / "shipwreck.jpg")
+    parser.add_argument("--content", type=Path, default=SHARED_IMAGES / "golden_gate.jpg")
+    parser.add_argument("--style", type=Path, default=SHARED_IMAGES / "shipwreck.jpg")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():

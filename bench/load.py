@@ -33,7 +33,8 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.support.browser import (CHROMIUM, CHROMIUM_ARGS, HEARTBEAT_TIMEOUT_S, PeakRss, check_no_app_error, launch_server,
                            make_content, make_style, new_page, prepare, rerun_and_wait, rss_mb, run_journal,
-                           set_number, start_run, upload, wait_for_app_idle, wait_preview, wait_results)
+                           start_run, wait_preview, wait_results)
+from studio.session.state import KEY, default_values
 from studio.views.inputs import METHOD_LABELS
 
 CONTENT_NAME, STYLE_NAME = "tubingen.jpg", "starry_night.jpg"
@@ -224,11 +225,8 @@ def first_run(browser, url: str, pid: int, content: Path, style: Path, args) -> 
     the image is seen. Runs first, whatever the order of ``--phases``: only then is the server fresh."""
     page = new_page(browser)
     try:
-        page.goto(url, wait_until="domcontentloaded")
-        wait_for_app_idle(page)
-        upload(page, "Content image", content)
-        upload(page, "Style images", style)
-        set_number(page, "Output size (px)", args.fast_size)
+        # Steps as a new form starts it: prepare() then leaves the field as it is.
+        prepare(page, url, content, style, default_values()[KEY["steps"]], args.fast_size)
         start_run(page)
         journal = wait_preview(page, args.run_timeout)
         rerun_and_wait(page, lambda: page.get_by_role("button", name="Stop", exact=True).click())

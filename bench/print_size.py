@@ -9,7 +9,7 @@ Run ``python -m bench.print_size [--sections goals,schedule,gpu] [--content PATH
   up ×2 a scale): pastiche's 100-step run at the preview size, ours at the preview size, and each
   print SIZE:MAX_MEMORY (``max_memory`` bounds the whole process: its peak resident memory, as
   ``top`` shows it, is measured as the child's ru_maxrss). Held-out losses: each print
-  downscaled to the preview size (Lanczos), scored by bench.compare's evaluator (our Gatys
+  downscaled to the preview size (Lanczos), scored by bench.evaluator (our Gatys
   losses, fp32, bundled VGG19) against the preview-size run's. The three goals: the first print
   in at most 1.5× pastiche's wall time, the second in at most 15 minutes, both prints' held-out
   losses within 1.5× of the preview run's.
@@ -27,7 +27,6 @@ construction) to the final image.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,8 +36,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.compare import (RunResult, contention, cpu_seconds, evaluate, in_child, input_pair, machine_info,
-                           run_pastiche)
+from bench.engine_runs import warm_gpu
+from bench.evaluator import evaluate
+from bench.harness import Contention, RunResult, in_child
+from bench.pair import input_pair
+from bench.peer import PASTICHE, PASTICHE_STEPS, run_pastiche
+from bench.report import cpu_name, load_average, machine_info, publish
 from nst.plan.budget import RunPlan, plan_run
 from nst.engine import stylize
 from nst.io.images import load_image, resize_max_side
@@ -47,7 +50,6 @@ from nst.core.settings import Settings, continued, format_bytes, parse_bytes, pr
 
 DEFAULT_OUT = Path("/tmp/nst-print")
 PRINTS = "2048:1.5G,4096:3G"  # the issue's 2048 px within 1.5 GB; 4096 px as README's print command
-PASTICHE_STEPS = 100
 PASTICHE_FACTOR = 1.5  # the first print's wall time against pastiche's preview-size run
 LARGEST_MINUTES = 15  # the last print's wall time
 LOSS_FACTOR = 1.5  # held-out losses of a print against the preview run's
@@ -142,7 +144,7 @@ def goals_section(paths: tuple[Path, Path], pair: tuple[Image.Image, Image.Image
             f" both ↓{args.compare} | style / preview, both ↓{args.compare} | content / preview, ↓{args.preview}"
             f" | style / preview, ↓{args.preview} |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-            f"| pastiche 1.6.0, {args.pastiche_steps} steps, {args.preview} px, fp32 | — | — | {pastiche.wall:.1f}"
+            f"| {PASTICHE}, {args.pastiche_steps} steps, {args.preview} px, fp32 | — | — | {pastiche.wall:.1f}"
             f" | {pastiche.peak_rss_mib:.0f} | — | {peer['content']:.4g} | {peer['style']:.4g} | | | | |",
             f"| ours, {args.preview} px (the preview) | {ours.settings} | — | {ours.wall:.1f} | {ours.peak_rss_mib:.0f}"
             f" | {ours.notes['estimate_mib']:.0f} ({ours.notes['held_mib']:.0f}) | {reference['content']:.4g}"
@@ -215,14 +217,8 @@ def schedule_section(paths: tuple[Path, Path], pair: tuple[Image.Image, Image.Im
 def run_gpu(content_path: Path, style_path: Path, settings: Settings) -> RunResult:
     """Our engine on the GPU after a short untimed warm-up: wall time from stylize() to the final
     image on the host, peak GPU memory, and the plan's estimate."""
-    from nst.model.vgg import load_model
-
     content, style = load_image(content_path), load_image(style_path)
-    load_model(settings.weights)
-    for _ in stylize(content, [style], settings.replace(steps=len(scale_sides(settings.size, settings)) + 2)):
-        pass
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
+    warm_gpu(content, style, settings, len(scale_sides(settings.size, settings)) + 2)
     before = torch.cuda.memory_allocated()
     plan = plan_run(settings, content.size, [style.size])
     began = time.perf_counter()
@@ -254,20 +250,6 @@ def gpu_section(paths: tuple[Path, Path], pair: tuple[Image.Image, Image.Image],
     return rows
 
 
-def cpu_name() -> str:
-    """lscpu's model name (what the issue names the CPU by)."""
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        return next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name"))
-    except (OSError, StopIteration, subprocess.SubprocessError):
-        return "unknown"
-
-
-def load_average() -> str:
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.print_size", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sections", default="goals,schedule,gpu",
@@ -293,7 +275,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if getattr(args, name) is None:
             setattr(args, name, value)
     args.compare = args.compare or args.preview // 2
-    args.size = args.schedule_size  # bench.compare.input_pair sizes synthetic images by it
+    args.size = args.schedule_size  # bench.pair.input_pair sizes synthetic images by it
     return args
 
 
@@ -302,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     sections = set(args.sections.split(","))
     content, style = input_pair(args)
     args.out.mkdir(parents=True, exist_ok=True)
-    started, before, load_before = time.perf_counter(), cpu_seconds(), load_average()
+    watch, load_before = Contention(), load_average()
     info = [f"- lscpu model name: {cpu_name()}", *machine_info()]
     report = ["## Print sizes", "", *info]
     with tempfile.TemporaryDirectory(prefix="nst-print-") as folder:
@@ -324,11 +306,9 @@ def main(argv: list[str] | None = None) -> None:
                        *gpu_section(paths, pair, preset("fast"), args.gpu_size, args.preview, args.out)]
         elif "gpu" in sections:
             report += ["", "### GPU", "", "- no CUDA GPU on this machine: not measured"]
-    report.insert(2 + len(info), contention(before, cpu_seconds(), time.perf_counter() - started))
+    report.insert(2 + len(info), watch.line())
     report.insert(3 + len(info), f"- load average (1, 5, 15 min) before: {load_before}; after: {load_average()}")
-    text = "\n".join(report)
-    print(text)
-    (args.out / "report.md").write_text(text + "\n")
+    publish(report, args.out)
 
 
 if __name__ == "__main__":

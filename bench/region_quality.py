@@ -24,7 +24,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from bench.compare import DEFAULT_CONTENT, DEFAULT_STYLE, contention, cpu_seconds, machine_info
+from bench.harness import Contention
+from bench.pair import DEFAULT_CONTENT, DEFAULT_STYLE
+from bench.report import machine_info
 from tests.support.synthetic import scene, stripes
 from nst.plan.budget import least_budget, plan_run
 from nst.model.color import rgb_to_yiq
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         content, style = load_image(args.content), load_image(args.style)
     args.out.mkdir(parents=True, exist_ok=True)
     base = preset("fast", size=args.size, mask=halves_mask(content.size), regions=REGIONS)
-    began, before = time.perf_counter(), cpu_seconds()
+    watch = Contention()
     rows: list[tuple[str, Settings, float, dict[str, float]]] = []
     fast_image: np.ndarray | None = None
     for case in (c for c in CASES if c in cases):  # "continue" after "fast", whose result it refines
@@ -159,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {case} | {settings.init} | {settings.size} | {settings.steps} | {m['photo_ssim']:.3f} |"
               f" {m['styled_ssim']:.3f} | {m['styled_loss']:.3g} | {ratio} | {wall:.1f} |")
     print(*machine_info(), sep="\n")
-    print(contention(before, cpu_seconds(), time.perf_counter() - began))
+    print(watch.line())
 
 
 if __name__ == "__main__":

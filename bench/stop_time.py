@@ -19,9 +19,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from bench.pair import DEFAULT_CONTENT, DEFAULT_STYLE
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, launch_server, new_page, prepare, wait_for_app_idle
 
-IMAGES = Path("/work/shared/images")
 PROGRESS_JS = """() => {
   const bar = document.querySelector('[data-testid="stProgress"]');
   const now = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
@@ -32,8 +32,8 @@ PROGRESS_JS = """() => {
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.stop_time", description=__doc__.splitlines()[0])
-    parser.add_argument("--content", default=str(IMAGES / "tubingen.jpg"))
-    parser.add_argument("--style", default=str(IMAGES / "starry_night.jpg"))
+    parser.add_argument("--content", default=str(DEFAULT_CONTENT))
+    parser.add_argument("--style", default=str(DEFAULT_STYLE))
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--stop-at", default="scale 4 of", help='a piece of the "Now:" line to stop at')

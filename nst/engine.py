@@ -24,11 +24,12 @@ from PIL import Image
 
 from nst.model import color
 from nst.core import masks
-from nst.plan.budget import FastPlan, plan_fast, plan_run
+from nst.plan.budget import FastPlan, RunPlan, pass_grid
 from nst.model.cache import GRAMS, GramCache, fingerprint
 from nst.plan.device import resolve_device, resolve_dtype
-from nst.core.errors import DivergedError, ImageError, SettingsError
-from nst.io.images import fit_problems, resize_max_side
+from nst.plan.preflight import preflight
+from nst.core.errors import DivergedError, SettingsError
+from nst.io.images import resize_max_side
 from nst.model.losses import content_loss, gram, tv_loss
 from nst.core.memory import large_blocks_returned
 from nst.model.optim import BoxAdam, BoxLBFGS
@@ -36,8 +37,8 @@ from nst.core.progress import NOT_WATCHED, StopSignal, Stopped, Watch
 from nst.records import StepRecord
 from nst.model.regions import RegionMasks
 from nst.plan.schedule import ScalePlan, scale_plan, scale_sides, shape_for, split_steps
-from nst.core.settings import Settings
-from nst.model.tiles import Pass, Targets, TiledTerms, TileGrid, make_grid, style_error, whole
+from nst.core.settings import Settings, blend_weights
+from nst.model.tiles import Pass, Targets, TiledTerms, TileGrid, make_grid, style_error
 from nst.model.vgg import VGG19Features, load_model
 
 __all__ = ["ScalePlan", "StopSignal", "run", "scale_plan", "scale_sides", "split_steps", "stylize", "to_tensor",
@@ -145,13 +146,6 @@ class _Tiling:
     forward: TileGrid
 
 
-def _grid(shape: tuple[int, int], tile: tuple[int, int] | None, halo: int, align: int) -> TileGrid:
-    """One pass over an image of ``shape`` when it fits in ``tile``, else unshifted tiles."""
-    if tile is None or (shape[0] <= tile[0] and shape[1] <= tile[1]):
-        return whole(*shape)
-    return make_grid(*shape, tile, halo, align)
-
-
 def _style_grams(net: Pass, style: torch.Tensor, settings: Settings, grid: TileGrid,
                  cache: GramCache) -> dict[str, torch.Tensor]:
     layers = tuple(settings.style_layers)
@@ -182,53 +176,21 @@ def _init_image(settings: Settings, content: torch.Tensor, styles: list[torch.Te
 
 
 def _check_inputs(content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
-                  start: Image.Image | None = None) -> list[float]:
-    """The style blend normalised to sum to 1, or SettingsError listing what the inputs lack."""
-    problems: dict[str, str] = {}
+                  start: Image.Image | None = None) -> tuple[list[float], RunPlan | FastPlan]:
+    """The style blend normalised to sum to 1 and the run's plan, or the error of what stops the run
+    (:func:`nst.plan.preflight.preflight`: SettingsError, ImageError, DeviceError or BudgetError)."""
+    wrong = {}
     if not isinstance(content, Image.Image):
-        problems["content"] = "the content must be a PIL image"
-    sources = len(styles) + len(settings.builtin_styles)
-    if not sources and settings.method == "fast":
-        problems["styles"] = "the fast method needs a style image or a built-in style"
-    elif not sources and settings.init == "fast":
-        problems["styles"] = ("init fast starts from the fast method's result, which needs a style image or a"
-                              " built-in style; choose another init")
-    elif not sources and (settings.style_weight > 0 or settings.init == "style"):
-        problems["styles"] = "at least one style image or built-in style is needed (or set style_weight to 0)"
+        wrong["content"] = "the content must be a PIL image"
     if any(not isinstance(s, Image.Image) for s in styles):
-        problems["styles"] = "every style must be a PIL image"
-    if settings.init == "image" and not isinstance(start, Image.Image):
-        problems["init"] = "init 'image' starts from an image: give one (the CLI's --from)"
-    if start is not None and settings.init != "image":
-        problems["init"] = f"a start image was given but init is {settings.init!r}; set init to 'image'"
-    blend = list(settings.style_blend) if settings.style_blend is not None else [1.0] * sources
-    if sources and len(blend) != sources:
-        built_in = f" and {len(settings.builtin_styles)} built-in styles" if settings.builtin_styles else ""
-        problems["style_blend"] = (f"style_blend has {len(blend)} weights for {len(styles)} style images"
-                                   f"{built_in}")
-    if settings.mask is not None and isinstance(content, Image.Image):
-        problems.update(_region_input_problems(content, len(styles), settings))
-    if problems:
-        raise SettingsError(problems)
-    too_small = fit_problems(content.size, [s.size for s in styles], settings.size, settings.style_scale)
-    if too_small:
-        raise ImageError(" ".join(too_small))
-    total = sum(blend) or 1.0
-    return [b / total for b in blend]
-
-
-def _region_input_problems(content: Image.Image, n_styles: int, settings: Settings) -> dict[str, str]:
-    """The mask has the content's shape, and each region's style image was given."""
-    problems = {}
-    height, width = masks.mask_pixels(settings.mask).shape[:2]
-    if not masks.mask_shape_fits((height, width), content.size):
-        problems["mask"] = (f"the mask is {width}×{height} pixels but the content is {content.size[0]}×"
-                            f"{content.size[1]}; a mask must have the content's size (or its shape, scaled down)")
-    for item, style in zip(settings.regions or (), masks.region_styles(settings.regions or ())):
-        if style is not None and style >= n_styles:
-            problems["regions"] = (f"region {item} names style image {style + 1}, but {n_styles} style"
-                                   f" image{'s were' if n_styles != 1 else ' was'} given")
-    return problems
+        wrong["styles"] = "every style must be a PIL image"
+    if wrong:
+        raise SettingsError(wrong)
+    check = preflight(settings, content.size, [s.size for s in styles],
+                      start=start.size if isinstance(start, Image.Image) else None)
+    check.raise_problems()
+    assert check.plan is not None  # planned, or it raised
+    return blend_weights(settings, len(styles)), check.plan
 
 
 @dataclass
@@ -286,12 +248,13 @@ class _Run:
                  model: VGG19Features | None, cache: GramCache, start: Image.Image | None = None,
                  watch: Watch = NOT_WATCHED) -> None:
         self.settings, self.cache, self.watch = settings, cache, watch
-        self.blend = _check_inputs(content, styles, settings, start)
+        # Before anything is computed: the preflight's error when the run cannot start (its memory too).
+        blend, plan = _check_inputs(content, styles, settings, start)
+        assert isinstance(plan, RunPlan)
+        self.blend, self.plan = blend, plan
         self.device = resolve_device(settings.device)
         self.dtype = resolve_dtype(settings.precision, self.device)
         every_style = [*styles, *_builtin_images(settings)]
-        # Before anything is computed: BudgetError when the run cannot fit its memory.
-        self.plan = plan_run(settings, content.size, [s.size for s in every_style], self.device)
         self.output_shape = self.plan.scales[-1].shape
         # Where the budget is tight, resident memory must follow the tensors as the plan counts them.
         self.tight = self.plan.tight
@@ -337,11 +300,11 @@ class _Run:
         content_layers = s.content_layers if s.content_weight > 0 else ()
         if content_layers:
             self.watch.doing(f"{self.where(index)}preparing the content target")
-        content_targets = net.feature_maps(net_content, _grid(shape, plan.targets_tile, halo, align),
+        content_targets = net.feature_maps(net_content, plan.forward,
                                            content_layers) if content_layers else {}
         if s.style_weight > 0:
             self.watch.doing(f"{self.where(index)}preparing the style targets")
-        grams = [_style_grams(net, t, s, _grid(tuple(t.shape[-2:]), plan.targets_tile, halo, align), self.cache)
+        grams = [_style_grams(net, t, s, pass_grid(tuple(t.shape[-2:]), plan.targets_tile, halo, align), self.cache)
                  for t in styles] if s.style_weight > 0 else []
         targets = Targets(content_targets, grams, self.blend, s.style_layers if s.style_weight > 0 else ())
         regions = None if self.labels is None else \
@@ -350,7 +313,7 @@ class _Run:
         if plan.tile is not None:
             # Seeded, so a run's grids (and so its result, to rounding) repeat with its seed.
             tiling = _Tiling(plan.tile, halo, align, torch.Generator().manual_seed(s.seed + index),
-                             _grid(shape, plan.targets_tile, halo, align))
+                             plan.forward)
         start = _init_image(s, net_content, styles, self.start) if previous is None else _resize(previous, shape)
         if regions is not None:  # whatever the init, photo regions start each scale as the photo (nst.model.regions)
             start = regions.compose(net_content, start)
@@ -471,7 +434,7 @@ def _record(run: _Run, scale: _Scale, k: int, step: int, losses: dict[str, float
                       shape=scale.shape, losses=losses, raw=raw, elapsed=time.perf_counter() - began,
                       image=to_uint8(output) if output is not None else None, done=last,
                       image16=to_uint16(output) if last and output is not None else None,
-                      tiles=scale.objective.grid)
+                      tiles=scale.objective.grid, plan=run.plan if step == 1 else None)
 
 
 def _step(scale: _Scale) -> tuple[dict[str, float], dict[str, float]]:
@@ -514,9 +477,9 @@ def _fast(content: Image.Image, styles: Sequence[Image.Image], settings: Setting
           start: float) -> StepRecord:
     """The fast method's one record: its result at the output size (the content, stopped, when
     ``stop`` was set before it began)."""
-    blend = _check_inputs(content, styles, settings)
+    blend, plan = _check_inputs(content, styles, settings)  # BudgetError too, before anything is computed
+    assert isinstance(plan, FastPlan)
     device = resolve_device(settings.device)
-    plan = plan_fast(settings, content.size, device)  # BudgetError before anything is computed
     with large_blocks_returned() if plan.tight else contextlib.nullcontext():  # as a tight Gatys run
         return _fast_record(content, styles, settings, stop, start, blend, plan, device)
 

@@ -11,6 +11,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from nst.model.tiles import TileGrid
+    from nst.plan.budget import RunPlan
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class StepRecord:
     holds the unweighted terms plus each style layer's E_l as ``style/<layer>``. They are the
     losses of the image the step evaluated, except on a scale's last record, which carries the
     scale's best image and that image's losses. A fast-method run has one record, without losses.
+    The first record of a Gatys run carries the run's plan.
     """
 
     step: int  # 1-based, counted over all scales
@@ -39,6 +41,9 @@ class StepRecord:
     # (for 16-bit PNG and TIFF files; rounded from the optimised float image, not from ``image``).
     image16: np.ndarray | None = field(default=None, repr=False)
     tiles: "TileGrid | None" = None  # how this step's pass was tiled; None when it was one pass
+    # The run's plan (scales, steps, tiles, bytes: nst.plan.budget.RunPlan), on its first record
+    # only: what the ETA prices (nst.plan.estimate.remaining_seconds). None on the others.
+    plan: "RunPlan | None" = None
 
 
 LOSS_TERMS = ("content", "style", "tv", "total")

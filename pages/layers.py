@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from studio.views.explorer import KINDS, ReconstructionError, render_kind
+from studio.session.identity import browser_token
 from studio.session.resources import default_device
 from studio.session import state, text
 from studio.session.uploads import kept_uploads, shown_width
@@ -46,7 +47,7 @@ for kind, (title, layer_sets, _) in KINDS.items():
         st.caption(f"{len(layer_sets)} images of {size} px × {steps} steps; rendered on demand and cached.")
         continue
     try:
-        render_kind(kind, upload, size, steps, device)
+        render_kind(browser_token(), kind, upload, size, steps, device)
     except ReconstructionError as exc:
         text.say("error", str(exc))
         requested.pop(kind, None)

@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny generated images (never files from ../shared) and a fresh studio app."""
+"""Shared fixtures (tiny generated images, never files from ../shared; a fresh studio app; one
+Chromium), and the check that every collected test has exactly one tier (tests/support/tiers.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PIL import Image
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.synthetic import encode, gradient
 from tests.support.apptest import start_app, stop_app
+from tests.support.tiers import pytest_collection_modifyitems  # noqa: F401  (a hook: fails a run with an untiered test)
 
 
 # Every Ray process the tests start (and every address Ray resolves) stays on 127.0.0.1: Ray reads

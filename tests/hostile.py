@@ -24,7 +24,7 @@ EXPECTED_OK: set[str] = {
     "extreme_aspect.png",
     "huge_style.jpg",
 }
-# Decode fine but are refused for a run: a side under nst.io.images.MIN_SIDE, in the file or once resized.
+# Decode fine but are refused for a run: a side under nst.plan.preflight.MIN_SIDE, in the file or once resized.
 TOO_SMALL: set[str] = {"one_pixel.png", "extreme_aspect.png"}
 
 

@@ -17,6 +17,8 @@ from nst.io.images import resize_max_side
 from nst.io.recipe import adjustments_from_recipe, make_recipe, read_recipe
 from nst.core.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def result():

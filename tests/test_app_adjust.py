@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 from PIL import Image
+import pytest
 
 from tests.support.synthetic import gradient
 from nst.io.adjust import Adjustments, adjust
@@ -17,6 +18,8 @@ from nst.io.images import png_bytes
 from nst.io.recipe import read_recipe
 from studio.views.result_view import DISPLAY_SIDE, display_adjuster
 from tests.support.apptest import captions, new_owner, start_app, store_results
+
+pytestmark = pytest.mark.app
 
 
 def pixels(png: bytes) -> np.ndarray:
@@ -51,12 +54,12 @@ def test_strength_and_colour_change_the_download_and_its_recipe(content_image, d
 
 
 def test_the_shown_picture_is_adjusted_at_display_size_well_under_a_second(tmp_path):
-    """A 2048×1536 result: the page adjusts a 1024 px copy prepared once, so a change is quick."""
+    """A 2048×1536 result: the page adjusts a 1024 px copy prepared once (per result and session:
+    tests/test_app_user_caches.py), so a change is quick."""
     image_path, content_path = tmp_path / "1.png", tmp_path / "1-content.jpg"
     image_path.write_bytes(png_bytes(gradient(2048, 1536, seed=5)))
     gradient(2048, 1536, seed=6).save(content_path, quality=90)
     adjuster = display_adjuster(str(image_path), str(content_path))
-    assert display_adjuster(str(image_path), str(content_path)) is adjuster  # prepared once per result
     change = Adjustments(mix=0.3, recolor="luminance")
     start = time.perf_counter()
     shown = adjuster(change)

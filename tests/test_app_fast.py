@@ -8,6 +8,8 @@ import pytest
 from studio.services import examples
 from tests.support.apptest import active_run, button, latest_result, poll, texts
 
+pytestmark = pytest.mark.app
+
 
 @pytest.fixture
 def at(studio_app):

@@ -25,6 +25,8 @@ from studio.services.labels import labelled
 from tests.hostile import EXPECTED_OK, TOO_SMALL, corpus
 from tests.support.apptest import APP, active_run, button, captions, finished, latest_result, poll, stop_app, texts
 
+pytestmark = pytest.mark.app
+
 BAD = sorted(set(corpus()) - EXPECTED_OK)
 # As a style image: every refused kind, plus odd modes and shapes that must still blend in (the rest
 # of EXPECTED_OK runs as a style in tests/test_hostile.py; huge_style.jpg has its own test here).

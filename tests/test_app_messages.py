@@ -26,6 +26,8 @@ from studio.views.region_editor import PAINT
 from studio.services.literal import shown
 from tests.support.apptest import BLUE, RED, button, canvas, latest_result, stroke, upload_inputs
 
+pytestmark = pytest.mark.app
+
 
 def texts(elements) -> list[str]:
     """What the page reads as (messages are Markdown with the user's text escaped: studio.session.text)."""

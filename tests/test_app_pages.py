@@ -15,6 +15,8 @@ from studio.views.before_after import blend
 from studio.session.results import zip_bytes
 from tests.support.apptest import new_owner, start_app, store_results, texts
 
+pytestmark = pytest.mark.app
+
 
 def open_page(page: str, **state) -> AppTest:
     return start_app(**state).switch_page(page).run()

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import torch
 
 from nst.plan.budget import HELD_GRAIN, held_memory, plan_run
 from nst.io.recipe import read_recipe
 from nst.core.settings import CONTINUE_STEPS, Settings, parse_bytes, preset
 from tests.support.apptest import button, finished, latest_result, poll, texts, upload_inputs
+
+pytestmark = pytest.mark.app
 
 
 def test_the_size_shows_the_memory_plan_and_its_budget(studio_app, png_of):
@@ -40,7 +43,7 @@ def test_a_budget_too_small_for_the_size_is_said_before_start(studio_app, png_of
     at.run()
     assert not at.exception
     assert any("4096×3072 result needs at least" in e and "raise “Memory budget”" in e for e in texts(at.error))
-    # Start refuses it with the same sentence, before any run begins (studio.session.sizing.plan_refusal).
+    # Start refuses it with the same sentence, before any run begins (the run's preflight: nst.plan.preflight).
     at.button(key="start").click().run()
     assert not at.exception
     refused = [e for e in texts(at.error) if "4096×3072 result needs at least" in e]

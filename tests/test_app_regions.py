@@ -23,6 +23,8 @@ from studio.session import state
 from studio.views.region_editor import PAINT
 from tests.support.apptest import BLUE, RED, button, canvas, finished, latest_result, poll, stroke, texts
 
+pytestmark = pytest.mark.app
+
 
 @pytest.fixture
 def at(studio_app, png_of):
@@ -115,7 +117,7 @@ def test_a_recipes_regions_that_do_not_fit_the_photo_refuse_the_start(at, png_of
         size=32, steps=2, mask=mask, regions=items))).encode(), "application/json"))
     at.file_uploader(key="content_file").set_value(("square.png", png_of(64, 64, 1), "image/png")).run()
     button(at, "Start").click().run()
-    assert any("another shape (96×64); this photo is 64×64" in e for e in texts(at.error)), texts(at.error)
+    assert any("the mask is 96×64 pixels but the content is 64×64" in e for e in texts(at.error)), texts(at.error)
     assert latest_result(at) is None
 
 

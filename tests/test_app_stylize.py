@@ -18,6 +18,8 @@ from studio.session.results import results
 from tests.support.apptest import (active_run, button, captions, finished, latest_result, owner, poll, start_app, texts,
                            upload_inputs)
 
+pytestmark = pytest.mark.app
+
 @pytest.fixture
 def at(studio_app):
     return studio_app

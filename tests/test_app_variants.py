@@ -8,11 +8,13 @@ import pytest
 from tests.support.synthetic import gradient
 from nst import Settings
 from nst.plan.device import device_key
-from studio.services import variant_grids
+from studio.services import browser_runs, variant_grids
 from studio.services.jobs import CANCELLED, DONE, QUEUED, RUNNING, STOPPED
 from studio.services.limiter import shared_limiter
 from studio.session.results import results
 from tests.support.apptest import button, finished, latest_result, new_owner, owner, poll, texts, wait_for
+
+pytestmark = pytest.mark.app
 
 
 def watched() -> bool:
@@ -23,7 +25,7 @@ def watched() -> bool:
 def test_a_grid_runs_its_tiles_one_at_a_time_and_stop_cancels_the_rest():
     content, style = gradient(48, 32, seed=1), gradient(32, 32, seed=2)
     grid = variant_grids.Grid(Settings(size=32, steps=5000, device="cpu"), content, [style], 3, keepalive=watched)
-    variant_grids.start(new_owner(), grid)
+    browser_runs.start_grid(new_owner(), grid)
     wait_for(lambda: grid.live() is not None and grid.live()[1].step >= 1, what="the first tile's run")
     index, snap = grid.live()
     assert index == 0 and snap.status == RUNNING and [t.status for t in grid.tiles[1:]] == [QUEUED, QUEUED]
@@ -38,7 +40,7 @@ def test_a_grid_runs_its_tiles_one_at_a_time_and_stop_cancels_the_rest():
 def test_grids_are_one_per_browser_and_bounded(monkeypatch):
     """With the device held, grids wait in the queue: a browser's new grid stops its old one, and
     past MAX_GRIDS the oldest grid is stopped and dropped; a grid stopped while waiting never runs."""
-    monkeypatch.setattr(variant_grids, "MAX_GRIDS", 2)
+    monkeypatch.setattr(browser_runs, "MAX_GRIDS", 2)
     content, style = gradient(32, 32, seed=1), gradient(32, 32, seed=2)
     owners = [new_owner() for _ in range(3)]
 
@@ -48,16 +50,16 @@ def test_grids_are_one_per_browser_and_bounded(monkeypatch):
     holder = object()
     shared_limiter().acquire(device_key("cpu"), holder, cancelled=lambda: False)
     try:
-        made = [variant_grids.start(o, grid()) for o in owners]
-        replaced = variant_grids.start(owners[2], grid())
-        assert variant_grids.grid(owners[0]) is None and variant_grids.grid(owners[1]) is made[1]
-        assert variant_grids.grid(owners[2]) is replaced
+        made = [browser_runs.start_grid(o, grid()) for o in owners]
+        replaced = browser_runs.start_grid(owners[2], grid())
+        assert browser_runs.grid(owners[0]) is None and browser_runs.grid(owners[1]) is made[1]
+        assert browser_runs.grid(owners[2]) is replaced
         assert made[0].join(10) and made[2].join(10)
         assert [t.status for t in made[0].tiles] == [CANCELLED, CANCELLED] and made[0].images() == []
         assert not made[1].finished and not replaced.finished  # still waiting for the device
     finally:
         for o in owners:
-            variant_grids.close(o)
+            browser_runs.close_grid(o)
         shared_limiter().release(device_key("cpu"), holder)
     assert made[1].join(10) and replaced.join(10)
 
@@ -70,14 +72,14 @@ def at(studio_app, png_of):
     studio_app.number_input(key="set_steps").set_value(3)
     studio_app.slider(key="variants_count").set_value(3)
     yield studio_app.run()
-    variant_grids.close(owner(studio_app))
+    browser_runs.close_grid(owner(studio_app))
 
 
 def test_variants_fill_a_grid_and_a_tile_sets_the_form_then_renders_full_size(at):
     base = Settings().style_weight
     button(at, "Variants").click().run()
     assert not at.error, texts(at.error)
-    grid = variant_grids.grid(owner(at))
+    grid = browser_runs.grid(owner(at))
     assert [t.variant.settings.steps for t in grid.tiles] == [3, 3, 3]  # never longer than the run itself
     poll(at, lambda a: grid.finished and grid.collected)
     assert [t.status for t in grid.tiles] == [DONE] * 3 and all(t.image.shape == (21, 32, 3) for t in grid.tiles)
@@ -102,4 +104,4 @@ def test_a_grid_that_cannot_run_says_why(at):
     at.radio(key="variants_rows").set_value("seed").run()  # seeds need a noise start
     button(at, "Variants").click().run()
     assert any("seeds change only noise-initialised runs" in e for e in texts(at.error))
-    assert variant_grids.grid(owner(at)) is None
+    assert browser_runs.grid(owner(at)) is None

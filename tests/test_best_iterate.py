@@ -8,6 +8,8 @@ from nst.model.cache import GRAMS
 from nst.engine import _resize, _Run, stylize
 from nst.core.settings import Settings
 
+pytestmark = [pytest.mark.unit, pytest.mark.slow]  # 13 grids of real runs: about 20 s, out of the quick loop
+
 PAIRS = {"scene-stripes": (scene(48, 36), stripes(48)), "gradient-checks": (gradient(48, 36, seed=3), checks(48))}
 
 

@@ -8,10 +8,14 @@ import pytest
 import torch
 
 from nst.plan import budget
-from nst.plan.budget import FAST_MIN_SIDE, FAST_PIXEL, default_budget, least_fast_budget, plan_fast, share_among
+from nst.plan.budget import FAST_MIN_SIDE, default_budget, least_fast_budget, plan_fast, share_among
+from nst.plan.footprint import FAST_PIXEL, fast_bytes
+from nst.plan.schedule import shape_for
 from nst.engine import run
 from nst.core.errors import BudgetError
 from nst.core.settings import Settings, format_bytes
+
+pytestmark = pytest.mark.unit
 
 CPU = torch.device("cpu")
 SIZES = (2048, 1536)  # (width, height) of a print's content
@@ -39,7 +43,7 @@ def test_where_it_does_not_fit_it_paints_at_the_largest_size_that_does():
     assert plan.painted[1] / plan.painted[0] == pytest.approx(2048 / 1536, rel=0.01)
     assert plan.peak <= limit
     # One pixel more a side would not have fitted.
-    larger = budget._fast_bytes(_fast(2048), plan.shape, budget.shape_for(max(plan.painted) + 1, 2048, 1536), True)
+    larger = fast_bytes(_fast(2048), plan.shape, shape_for(max(plan.painted) + 1, 2048, 1536), True)
     assert held + larger > limit
 
 

@@ -8,10 +8,12 @@ import pytest
 from PIL import Image
 
 from nst.cli.main import Progress, main
-from nst.engine import scale_plan, stylize
+from nst.engine import stylize
 from nst.core.settings import Settings
 from nst.io.recipe import read_recipe
 from tests.support.synthetic import scene, stripes
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture()
@@ -98,7 +100,7 @@ def test_progress_lines_when_not_on_a_terminal(files):
     tmp, content, style = files
     stream = io.StringIO()  # not a terminal
     settings = Settings(size=64, steps=8, min_scale=32, device="cpu")
-    progress = Progress(stream, log_every=50, quiet=False, plan=scale_plan(settings, (96, 64)), interval=0.0)
+    progress = Progress(stream, log_every=50, quiet=False, interval=0.0)
     for record in stylize(scene(96, 64), [stripes(64)], settings):
         progress.update(record)
     lines = stream.getvalue().splitlines()
@@ -107,7 +109,7 @@ def test_progress_lines_when_not_on_a_terminal(files):
     assert any(line.startswith("3/8") and line.endswith(" s") for line in lines)  # an ETA in seconds
     assert lines[-1].startswith("step 8: style loss")
     hourly = io.StringIO()
-    progress = Progress(hourly, log_every=50, quiet=False, plan=scale_plan(settings, (96, 64)), interval=3600)
+    progress = Progress(hourly, log_every=50, quiet=False, interval=3600)
     for record in stylize(scene(96, 64), [stripes(64)], settings):
         progress.update(record)
     assert [line.split(" ")[0] for line in hourly.getvalue().splitlines()] == ["1/8", "step"]  # start, end

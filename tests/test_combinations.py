@@ -32,6 +32,8 @@ from nst.io.recipe import make_recipe, read_recipe, settings_from_recipe
 from nst.records import StepRecord
 from nst.core.settings import Settings, preset
 
+pytestmark = pytest.mark.cluster
+
 SIZE, STEPS = 96, 4
 TILED_SIZE = 384  # the tiled cases: several tiles with the shallow layers' 16 px halo
 # Above the least budget: the last scale still tiles (up to about 48 MB above it at 384 px), and

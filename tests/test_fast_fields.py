@@ -4,11 +4,14 @@ result bit for bit as it was (the studio hides those controls under the fast met
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from nst import Settings
 from nst.engine import run
 from nst.model.fast.fields import FAST_FIELDS
 from nst.core.settings import RULES
+
+pytestmark = pytest.mark.unit
 
 OTHER_VALUES = {
     "steps": 7, "optimizer": "adam", "lr": 0.5, "betas": (0.5, 0.9), "eps": 1e-3, "content_weight": 5.0,

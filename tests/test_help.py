@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -61,6 +63,7 @@ def test_a_scripts_help_says_what_it_does_and_does_nothing(script: str) -> None:
     assert f"bash {script}" in done.stdout and len(done.stdout.splitlines()) > 3
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 def test_cli_help_as_readme_runs_it() -> None:
     """`python -m nst --help` in a fresh process: every setting's flag, with its rule's help."""
     done = subprocess.run([sys.executable, "-m", "nst", "--help"], cwd=ROOT, capture_output=True, text=True,

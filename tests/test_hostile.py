@@ -9,9 +9,12 @@ from nst.core.settings import Settings
 from tests.hostile import EXPECTED_OK, TOO_SMALL, corpus
 from tests.support.synthetic import scene, stripes
 
+pytestmark = pytest.mark.unit
+
 FAST = Settings(size=64, steps=2, multiscale="off")
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 @pytest.mark.parametrize("name", sorted(corpus()))
 def test_engine_gives_a_result_or_a_clear_message(name):
     data = corpus()[name]
@@ -32,6 +35,7 @@ def test_engine_gives_a_result_or_a_clear_message(name):
     assert as_style.shape == (48, 64, 3)
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 def test_huge_style_with_small_content():
     """The style is resized to the output scale first, so a 24 MP style costs no more than a small one."""
     huge = load_image(corpus()["huge_style.jpg"], name="huge_style.jpg")
@@ -39,6 +43,7 @@ def test_huge_style_with_small_content():
     assert out.shape == (64, 64, 3)
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 @pytest.mark.parametrize("name", sorted(corpus()))
 def test_cli_exit_code_and_message(tmp_path, capsys, name):
     bad = tmp_path / name

@@ -26,6 +26,8 @@ from nst.io.images import (
 )
 from tests.hostile import BLUE, EXPECTED_OK, RED, corpus
 
+pytestmark = pytest.mark.unit
+
 BAD = sorted(set(corpus()) - EXPECTED_OK)
 WHITE = (255, 255, 255)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import threading
-import time
 import weakref
 
 import pytest
@@ -14,12 +12,15 @@ import torch
 
 from tests.support.synthetic import scene, stripes
 from nst import Settings
-from nst.engine import ScalePlan
+from nst.plan.budget import plan_run
+from nst.plan.estimate import StepCost
 from nst.run.executor import LocalExecutor
 from studio.services.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, STOPPED, Job, Snapshot
 from studio.services.limiter import Limiter
 from studio.services.policy import Policy
 from tests.support.apptest import wait_for
+
+pytestmark = pytest.mark.unit
 
 TINY = Settings(size=64, steps=5, multiscale="off", device="cpu", preview_every=2)
 LONG = TINY.replace(steps=5000)
@@ -100,26 +101,43 @@ def test_errors_surface_as_messages(settings, styles, expected):
     assert snap.result is None
 
 
+class Session:
+    """A ``keepalive`` that counts the job's questions. The job asks only when no heartbeat came
+    within its timeout, so a count of n means the timeout ran out n times: the tests wait on that
+    count, not on a guess at how long a step takes on a loaded machine."""
+
+    def __init__(self, alive: bool = True) -> None:
+        self.alive, self.asked = alive, 0
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        return self.alive
+
+
 def test_abandoned_job_stops_itself_unless_kept_alive():
-    alive = threading.Event()
-    alive.set()
-    j = job(LONG, heartbeat_timeout=0.2, keepalive=alive.is_set)
-    wait_for(lambda: j.snapshot().step >= 3)
-    time.sleep(0.4)
-    assert not j.finished  # no heartbeats, but the session is still connected
-    alive.clear()  # the tab was closed
-    assert j.join(END_S)
+    session = Session()
+    j = job(LONG, heartbeat_timeout=0.2, keepalive=session)
+    wait_for(lambda: session.asked >= 3 or j.finished, what="the job to find its heartbeat late three times")
+    assert not j.finished, f"a job whose session is connected stopped: {j.snapshot().message}"
+    step = j.snapshot().step
+    wait_for(lambda: j.snapshot().step > step or j.finished, what="a step after the job was kept alive")
+    assert j.snapshot().status == RUNNING  # no heartbeats, but the session is still connected
+    session.alive = False  # the tab was closed
+    assert j.join(END_S), "an abandoned running job kept running"
     snap = j.snapshot()
     assert snap.status == STOPPED and "went away" in snap.message
 
 
 def test_an_abandoned_queued_job_is_cancelled_and_a_live_one_kept():
     limiter = Limiter(1)
-    holder = job(LONG, limiter, heartbeat_timeout=0.3, keepalive=lambda: True)  # a live session keeps its job
+    session = Session()  # a live session keeps its job
+    holder = job(LONG, limiter, heartbeat_timeout=0.3, keepalive=session)
     wait_for(lambda: holder.snapshot().status == RUNNING)
     queued = job(TINY, limiter, heartbeat_timeout=0.3)
     assert queued.join(END_S), "an abandoned queued job kept waiting"
     assert queued.snapshot().status == CANCELLED and "went away" in queued.snapshot().message
+    asked = session.asked
+    wait_for(lambda: session.asked > asked + 1 or holder.finished, what="the running job to find its heartbeat late")
     assert holder.snapshot().status == RUNNING, "a job whose session is alive was stopped"
     holder.stop()
     assert holder.join(END_S)
@@ -144,19 +162,24 @@ def test_speed_from_recent_steps():
     assert snap.steps_per_second == pytest.approx(2.0)
 
 
-def test_eta_prices_each_remaining_scale_by_its_pixels():
-    """At step 10 of a 128 → 256 → 512 run at 0.1 s per coarse step, the steps left cost 2 s at this
-    scale, 8 s at 4× the pixels and 16 s at 16× (26 s), where steps left × recent speed says 5 s."""
-    plan = (ScalePlan((96, 128), 30), ScalePlan((192, 256), 20), ScalePlan((384, 512), 10))
+def test_eta_prices_each_remaining_scale_by_the_plan_at_the_measured_pace():
+    """At step 10 of a 128 → 256 → 512 run at 0.1 s per coarse step, the steps left cost 0.1 s each at
+    this scale and the plan's price relative to it at the larger ones (about 4× and 16× the pixels),
+    where steps left × recent speed would say far less (nst.plan.estimate.remaining_seconds)."""
+    settings = Settings(size=512, steps=60, min_scale=128, device="cpu", max_memory=2**40)
+    plan = plan_run(settings, (512, 384), [(48, 48)], torch.device("cpu"), held=0)
+    cost = StepCost(fixed=0.0, per_megapixel=1.0)  # a step costs its pixels
+    first, second, third = plan.scales
+    assert [s.shape for s in plan.scales] == [(96, 128), (192, 256), (384, 512)] and first.steps > 10
     rows = [{"step": s, "scale": 0, "elapsed_s": 3.0 + 0.1 * s} for s in range(1, 11)]
     snap = Snapshot(status=RUNNING, message="", device="cpu", queue_position=0, step=10, total_steps=60, scale=0,
                     n_scales=3, elapsed=4.0, losses={}, rows=rows, preview=None, preview_step=0, result=None,
-                    plan=plan)
-    assert snap.eta == pytest.approx(26.0)
-    # First step of the next scale: still priced from the last scale with a measured speed.
-    later = [*rows, *({"step": s, "scale": 1, "elapsed_s": 5.0 + 0.4 * (s - 30)} for s in range(31, 32))]
-    step31 = Snapshot(**{**snap.__dict__, "rows": later, "step": 31, "scale": 1})
-    assert step31.eta == pytest.approx(19 * 0.4 + 10 * 1.6)
+                    plan=plan, cost=cost)
+    assert snap.paced and snap.eta == pytest.approx(0.1 * ((first.steps - 10) + 4 * second.steps + 16 * third.steps))
+    # First step of the next scale: still priced at the pace of the last steps timed.
+    later = [*rows, {"step": first.steps + 1, "scale": 1, "elapsed_s": 5.0}]
+    step = Snapshot(**{**snap.__dict__, "rows": later, "step": first.steps + 1, "scale": 1})
+    assert step.eta == pytest.approx(0.1 * (4 * (second.steps - 1) + 16 * third.steps))
 
 
 # -- memory ----------------------------------------------------------------------------------------

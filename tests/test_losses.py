@@ -1,8 +1,11 @@
 """The Gatys formulas on small hand-made tensors."""
 
+import pytest
 import torch
 
 from nst.model.losses import content_loss, gram, style_loss, tv_loss
+
+pytestmark = pytest.mark.unit
 
 
 def test_gram_is_f_ft_over_m():

@@ -9,6 +9,8 @@ import torch
 
 from nst.model.optim import BoxAdam, BoxLBFGS
 
+pytestmark = pytest.mark.unit
+
 
 def _quadratic(x: torch.Tensor, target: torch.Tensor, scales: torch.Tensor):
     """Closure of Σ scale·(x − target)², an ill-conditioned bowl whose minimiser in [0, 1] is
@@ -103,6 +105,7 @@ def test_adam_keeps_the_image_in_the_box():
     assert torch.allclose(x.detach(), torch.tensor([0.0, 0.5, 1.0]), atol=1e-2)
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 def test_a_run_never_imports_the_compiler():
     """torch.optim imports torch._dynamo on first use (about 150 MB resident); a whole run with
     either optimiser must not."""

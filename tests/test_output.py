@@ -21,6 +21,8 @@ from nst.core.errors import ImageError
 from nst.io.images import jpeg_bytes, load_image, png_bytes, save_image, srgb_profile, tiff_bytes
 from nst.io.recipe import read_recipe
 
+pytestmark = pytest.mark.unit
+
 RECIPE = {"format": "nst-recipe/1", "note": "Ünïcödé ✓", "settings": {"size": 64}}
 PIXELS16 = np.random.default_rng(5).integers(0, 65536, (23, 31, 3), dtype=np.uint16)
 
@@ -111,6 +113,7 @@ def test_save_image_writes_each_format_by_suffix(tmp_path):
     assert not (tmp_path / "b.jpg").exists()
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 def test_cli_writes_16_bit_png_and_tiff_from_the_float_result(tmp_path, capsys):
     content, style = tmp_path / "c.png", tmp_path / "s.png"
     scene(64, 48).save(content)

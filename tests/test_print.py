@@ -31,6 +31,8 @@ from nst.core.settings import CONTINUE_STEPS, Settings, continued, format_bytes,
 from nst.plan.estimate import StepCost, estimate_seconds
 from nst.model.tiles import make_grid
 
+pytestmark = [pytest.mark.unit, pytest.mark.slow]  # tiled runs beside untiled ones: about 30 s, out of the quick loop
+
 SHALLOW = dict(content_layers=("conv3_2",), style_layers=("conv1_1", "conv2_1", "conv3_1"))
 REPO = Path(__file__).resolve().parents[1]
 

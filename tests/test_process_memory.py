@@ -22,6 +22,8 @@ from tests.support.synthetic import scene, stripes
 from nst.plan.budget import least_budget, least_fast_budget, plan_fast, plan_run
 from nst.core.settings import Settings, format_bytes, parse_bytes, preset
 
+pytestmark = pytest.mark.unit
+
 REPO = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
 STEPS = 2  # each scale steps once: its peak comes in its first step

@@ -1,21 +1,21 @@
-"""Ray 2.60's token authentication, and README's "Scale out" commands run as written.
+"""Ray 2.60's token authentication, and the commands of docs/scale-out.md run as written.
 
 The token rule (``nst.run.cluster.authenticate``) is checked first, against a stand-in for the
 cluster's answer, with Ray's own token loader and auth mode.
 
-Then, marked slow, README's commands as real processes: ``ray get-auth-token --generate`` and
-README's ``ray start --head`` in a private ``HOME`` and ``--temp-dir`` (so the token is this test's
+Then, marked slow, those commands as real processes: ``ray get-auth-token --generate`` and
+the page's ``ray start --head`` in a private ``HOME`` and ``--temp-dir`` (so the token is this test's
 alone), the CLI with ``--ray-address 127.0.0.1:PORT`` from a shell that exports no
 ``RAY_AUTH_MODE``, and the studio (``streamlit run app.py`` with ``NST_RAY_ADDRESS``) driven in
 Chromium (first without the token: the page shows the refusal and the studio stays up; then with
 it). Each run is seen in Ray's own task table (``ray list tasks``, the state API) as a
 finished ``stylize_task`` on the cluster's node, run by a worker process of the cluster.
 
-What one host cannot run: README's head runs nothing (``--num-cpus=0``) and the work goes to
+What one host cannot run: the page's head runs nothing (``--num-cpus=0``) and the work goes to
 nodes added with ``ray start --address``. Every Ray process here must stay on 127.0.0.1, which
 takes ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (tests/support/raycluster.py), and under it ``ray start
 --address`` refuses to add a node ("Multi-node Ray clusters are not supported on Windows and
-OSX"). So the head here is README's head command with ``--num-cpus=1`` (a head that also runs
+OSX"). So the head here is the page's head command with ``--num-cpus=1`` (a head that also runs
 work), and the multi-node cases stay on the in-process cluster of tests/test_cluster.py. The
 head's other ports are free ones, so that it meets no other Ray on the machine.
 
@@ -47,8 +47,10 @@ from tests.support.synthetic import scene, stripes
 from nst.run.cluster import token_refused
 from tests.support.apptest import wait_for
 
+pytestmark = pytest.mark.cluster
+
 REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent  # README's commands name .venv/bin/; this is the running one
+VENV_BIN = Path(sys.executable).parent  # the page's commands name .venv/bin/; this is the running one
 AUTH_VARS = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_ADDRESS")
 TOKEN = "0123456789abcdef" * 4  # the shape of Ray's own (a 64-digit hex string)
 OTHER_TOKEN = "fedcba9876543210" * 4
@@ -160,27 +162,30 @@ def test_the_token_rule(rule_results: dict[str, dict], case: str) -> None:
     assert got["sending"] == (mode == "token")
 
 
-def test_the_refusal_names_the_token_settings_and_readme_explains_them() -> None:
+def test_the_refusal_names_the_token_settings_and_the_docs_explain_them() -> None:
     for sentence in (SENT_NONE, REFUSED):
         assert "RAY_AUTH_TOKEN " in sentence and "RAY_AUTH_TOKEN_PATH" in sentence
         assert 'README\'s "Scale out" section' in sentence and sentence.count(". ") == 0
-    section = scale_out_section()
-    for name in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "~/.ray/auth_token", "RAY_AUTH_MODE"):
-        assert name in section, name
-    assert "refused this machine's Ray authentication token" in section
+    # The sentence sends the user to README's "Scale out", which names the settings and links the page
+    # that explains them.
+    readme = (REPO / "README.md").read_text().split("\n## Scale out\n", 1)[1].split("\n## ", 1)[0]
+    assert "(docs/scale-out.md" in readme
+    for text in (readme, scale_out_page()):
+        for name in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "~/.ray/auth_token", "RAY_AUTH_MODE"):
+            assert name in text, name
+    assert "refused this machine's Ray authentication token" in scale_out_page()
 
 
-# -- README's commands ---------------------------------------------------------------------------
-def scale_out_section() -> str:
-    text = (REPO / "README.md").read_text()
-    return text.split("\n## Scale out\n", 1)[1].split("\n## ", 1)[0]
+# -- the commands of docs/scale-out.md -------------------------------------------------------------
+def scale_out_page() -> str:
+    return (REPO / "docs" / "scale-out.md").read_text()
 
 
-def readme_command(start: str) -> list[str]:
-    """The one command of README's "Scale out" code block that begins with ``start``, as argv."""
-    block = scale_out_section().split("```bash\n", 1)[1].split("```", 1)[0]
+def page_command(start: str) -> list[str]:
+    """The one command of docs/scale-out.md's first code block that begins with ``start``, as argv."""
+    block = scale_out_page().split("```bash\n", 1)[1].split("```", 1)[0]
     found = [line for line in block.splitlines() if line.startswith(start)]
-    assert len(found) == 1, f"README's Scale out block has {len(found)} commands starting {start!r}"
+    assert len(found) == 1, f"docs/scale-out.md's first block has {len(found)} commands starting {start!r}"
     return shlex.split(found[0], comments=True)
 
 
@@ -233,7 +238,7 @@ class Head:
 
     def ray(self, *args: str) -> str:
         """A command of Ray's own CLI on this cluster; Ray's CLI sends the token only under
-        RAY_AUTH_MODE=token, as README says."""
+        RAY_AUTH_MODE=token, as docs/scale-out.md says."""
         env = self.env(RAY_AUTH_MODE="token") if self.protected else self.env()
         done = subprocess.run([str(VENV_BIN / "ray"), *args, "--address", self.address], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=60)
@@ -250,8 +255,8 @@ class Head:
 
 
 @contextmanager
-def readme_head(tmp: Path, token: bool) -> Iterator[Head]:
-    """README's ``ray start --head`` (with ``--num-cpus=1``: see the module's docstring) in a fresh
+def page_head(tmp: Path, token: bool) -> Iterator[Head]:
+    """The page's ``ray start --head`` (with ``--num-cpus=1``: see the module's docstring) in a fresh
     ``HOME`` under ``tmp``; with ``token``, ``ray get-auth-token --generate`` there first, so Ray
     protects the cluster with it. Every process it started is stopped when the block ends."""
     home = tmp / "home"
@@ -264,7 +269,7 @@ def readme_head(tmp: Path, token: bool) -> Iterator[Head]:
             generate = subprocess.run([str(VENV_BIN / "ray"), "get-auth-token", "--generate"], env=env,
                                       capture_output=True, text=True, timeout=60)
             assert generate.returncode == 0 and (home / ".ray" / "auth_token").is_file(), generate.stderr
-        argv = readme_command(".venv/bin/ray start --head")
+        argv = page_command(".venv/bin/ray start --head")
         port = free_port()
         argv = [str(VENV_BIN / "ray"), *argv[1:]]
         argv = [f"--port={port}" if a.startswith("--port=") else "--num-cpus=1" if a == "--num-cpus=0" else a
@@ -286,9 +291,9 @@ def readme_head(tmp: Path, token: bool) -> Iterator[Head]:
 
 
 def cli(head: Head, tmp: Path, **extra: str) -> tuple[subprocess.CompletedProcess, int]:
-    """README's CLI command (``.venv/bin/python -m nst photo.jpg painting.jpg -o out.png --ray-address
+    """The page's CLI command (``.venv/bin/python -m nst photo.jpg painting.jpg -o out.png --ray-address
     …``) with this test's images, a small size, and the head's host:port; its outcome and PID."""
-    argv = readme_command(".venv/bin/python -m nst photo.jpg")
+    argv = page_command(".venv/bin/python -m nst photo.jpg")
     photo, painting, out = tmp / "content.png", tmp / "style.png", tmp / "out.png"
     scene(64, 48).save(photo)
     stripes(48).save(painting)
@@ -332,7 +337,7 @@ def assert_ran_on_the_cluster(head: Head, task: dict, submitter: int) -> None:
 
 @pytest.fixture(scope="module")
 def protected_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Head]:
-    with readme_head(tmp_path_factory.mktemp("protected"), token=True) as head:
+    with page_head(tmp_path_factory.mktemp("protected"), token=True) as head:
         yield head
 
 
@@ -415,7 +420,7 @@ def test_the_studio_shows_a_refusal_stays_up_and_runs_once_the_token_is_there(
 def test_a_cluster_without_auth_takes_runs_from_a_machine_with_a_token(tmp_path: Path) -> None:
     """A token left in ~/.ray/auth_token must not be sent to a cluster that asks for none: a driver
     that sends one wants one back from the workers, which have none, and its run hangs."""
-    with readme_head(tmp_path, token=False) as head:
+    with page_head(tmp_path, token=False) as head:
         write_token(head.home)  # after the head started: the head has no auth, this machine a token
         before = {t["task_id"] for t in head.tasks()}
         done, pid = cli(head, tmp_path)

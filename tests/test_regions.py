@@ -29,6 +29,8 @@ from nst.core.settings import Settings, continued, preset
 from nst.io.variants import variants
 from nst.model.vgg import load_model
 
+pytestmark = pytest.mark.unit
+
 DATA = Path(__file__).parent / "data"
 CPU = torch.device("cpu")
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
@@ -163,6 +165,7 @@ def test_each_region_takes_its_own_style(inputs):
             assert matrix[r, own[r]] < 0.5 * matrix[r, 1 - own[r]], (regions, matrix)
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 def test_a_photo_region_stays_close_to_the_content(inputs):
     content, styles = inputs
     settings = region_settings(("#ff0000=2", "#0000ff=photo"), steps=15)
@@ -202,6 +205,7 @@ def files(tmp_path):
     return tmp_path, [str(p) for p in paths]
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 def test_cli_mask_and_regions_run_and_rerun_from_the_recipe(files):
     tmp, (content, a, b) = files
     out, again = tmp / "out.png", tmp / "again.png"
@@ -274,6 +278,7 @@ def test_the_fast_start_paints_each_region_in_its_own_style():
         assert np.array_equal(fast, np.asarray(to_uint8(painted)))
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 @pytest.mark.parametrize("init", ["fast", "noise", "style", "image", "content"])
 def test_a_photo_region_starts_every_scale_as_the_photo_and_stays_there(init):
     """Each scale's start (the init's picture, then the previous scale's result) is the photo in

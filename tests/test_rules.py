@@ -19,6 +19,8 @@ from studio.session import state, text
 from studio.services.labels import labelled
 from tests.support.apptest import start_app, stop_app
 
+pytestmark = pytest.mark.app
+
 DATA = Path(__file__).parent / "data"
 MASK = DATA / "mask-96x64.png"  # red, blue and white (unpainted) with antialiased edges
 REGIONS = ("#ff0000=1", "#0000ff=2", "#ffffff=photo")

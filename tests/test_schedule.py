@@ -16,6 +16,8 @@ from nst.plan.estimate import StepCost, estimate_seconds, remaining_seconds
 from nst.plan.schedule import TOP_STEPS, WORKING_SIZE, scale_plan, scale_sides, scale_steps, warm_steps
 from nst.core.settings import Settings, continued, preset
 
+pytestmark = pytest.mark.unit
+
 CPU = torch.device("cpu")
 
 
@@ -71,12 +73,12 @@ def test_the_plan_and_the_estimates_follow_the_schedule():
     assert expected < at_output / 3
 
     # The ETA after 10 steps at the working size, 0.5 s each: the rest of that scale, then the two
-    # larger scales at 4× and 16× the pixels per step.
+    # larger scales, each step priced as the estimate prices it, at the pace measured.
     rows = [{"step": k, "scale": 0, "elapsed_s": 0.5 * k} for k in range(1, 11)]
     first, second, third = schedule
-    left = ((first.steps - 10) * first.pixels + second.steps * second.pixels + third.steps * third.pixels) \
-        * 0.5 / first.pixels
-    assert remaining_seconds(schedule, rows, 10, 0) == pytest.approx(left)
+    left = (first.steps - 10) * cost.seconds(first.pixels) + second.steps * cost.seconds(second.pixels) \
+        + third.steps * cost.seconds(third.pixels)
+    assert remaining_seconds(plan, rows, 10, cost) == pytest.approx(left * 0.5 / cost.seconds(first.pixels))
 
 
 def test_the_style_image_scales_with_each_scale():

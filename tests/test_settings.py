@@ -8,6 +8,8 @@ from nst.core.errors import RecipeError
 from nst.io.recipe import make_recipe, settings_from_recipe
 from nst.core.settings import PRESETS, Settings, SettingsError, preset
 
+pytestmark = pytest.mark.unit
+
 
 def test_defaults_are_valid_and_documented_values():
     s = Settings()

@@ -16,6 +16,8 @@ from nst.plan.budget import held_memory, least_budget, plan_run
 from nst.engine import stylize
 from nst.core.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 CPU = torch.device("cpu")
 # Layers up to conv3_2: a halo of 16 px, so that a small image already splits into several tiles.
 SHALLOW = dict(content_layers=("conv3_2",), style_layers=("conv1_1", "conv2_1", "conv3_1"))
@@ -102,6 +104,7 @@ def test_a_stop_while_the_style_targets_are_made_ends_before_the_first_step():
     assert "preparing the style targets" in stop.heard
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 def test_a_stop_while_the_next_scale_is_prepared_keeps_the_last_scale_image():
     """Two scales: Stop set while the second scale's targets are made ends the run with the first
     scale's result at the output size, at the first scale's last step."""
@@ -117,6 +120,7 @@ def test_a_stop_while_the_next_scale_is_prepared_keeps_the_last_scale_image():
     assert done_first[-1].image is not None and done_first[-1].image.shape != final.image.shape
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 def test_a_run_reports_its_passes_as_it_goes():
     content, style = scene(96, 72), stripes(64)
     stop = StopAt("never said")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+import pytest
 
 from nst.io.recipe import read_recipe
 from nst.core.settings import Settings
 from studio.services.store import Store
+
+pytestmark = pytest.mark.unit
 
 
 def add(store: Store, owner: str, seed: int = 0) -> int:

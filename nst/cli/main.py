@@ -21,17 +21,20 @@ from PIL import Image
 from nst.io.adjust import ADJUST_DEFAULTS, ADJUST_RULES, Adjuster, Adjustments
 from nst.run.batch import BatchProgress, content_files, output_names, run_batch
 from nst.run.cluster import ENV_ADDRESS, PREVIEW_SIDE, ClusterConfig, RayExecutor
-from nst.engine import ScalePlan, scale_plan
 from nst.run.executor import Executor, LocalExecutor
-from nst.core.errors import ImageError, NSTError, SettingsError
-from nst.plan.estimate import remaining_seconds
-from nst.io.images import WRITERS, fit_problems, load_image, load_rgba, save_image
+from nst.core.errors import NSTError, SettingsError
+from nst.plan.budget import RunPlan
+from nst.plan.estimate import StepCost, remaining_seconds
+from nst.io.images import WRITERS, load_image, load_rgba, save_image
+from nst.plan.preflight import preflight
 from nst.core.masks import encode_mask
 from nst.io.recipe import adjustments_from_recipe, make_recipe, read_recipe, settings_from_recipe
 from nst.records import StepRecord, loss_row, losses_csv
 from nst.core.settings import (BYTES, CHOICE, DEFAULTS, FLOAT, FLOATS, INT, INTS, LAYERS, MASK, PRESET_ALIASES, PRESETS,
                           REGIONS, RULES, TEXT, Rule, Settings, continued, parse_bytes, preset)
 from nst.run.terminal import StatusLine
+from nst.cli.video_command import add_video_flags, run_video
+from nst.io.video_files import clip_kind, is_video
 from nst.model.weights import ENV_WEIGHTS
 
 
@@ -135,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m nst",
         description="Neural style transfer (Gatys et al.) with VGG19, or in one pass of a trained network"
                     " (--method fast): paint CONTENT in the style of STYLE.")
-    parser.add_argument("content", help="content image (with --batch: a folder of content images)")
+    parser.add_argument("content", help="content image, or a video clip (MP4, MOV, WebM, MKV, animated GIF; told by its"
+                                        " content, not its name); with --batch: a folder of content images")
     parser.add_argument("styles", nargs="*", metavar="style",
                         help="style image(s); none needed with --builtin-styles")
     parser.add_argument("-o", "--output", required=True,
@@ -171,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--losses-csv", metavar="PATH", help="write every step's losses to a CSV file")
     parser.add_argument("--recipe-json", metavar="PATH", help="also write the recipe as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or log lines")
+    add_video_flags(parser)
     return parser
 
 
@@ -203,13 +208,18 @@ def adjustments_from_args(args: argparse.Namespace) -> Adjustments:
 
 class Progress(StatusLine):
     """Progress on ``stream``: a one-line bar on a terminal; elsewhere (a log file, CI) a status line
-    when the run starts and every ``interval`` seconds. Plus the loss line every ``log_every`` steps."""
+    when the run starts and every ``interval`` seconds. Plus the loss line every ``log_every`` steps.
+    The ETA prices the plan the run's first record carries, as the studio's does
+    (nst.plan.estimate.remaining_seconds), at ``cost`` where the device's step cost is known, else
+    at the pace of the steps timed."""
 
-    def __init__(self, stream: TextIO, log_every: int, quiet: bool, plan: Sequence[ScalePlan],
+    def __init__(self, stream: TextIO, log_every: int, quiet: bool, cost: StepCost | None = None,
                  interval: float = 10.0) -> None:
         super().__init__(stream, quiet)
-        self.log_every, self.plan, self.interval = log_every, plan, interval
+        self.log_every, self.cost, self.interval = log_every, cost, interval
+        self.plan: RunPlan | None = None
         self.rows: list[dict[str, float]] = []
+        self.eta: float | None = None  # seconds left after the latest record (None: not known yet)
         self._said_at = -math.inf
 
     def update(self, rec: StepRecord) -> None:
@@ -218,6 +228,8 @@ class Progress(StatusLine):
                 self.say(f"fast result in {rec.elapsed:.2f} s")
             return
         self.rows.append(loss_row(rec))
+        self.plan = rec.plan or self.plan
+        self.eta = remaining_seconds(self.plan, self.rows, rec.step, self.cost) if self.plan is not None else None
         if self.log_every > 0 and (rec.step % self.log_every == 0 or rec.done):
             self.say(f"step {rec.step}: style loss {rec.losses.get('style', 0):.4g}"
                      f" content loss {rec.losses.get('content', 0):.4g}"
@@ -231,7 +243,7 @@ class Progress(StatusLine):
 
     def _status(self, rec: StepRecord) -> str:
         """'40/300 scale 2/3 256x192 12.3 s ETA 51 s'."""
-        eta = remaining_seconds(self.plan, self.rows, rec.step, rec.scale)
+        eta = self.eta
         return (f"{rec.step}/{rec.total_steps} scale {rec.scale + 1}/{rec.n_scales} {rec.shape[1]}x{rec.shape[0]}"
                 f" {rec.elapsed:.1f} s ETA {'?' if eta is None else f'{eta:.0f} s'}")
 
@@ -251,7 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return _batch(args) if args.batch else _run(args)
+        if args.batch:
+            return _batch(args)
+        # A clip is told by its content; an animated GIF written to an image format stays a picture (its first frame).
+        if is_video(args.content) and not (clip_kind(args.content) == "gif" and
+                                           Path(args.output).suffix.lower() in WRITERS):
+            return run_video(args, settings_from_args(args), [load_image(path) for path in args.styles])
+        return _run(args)
     except (NSTError, OSError) as exc:
         print(f"nst: error: {exc}", file=sys.stderr)
         return 2
@@ -274,15 +292,14 @@ def _run(args: argparse.Namespace) -> int:
     content = load_image(args.content)
     settings = settings_from_args(args, content.size)
     styles = [load_image(path) for path in args.styles]
-    too_small = fit_problems(content.size, [s.size for s in styles], settings.size, settings.style_scale,
-                             labels=[args.content, *args.styles])
-    if too_small:  # the engine refuses them too; here the message can name the files
-        raise ImageError(" ".join(too_small))
     start = load_image(args.start) if args.start else None
+    # The engine asks too (and plans the memory where it runs); here the messages can name the files.
+    preflight(settings, content.size, [s.size for s in styles], labels=[args.content, *args.styles],
+              start=start.size if start else None, plan=False).raise_problems()
     if args.save_every > 0:
         settings = settings.replace(preview_every=args.save_every)
 
-    progress = Progress(sys.stderr, args.log_every, args.quiet, scale_plan(settings, content.size))
+    progress = Progress(sys.stderr, args.log_every, args.quiet)
     record = last = None
     try:
         for record in executor_from_args(args).submit(content, styles, settings, start=start).records():

@@ -31,6 +31,10 @@ class ImageError(NSTError):
     """A file that cannot be used as an image."""
 
 
+class VideoError(NSTError):
+    """A file that cannot be used as a video clip, or a clip over the limits."""
+
+
 class RecipeError(NSTError):
     """A file that holds no usable recipe (not JSON, not a recipe, no recipe chunk)."""
 

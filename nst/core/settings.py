@@ -35,8 +35,8 @@ BUILTIN_STYLES = 26  # styles of the fast method's 26-style network (Dumoulin et
 MIN_MEMORY = 16 * 2**20
 
 # Steps of a "continue at 2×" run (see :func:`continued`), at the new size only. bench.print_size's
-# schedule section found 5-20 steps there well short of 60 (style loss 2.5-6× higher; README, "Print
-# sizes"), so it takes 50, about the default schedule's share of the top scale.
+# schedule section found 5-20 steps there well short of 60 (style loss 2.5-6× higher;
+# docs/benchmarks.md, "Print sizes"), so it takes 50, about the default schedule's share of the top scale.
 CONTINUE_STEPS = 50
 
 # Value kinds a Rule checks: a whole number, a real number, one of ``choices``, free text, a list
@@ -406,7 +406,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # L-BFGS from the fast method's result, at the output size up to nst.plan.schedule.WORKING_SIZE (a
     # print settles there, then goes up with a few steps a scale: nst.plan.schedule), for 60 steps: at 512 px on this project's 2-core CPU that took 46–47 s against the default 300
     # steps' 72–77 s, and ended with a lower total loss on golden_gate × shipwreck (lower on both
-    # terms) and on tubingen × starry_night (README, "Fast method").
+    # terms) and on tubingen × starry_night (docs/benchmarks.md, "A warm start at the output size").
     "fast": {"init": "fast", "steps": 60},
     "paper": {
         "optimizer": "adam",
@@ -439,5 +439,14 @@ def continued(settings: Settings, factor: float = 2.0, steps: int = CONTINUE_STE
                             steps=steps)
 
 
+def blend_weights(settings: Settings, uploaded: int) -> list[float]:
+    """The weights of the ``uploaded`` style images and then of the built-in styles, summing to 1:
+    ``style_blend`` normalised, or equal weights."""
+    blend = list(settings.style_blend) if settings.style_blend is not None else \
+        [1.0] * (uploaded + len(settings.builtin_styles))
+    total = sum(blend) or 1.0
+    return [weight / total for weight in blend]
+
+
 __all__ = ["Settings", "SettingsError", "Rule", "RULES", "DEFAULTS", "PRESETS", "PRESET_ALIASES", "preset", "rule",
-           "continued", "parse_bytes", "format_bytes"]
+           "continued", "parse_bytes", "format_bytes", "blend_weights"]

@@ -21,9 +21,7 @@ from nst.core.errors import ImageError, RecipeError
 from nst.io.files import Source, read_source
 
 MAX_PIXELS: int = 40_000_000
-# Shortest side an image may have, before and after it is resized for a run: VGG19's four poolings
-# leave the deepest style layer (conv5_1, stride 16) one feature per 16 pixels.
-MIN_SIDE = 16
+# The sizes a run can use (at least MIN_SIDE a side) are the preflight's: nst.plan.preflight.
 
 # Decoders we trust with user uploads; every other Pillow plugin stays out of the attack surface.
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
@@ -69,35 +67,6 @@ def resize_max_side(image: Image.Image, max_side: int) -> Image.Image:
     scale = max_side / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return image.resize(size, Image.Resampling.LANCZOS)
-
-
-def side_problem(size: tuple[int, int], max_side: int, label: str) -> str | None:
-    """Why an image of ``size`` (width, height) cannot be used at ``max_side`` px, or None.
-
-    Refused: a side under MIN_SIDE in the file itself (a 1×1 picture holds no content), or a short
-    side under MIN_SIDE once the long side is ``max_side`` (a 4000×8 strip becomes 512×1).
-    """
-    width, height = size
-    if min(width, height) < MIN_SIDE:
-        return f"{label} is {width}×{height} px; images need at least {MIN_SIDE} px on each side."
-    short = round(min(width, height) * max_side / max(width, height))
-    if short < MIN_SIDE:
-        return (f"{label} is {width}×{height} px: at {max_side} px its short side would be {short} px, under the"
-                f" minimum of {MIN_SIDE} px. Crop it closer to square or choose a larger size.")
-    return None
-
-
-def fit_problems(content: tuple[int, int], styles: list[tuple[int, int]], size: int, style_scale: float,
-                 labels: list[str] | None = None) -> list[str]:
-    """:func:`side_problem` for a run's content (at ``size``) and styles (at size × style_scale), sizes
-    given as (width, height); ``labels`` name them (content first), by default in words."""
-    if labels is None:
-        labels = ["The content image"] + ([f"Style image {i}" for i in range(1, len(styles) + 1)]
-                                          if len(styles) > 1 else ["The style image"] * len(styles))
-    style_side = max(1, round(size * style_scale))
-    found = [side_problem(content, size, labels[0])]
-    found += [side_problem(s, style_side, label) for s, label in zip(styles, labels[1:])]
-    return [p for p in found if p]
 
 
 def to_array(image: Image.Image) -> np.ndarray:

@@ -17,7 +17,7 @@ init's picture, or the previous scale's result upsampled) is composed (:meth:`Re
 with the content by the same soft masks, so a photo region starts as the photo, and the image's
 gradient is multiplied by 1 − the photo regions' mask (:meth:`RegionMasks.hold_photo`), so it stays
 there (the soft edge moves in part). The fast start paints each styled region in its own style
-(:func:`nst.model.fast.method.paint_regions`). Content loss alone does not keep a photo: at conv4_2 it
+(:func:`nst.model.fast.method.painter`). Content loss alone does not keep a photo: at conv4_2 it
 neither removes a painted or noisy start nor restores the detail an upsampled coarse scale lacks,
 and the style regions' deep layers, whose receptive fields reach across the edge, pull on it.
 """

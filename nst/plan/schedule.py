@@ -13,7 +13,7 @@ SCALE_SHARE_RATIO = 1.6
 # Starts that are already a picture (the fast result, a given image): they have the large-scale
 # structure that the coarse scales exist to build, and shrinking them to the first scale would
 # blur away their detail. From the fast result, at every wall-time budget measured (golden_gate ×
-# shipwreck and tubingen × starry_night at 512 px, README "Fast method"), the output size alone
+# shipwreck and tubingen × starry_night at 512 px, docs/benchmarks.md), the output size alone
 # ended with a lower total loss than coarse to fine, so "auto" runs them at the output size only
 # up to WORKING_SIZE.
 WARM_STARTS = ("fast", "image")
@@ -23,7 +23,7 @@ WARM_STARTS = ("fast", "image")
 # finer relative to the picture than its preview (at 2048 px: a quarter as large; downscaled to
 # 512 px its style loss was 9× the 512 px run's), and its large shapes settle where a step costs
 # 16× more. Settled at the working size, the print keeps the preview's look; the steps above
-# only draw the finer detail. Measured (bench.print_size, README "Print sizes", tubingen ×
+# only draw the finer detail. Measured (bench.print_size, docs/benchmarks.md, tubingen ×
 # starry_night, 2048 px): both downscaled to 256 px, the print's style loss was 1.0× the 512 px
 # run's with 1 or 2 steps a scale, 1.1× with 3 and 1.4× with 6 (more steps fit the texture at the
 # print's own pixel size); 2 steps ended where 1 did (the second, L-BFGS's first with curvature,

@@ -20,7 +20,8 @@ from PIL import Image
 
 from nst.core.errors import ImageError, NSTError
 from nst.run.executor import Executor
-from nst.io.images import fit_problems, load_image
+from nst.io.images import load_image
+from nst.plan.preflight import preflight
 from nst.records import StepRecord
 from nst.core.settings import Settings
 from nst.run.terminal import StatusLine
@@ -111,10 +112,9 @@ def run_batch(files: Sequence[Path], outputs: dict[Path, Path], styles: Sequence
         began = time.monotonic()
         try:
             content = load_image(path)
-            too_small = fit_problems(content.size, [s.size for s in styles], settings.size, settings.style_scale,
-                                     labels=[path.name, *style_names])
-            if too_small:
-                raise ImageError(" ".join(too_small))
+            # The engine asks too (planning the memory where it runs); here the messages name the files.
+            preflight(settings, content.size, [s.size for s in styles], labels=[path.name, *style_names],
+                      plan=False).raise_problems()
             record = None
             for record in executor.submit(content, styles, settings, cancelled=interrupted.is_set).records():
                 progress.step(path, record)

@@ -13,7 +13,6 @@ from nst.core.progress import StopSignal
 from nst.core.settings import Settings
 from nst.engine import stylize
 from nst.plan.estimate import StepCost
-from nst.plan.schedule import scale_plan
 
 CALIBRATION_SIDES = (96, 256)
 CALIBRATION_STEPS = 3
@@ -33,13 +32,15 @@ def _seconds_per_step(side: int, device: str, precision: str, stop: StopSignal |
     settings = Settings(size=side, steps=CALIBRATION_STEPS, multiscale="off", device=device, precision=precision,
                         preview_every=CALIBRATION_STEPS)
     content = _pattern(side, side * 3 // 4, 1)
-    times = []
+    times, plan = [], None
     for record in stylize(content, [_pattern(96, 96, 2)], settings, stop=stop):
         if record.stopped:
             return None
+        plan = plan or record.plan  # the run's own plan, on its first record
         times.append(time.perf_counter())
-    (plan,) = scale_plan(settings, content.size)
-    return plan.pixels, (times[-1] - times[0]) / (len(times) - 1)
+    assert plan is not None
+    (scale,) = plan.scales  # one untiled scale: a step computes its pixels once
+    return scale.pixels, (times[-1] - times[0]) / (len(times) - 1)
 
 
 def measure_step_cost(device: str = "auto", precision: str = "auto",

@@ -24,8 +24,8 @@ import numpy as np
 from PIL import Image
 
 from nst.plan.device import device_key
-from nst.plan.schedule import ScalePlan, scale_plan
-from nst.plan.estimate import remaining_seconds
+from nst.plan.budget import RunPlan
+from nst.plan.estimate import StepCost, remaining_seconds
 from nst.core.errors import NSTError
 from nst.run.executor import Executor, RunHandle
 from nst.core.memory import trim
@@ -62,9 +62,10 @@ class Snapshot:
     preview: np.ndarray | None
     preview_step: int
     result: np.ndarray | None
-    plan: tuple[ScalePlan, ...] = ()  # the run's scales, for the ETA
+    plan: RunPlan | None = None  # the run's plan, from its first record: what the ETA prices
     shape: tuple[int, int] = (0, 0)  # (height, width) of the scale of the latest step
     planned: float | None = None  # the run's estimated seconds before it began (None: not known)
+    cost: StepCost | None = None  # the device's step cost the estimate was made at (None: not measured)
     phase: str = ""  # what the running run is doing now, as the engine last said (nst.core.progress)
     stopping: bool = False  # Stop was pressed and the run has not ended yet
     wait: float | None = None  # while queued: estimated seconds until it starts (None: not known)
@@ -88,21 +89,25 @@ class Snapshot:
         return (len(recent) - 1) / dt if dt > 0 else None
 
     @property
-    def measured_eta(self) -> float | None:
-        """Seconds left from the steps timed so far, each remaining scale priced by its pixels (see
-        nst.plan.estimate.remaining_seconds); None until a scale has a few steps."""
-        return None if self.finished else remaining_seconds(self.plan, self.rows, self.step, self.scale)
+    def paced(self) -> bool:
+        """Whether the ETA follows steps timed here (else it is the plan's figure)."""
+        return self.plan is not None and remaining_seconds(self.plan, self.rows, self.step) is not None
 
     @property
     def eta(self) -> float | None:
-        """Seconds left: measured once steps are timed, before that the plan's estimate less the
-        time spent (a long first step, at 4096 px minutes, has an ETA too); None when neither is known
-        or the plan's time is spent."""
+        """Seconds left: once the run's plan has come (its first record), the plan's seconds for the
+        steps to come at the pace of the steps timed so far (nst.plan.estimate.remaining_seconds,
+        the model of the estimate before Start); before it, that estimate less the time spent (a
+        long first step, at 4096 px minutes, has an ETA too). None when neither is known or the
+        estimate's time is spent."""
         if self.finished:
             return None
-        measured = self.measured_eta
-        if measured is not None or self.planned is None:
-            return measured
+        if self.plan is not None:
+            left = remaining_seconds(self.plan, self.rows, self.step, self.cost)
+            if left is not None:
+                return left
+        if self.planned is None:
+            return None
         left = self.planned - self.elapsed
         return left if left > 0 else None
 
@@ -124,10 +129,12 @@ class Job:
         on_finish: Callable[["Job", Snapshot], None] | None = None,
         start: Image.Image | None = None,
         estimate: float | None = None,
+        cost: StepCost | None = None,
     ) -> None:
         """``start``: the image a run with ``init="image"`` refines (Continue at 2×); ``estimate``:
-        the run's seconds by its plan on this device (nst.plan.estimate.estimate_seconds), for the ETA
-        before steps are timed and for the wait of the runs queued behind it."""
+        the run's seconds by its plan on this device (nst.plan.estimate.estimate_seconds) at ``cost``,
+        the device's step cost, which the ETA goes on pricing the plan at; the estimate is also the
+        wait of the runs queued behind it."""
         self.settings = settings
         self._on_finish = on_finish
         self._inputs: tuple[Image.Image, list[Image.Image], Image.Image | None] | None = (content, list(styles), start)
@@ -146,8 +153,7 @@ class Job:
         self._last_image: np.ndarray | None = None  # full size, the newest a record carried
         self._state = Snapshot(status=QUEUED, message="", device=device_key(settings.device), queue_position=0,
                                step=0, total_steps=settings.steps, scale=0, n_scales=1, elapsed=0.0, losses={},
-                               rows=[], preview=None, preview_step=0, result=None,
-                               plan=tuple(scale_plan(settings, content.size)), planned=estimate)
+                               rows=[], preview=None, preview_step=0, result=None, planned=estimate, cost=cost)
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> "Job":
@@ -273,6 +279,8 @@ class Job:
         changes: dict[str, Any] = dict(step=record.step, total_steps=record.total_steps, scale=record.scale,
                                        n_scales=record.n_scales, elapsed=record.elapsed,
                                        losses=dict(record.losses), shape=record.shape)
+        if record.plan is not None:  # the first record: the plan the run keeps to
+            changes["plan"] = record.plan
         rows = self._state.rows
         if record.losses and (not rows or record.step > rows[-1]["step"]):
             row = loss_row(record)

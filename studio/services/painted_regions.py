@@ -22,6 +22,7 @@ from PIL import Image
 from nst.core import masks
 from nst.core.errors import SettingsError
 from nst.model.regions import UNUSED_WITH_REGIONS
+from nst.plan.preflight import region_problems
 from studio.services.labels import labels
 from studio.services.literal import literal
 
@@ -191,13 +192,7 @@ def unused_note(raw: Mapping[str, Any]) -> str | None:
 
 
 def region_problem(mask: str, regions: Sequence[str], content_size: tuple[int, int], n_styles: int) -> str | None:
-    """Why a mask and regions (a recipe's) cannot run on this content with these styles, or None."""
-    height, width = masks.mask_pixels(mask).shape[:2]
-    if not masks.mask_shape_fits((height, width), content_size):
-        return (f"The regions were painted on a picture of another shape ({width}×{height}); this photo is"
-                f" {content_size[0]}×{content_size[1]}. Upload the recipe's photo, or clear the regions.")
-    missing = sorted({style + 1 for style in masks.region_styles(regions) if style is not None and style >= n_styles})
-    if missing:
-        return (f"The regions use style image {', '.join(map(str, missing))}, but {n_styles} "
-                f"{'is' if n_styles == 1 else 'are'} uploaded.")
-    return None
+    """Why a mask and regions (a recipe's) cannot run on this content with ``n_styles`` style images,
+    or None: the run's preflight's words (:func:`nst.plan.preflight.region_problems`)."""
+    found = region_problems(mask, regions, content_size, n_styles)
+    return str(SettingsError(found)) if found else None

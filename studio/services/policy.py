@@ -37,7 +37,7 @@ class Policy:
     cluster: ClusterConfig | None = None  # runs go to this Ray cluster; None: to this process's devices
     # The longest run one session may start (0: no limit). With one run per device, everyone behind
     # it waits that long: 20 minutes holds the 15-minute goal of a 4096 px print with the fast preset
-    # (README, Print sizes) with room for a disturbed estimate, and refuses an hour-long CPU run.
+    # (docs/benchmarks.md, Print sizes) with room for a disturbed estimate, and refuses an hour-long CPU run.
     max_run_minutes: float = 20.0
 
     def run_refusal(self, seconds: float | None) -> str | None:

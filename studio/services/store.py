@@ -1,7 +1,8 @@
 """Where the studio keeps finished results: SQLite plus image files under ``NST_DATA_DIR``.
 
 Results survive a reload and a server restart. Each belongs to one browser (its ``owner``
-token, see :mod:`studio.session.identity`) and is listed only to it. The uploads a browser's pages hold
+token, see :mod:`studio.session.identity`) and is listed only to it. A result's size and thumbnail
+are stored with it, so a listing never reads the full-size images. The uploads a browser's pages hold
 are kept the same way (their original bytes, per uploader), so a reload finds them too; at most
 ``NST_KEPT_UPLOADS_MB`` (default 64) a browser. Disk use is bounded: past ``NST_DATA_LIMIT_MB``
 (default 2048) the oldest results and kept uploads are deleted first, starred results last.
@@ -10,6 +11,7 @@ Nothing here imports Streamlit; every method is thread-safe (jobs save from thei
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -57,7 +59,10 @@ CREATE INDEX IF NOT EXISTS uploads_owner ON uploads (owner, slot, position);
 """
 
 
-_COLUMNS = "id, owner, number, created, settings, meta, bytes, starred"  # what _stored unpacks
+_COLUMNS = "id, owner, number, created, settings, meta, bytes, starred, width, height"  # what _stored unpacks
+# Added since the first stores: a store made before a column came gets it, empty (NULL) in its rows.
+_ADDED_COLUMNS = {"deleted": "INTEGER NOT NULL DEFAULT 0",  # Delete can be undone
+                  "width": "INTEGER", "height": "INTEGER", "thumb": "BLOB"}  # a listing reads no full image
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Stored:
     meta: dict[str, Any]  # losses, rows, step, elapsed, stopped, names, scale…
     starred: bool
     folder: Path
+    size: tuple[int, int] | None = None  # (width, height) of the image; None in a result stored before sizes were
 
     @property
     def image_path(self) -> Path:
@@ -101,25 +107,30 @@ class Store:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.folder / "results.sqlite", check_same_thread=False)
         self._db.executescript(_SCHEMA)
-        if "deleted" not in {column[1] for column in self._db.execute("PRAGMA table_info(results)")}:
-            # A store made before Delete could be undone: its results are all live.
-            self._db.execute("ALTER TABLE results ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")
-            self._db.commit()
+        present = {column[1] for column in self._db.execute("PRAGMA table_info(results)")}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in present:
+                self._db.execute(f"ALTER TABLE results ADD COLUMN {name} {kind}")
+        self._db.commit()
 
     def add(self, owner: str, settings: Settings, image: np.ndarray, content: Image.Image,
-            meta: dict[str, Any], recipe: dict[str, Any]) -> Stored:
-        """Save a result (the PNG with its ``recipe`` and the content at the result's size)."""
+            meta: dict[str, Any], recipe: dict[str, Any], thumb: Image.Image | None = None) -> Stored:
+        """Save a result (the PNG with its ``recipe``, the content at the result's size, the image's
+        size and its ``thumb``)."""
         with self._lock:
             number = 1 + (self._db.execute("SELECT MAX(number) FROM results WHERE owner = ?",
                                            (owner,)).fetchone()[0] or 0)
+            height, width = image.shape[:2]
+            small = None if thumb is None else _jpeg(thumb)
             cursor = self._db.execute(
-                "INSERT INTO results (owner, number, created, settings, meta, bytes) VALUES (?, ?, ?, ?, ?, 0)",
-                (owner, number, time.time(), json.dumps(settings.to_dict()), json.dumps(meta)))
+                "INSERT INTO results (owner, number, created, settings, meta, bytes, width, height, thumb)"
+                " VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                (owner, number, time.time(), json.dumps(settings.to_dict()), json.dumps(meta), width, height, small))
             row_id = int(cursor.lastrowid)
             png = png_bytes(image, {**recipe, "result": number})
             (self.images / f"{row_id}.png").write_bytes(png)
             content.convert("RGB").save(self.images / f"{row_id}-content.jpg", quality=90)
-            size = len(png) + (self.images / f"{row_id}-content.jpg").stat().st_size
+            size = len(png) + (self.images / f"{row_id}-content.jpg").stat().st_size + len(small or b"")
             self._db.execute("UPDATE results SET bytes = ? WHERE id = ?", (size, row_id))
             self._db.commit()
             self._bound()
@@ -137,6 +148,22 @@ class Store:
             row = self._db.execute(f"SELECT {_COLUMNS} FROM results WHERE owner = ? AND number = ? AND NOT deleted",
                                    (owner, number)).fetchone()
         return None if row is None else self._stored(row)
+
+    def thumbnail(self, owner: str, number: int) -> Image.Image | None:
+        """The thumbnail stored with result ``number`` (None: stored before thumbnails were, or gone)."""
+        with self._lock:
+            row = self._db.execute("SELECT thumb FROM results WHERE owner = ? AND number = ?",
+                                   (owner, number)).fetchone()
+        return None if row is None or row[0] is None else Image.open(io.BytesIO(row[0])).convert("RGB")
+
+    def keep_thumbnail(self, owner: str, number: int, thumb: Image.Image, size: tuple[int, int]) -> None:
+        """Store the thumbnail and (width, height) of a result stored without them."""
+        small = _jpeg(thumb)
+        with self._lock:
+            self._db.execute("UPDATE results SET thumb = ?, width = ?, height = ?, bytes = bytes + ?"
+                             " WHERE owner = ? AND number = ? AND thumb IS NULL",
+                             (small, size[0], size[1], len(small), owner, number))
+            self._db.commit()
 
     def star(self, owner: str, number: int, starred: bool) -> None:
         with self._lock:
@@ -228,9 +255,16 @@ class Store:
             (self.images / name).unlink(missing_ok=True)
 
     def _stored(self, row: tuple) -> Stored:
-        row_id, owner, number, created, settings, meta, _, starred = row
+        row_id, owner, number, created, settings, meta, _, starred, width, height = row
         return Stored(row_id, owner, number, created, Settings.from_dict(json.loads(settings)), json.loads(meta),
-                      bool(starred), self.images)
+                      bool(starred), self.images, None if width is None else (width, height))
+
+
+def _jpeg(thumb: Image.Image) -> bytes:
+    """A thumbnail's bytes as stored: a JPEG (a few KB at 256 px)."""
+    buffer = io.BytesIO()
+    thumb.convert("RGB").save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
 
 
 def data_dir() -> Path:

@@ -4,16 +4,14 @@ run one after another, each a :class:`studio.services.jobs.Job` on the shared qu
 One job at a time per grid: the next starts when the previous ends (from that job's thread), so
 a grid holds one device slot at most and other browsers' runs take their turn in between. A grid
 keeps only its tiles' small images, in memory and never in the gallery: a variant is for
-choosing settings; "Render full size" makes the result that is kept. Grids are kept process-wide
-by browser token (a reload finds its grid), one per browser and at most :data:`MAX_GRIDS` in all,
-the oldest stopped and dropped first. Nothing here imports Streamlit.
+choosing settings; "Render full size" makes the result that is kept. Each browser's grid is kept
+with its other runs (:mod:`studio.services.browser_runs`). Nothing here imports Streamlit.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
@@ -24,7 +22,6 @@ from nst.core.settings import Settings
 from nst.io.variants import Variant, variants
 from studio.services.jobs import CANCELLED, DONE, FAILED, FINISHED, QUEUED, Job, Snapshot
 
-MAX_GRIDS = 16  # grids kept in all; a grid of nine 256 px tiles holds about 1.3 MB
 _ids = itertools.count(1)
 
 
@@ -126,36 +123,3 @@ class Grid:
     def images(self) -> list[np.ndarray]:
         return [tile.image for tile in self.tiles if tile.image is not None]
 
-
-_lock = threading.Lock()
-_grids: OrderedDict[str, Grid] = OrderedDict()  # owner -> grid, least recently started first
-
-
-def grid(owner: str) -> Grid | None:
-    with _lock:
-        return _grids.get(owner)
-
-
-def start(owner: str, grid_: Grid) -> Grid:
-    """Make ``grid_`` this browser's grid (stopping the one it had) and start it."""
-    with _lock:
-        dropped = [_grids.pop(owner)] if owner in _grids else []
-        _grids[owner] = grid_
-        while len(_grids) > MAX_GRIDS:
-            dropped.append(_grids.popitem(last=False)[1])
-    for old in dropped:
-        old.stop()
-    return grid_.start()
-
-
-def close(owner: str) -> None:
-    """Stop and forget this browser's grid."""
-    with _lock:
-        old = _grids.pop(owner, None)
-    if old is not None:
-        old.stop()
-
-
-def running(owner: str) -> bool:
-    found = grid(owner)
-    return found is not None and not found.finished

@@ -8,7 +8,7 @@ import json
 import time
 import zipfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property
 
 import numpy as np
 import streamlit as st
@@ -21,12 +21,16 @@ from nst.records import losses_csv
 from nst.core.settings import Settings
 from studio.services.jobs import FAILED, STOPPED, Snapshot
 from studio.services.store import Stored, shared_store
+from studio.session.memo import session_memo
 from studio.session.uploads import thumbnail
+
+KEPT_PIXELS = 4  # full-size results a session keeps decoded: the two compared, and room to switch
 
 
 @dataclass(frozen=True)
 class Result:
-    """One finished, stopped or failed run as the store keeps it."""
+    """One finished, stopped or failed run as the store keeps it. Made afresh on every rerun, so what
+    it caches lasts one rerun; decoded pixels last the session (:mod:`studio.session.memo`)."""
 
     stored: Stored
 
@@ -58,17 +62,35 @@ class Result:
     def stopped(self) -> bool:
         return self.meta["status"] in (STOPPED, FAILED)
 
-    @property
+    @cached_property
     def image(self) -> np.ndarray:
-        return _pixels(str(self.stored.image_path))
+        """The full-size pixels, decoded once a session (results are never rewritten: the path is a fine key)."""
+        path = self.stored.image_path
+        return session_memo("pixels", str(path), lambda: np.asarray(Image.open(path).convert("RGB")), KEPT_PIXELS)
 
     @property
     def content(self) -> Image.Image:
         return self.stored.content()
 
-    @property
+    @cached_property
     def thumb(self) -> Image.Image:
-        return thumbnail(to_image(self.image))
+        """The thumbnail stored with the result; one stored before thumbnails were gets it made, from the
+        full-size image, and kept on its first view."""
+        kept = shared_store().thumbnail(self.stored.owner, self.number)
+        if kept is None:
+            kept = thumbnail(to_image(self.image))
+            height, width = self.image.shape[:2]
+            shared_store().keep_thumbnail(self.stored.owner, self.number, kept, (width, height))
+        return kept
+
+    @cached_property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the image, as stored with it; read from the image where it was not (the
+        thumbnail's first view keeps it)."""
+        if self.stored.size is not None:
+            return self.stored.size
+        height, width = self.image.shape[:2]
+        return width, height
 
     @property
     def title(self) -> str:
@@ -82,7 +104,7 @@ class Result:
             return "fast method" if self.settings.method == "fast" else f"{meta['step']} steps"
         height, width = meta["scale_shape"]
         where = f"at step {meta['step']} of {meta['total_steps']}"
-        if [height, width] != list(self.image.shape[:2]):  # upsampled from a coarser scale
+        if (width, height) != self.size:  # upsampled from a coarser scale
             where += f", scale {width}×{height} upsampled"
         return f"{'failed' if meta['status'] == FAILED else 'stopped'} {where}"
 
@@ -122,12 +144,6 @@ class Result:
         return losses_csv(self.rows).encode("utf-8")
 
 
-@lru_cache(maxsize=32)
-def _pixels(path: str) -> np.ndarray:
-    """A stored image's pixels (results are never rewritten, so the path is a fine key)."""
-    return np.asarray(Image.open(path).convert("RGB"))
-
-
 def save_result(owner: str, snap: Snapshot, settings: Settings, content: Image.Image, content_name: str,
                 style_names: list[str]) -> Result | None:
     """Store a finished job's image (None when it ended without one) with its recipe and losses."""
@@ -141,7 +157,8 @@ def save_result(owner: str, snap: Snapshot, settings: Settings, content: Image.I
     recipe = make_recipe(settings, losses=snap.losses, steps_done=snap.step, stopped=snap.status != "done",
                          elapsed_s=meta["elapsed"], content=content_name, styles=style_names, **ended_early)
     before = content.resize((width, height), Image.Resampling.LANCZOS)
-    return Result(shared_store().add(owner, settings, snap.result, before, meta, recipe))
+    thumb = thumbnail(to_image(snap.result))  # stored with it: a listing never decodes the full image
+    return Result(shared_store().add(owner, settings, snap.result, before, meta, recipe, thumb=thumb))
 
 
 def results(owner: str) -> list[Result]:

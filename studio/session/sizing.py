@@ -1,8 +1,8 @@
 """What a size costs before Start: the memory plan beside the size widget, and a warning when the
 run will be slow on this device ("≈ 12 min on this CPU").
 
-Nothing is computed here: the plan is :func:`nst.plan.budget.plan_run` (the engine's own, so the
-figure shown is the one the run keeps to) and the time :func:`nst.plan.estimate.estimate_seconds` at
+Nothing is computed here: the plan is the run's preflight's (:func:`run_check`: the engine's own
+plan, so the figure shown is the one the run keeps to) and the time :func:`nst.plan.estimate.estimate_seconds` at
 the device's measured step cost.
 """
 
@@ -12,9 +12,10 @@ from typing import Sequence
 
 import streamlit as st
 
-from nst.plan.budget import FastPlan, RunPlan, plan_fast, plan_run
+from nst.plan.budget import FastPlan, RunPlan, plan_run
 from nst.plan.device import resolve_device
-from nst.core.errors import BudgetError, NSTError
+from nst.plan.preflight import BUDGET, Preflight, preflight
+from nst.core.errors import NSTError
 from nst.plan.estimate import estimate_seconds
 from nst.core.settings import Settings, format_bytes
 from studio.session import text
@@ -26,16 +27,18 @@ from studio.services.timefmt import duration
 SLOW_SECONDS = 120.0  # a run this long gets a warning before it starts
 
 
-def size_notes(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]]) -> None:
+def size_notes(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],
+               check: Preflight) -> None:
     """Under the size widget: the run's estimated peak memory against its budget (and whether its
-    top scales run in tiles), or why it cannot fit; then a warning when it will take long here."""
+    top scales run in tiles), or why it cannot fit (both from ``check``, the run's preflight); then
+    a warning when it will take long here."""
     if settings.method == "fast":
-        _fast_note(settings, content_size)
+        _fast_note(check)
         return
     if policy().cluster is not None and settings.max_memory is None:
         st.caption("Memory: planned by the cluster worker that takes the run, within its own free memory.")
         return
-    plan, refusal = _plan(settings, content_size, style_sizes)
+    plan, refusal = _plan(check)
     if refusal:
         text.say("error", refusal)
     if not isinstance(plan, RunPlan):
@@ -62,10 +65,10 @@ def size_notes(settings: Settings, content_size: tuple[int, int], style_sizes: S
                    " or Continue at 2× on a smaller result is quicker.")
 
 
-def _fast_note(settings: Settings, content_size: tuple[int, int]) -> None:
+def _fast_note(check: Preflight) -> None:
     """The fast method's plan: its peak against the budget, and the size it paints at where the
     output's would not fit (the engine enlarges it), or why it cannot fit."""
-    plan, refusal = _plan(settings, content_size, ())
+    plan, refusal = _plan(check)
     if refusal:
         text.say("error", refusal)
     if not isinstance(plan, FastPlan):
@@ -76,28 +79,19 @@ def _fast_note(settings: Settings, content_size: tuple[int, int]) -> None:
                     " budget, it paints at the largest size that does and the result is enlarged to the output.")
 
 
-def plan_refusal(settings: Settings, content_size: tuple[int, int],
-                 style_sizes: Sequence[tuple[int, int]]) -> str | None:
-    """Why the run cannot fit its memory budget (the plan's sentence with the figure, in the
-    controls' labels), or None: what the size note shows, and what Start refuses with."""
-    return _plan(settings, content_size, style_sizes)[1]
+def run_check(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]] = (),
+              labels: Sequence[str] | None = None, start: tuple[int, int] | None = None) -> Preflight:
+    """The run's preflight (:func:`nst.plan.preflight.preflight`) on this server: its memory planned
+    here, unless a cluster's worker plans it (no budget of its own is set)."""
+    planned = policy().cluster is None or settings.max_memory is not None
+    return preflight(settings, content_size, style_sizes, labels=labels, start=start, plan=planned)
 
 
-def _plan(settings: Settings, content_size: tuple[int, int],
-          style_sizes: Sequence[tuple[int, int]]) -> tuple[RunPlan | FastPlan | None, str | None]:
-    """(the run's memory plan, None), or (None, why it cannot fit its budget); (None, None) where
-    this server does not plan it (a cluster's worker does) or its settings are invalid (the form
-    marks those itself). The one place the plan's refusal is told in the controls' labels."""
-    if policy().cluster is not None and settings.max_memory is None:
-        return None, None  # planned by the worker that takes it
-    try:
-        if settings.method == "fast":
-            return plan_fast(settings, content_size), None
-        return plan_run(settings, content_size, style_sizes), None
-    except BudgetError as exc:
-        return None, labelled(str(exc))  # the engine names max_memory; the page, the control's label
-    except NSTError:
-        return None, None
+def _plan(check: Preflight) -> tuple[RunPlan | FastPlan | None, str | None]:
+    """(the run's memory plan, None), or (None, why it cannot fit its budget, in the controls'
+    labels: the engine names max_memory); (None, None) where this server does not plan it."""
+    refusal = check.problems.get(BUDGET)
+    return check.plan, labelled(refusal) if refusal else None
 
 
 def run_seconds(settings: Settings, content_size: tuple[int, int], style_sizes: Sequence[tuple[int, int]],

@@ -2,25 +2,27 @@
 
 Content reconstructions match one layer's activations (style weight 0); style reconstructions
 match the Gram matrices of a growing set of layers (content weight 0). Each image is a small
-run through the shared device queue, cached process-wide per (image digest, settings).
+run on the shared device queue, run as the browser's own (:mod:`studio.services.browser_runs`), and
+kept in its session per (image digest, settings): a user's reconstructions are theirs
+(:mod:`studio.session.memo`).
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
 import streamlit as st
 
 from nst.core.settings import DEFAULT_STYLE_LAYERS, Settings
-from studio.services.jobs import DONE, QUEUED, Job, Snapshot
+from studio.services import browser_runs
+from studio.services.jobs import DONE, QUEUED, Snapshot
+from studio.session.memo import session_memo
 from studio.session.uploads import Upload
 
 CONTENT_LAYERS: tuple[str, ...] = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
 STYLE_SETS: tuple[tuple[str, ...], ...] = tuple(DEFAULT_STYLE_LAYERS[: k + 1] for k in range(len(DEFAULT_STYLE_LAYERS)))
-MAX_CACHED = 256
+MAX_CACHED = 40  # reconstructions a session keeps: both rows at four sizes or images
 # kind -> (title, the layer sets it renders, caption of one layer set)
 KINDS: dict[str, tuple[str, list[tuple[str, ...]], Callable[[tuple[str, ...]], str]]] = {
     "content": ("Content reconstructions", [(layer,) for layer in CONTENT_LAYERS], lambda layers: layers[0]),
@@ -40,50 +42,22 @@ def reconstruction_settings(kind: str, layers: tuple[str, ...], size: int, steps
     return Settings(content_weight=0.0, style_layers=layers, **common)
 
 
-@st.cache_resource
-def _cache() -> tuple[threading.Lock, "OrderedDict[tuple, np.ndarray]"]:
-    return threading.Lock(), OrderedDict()
+def reconstruct(owner: str, upload: Upload, settings: Settings, on_update: Callable[[Snapshot], None]) -> np.ndarray:
+    """The reconstruction for ``settings`` (kept in the session once made), run as ``owner``'s and
+    calling ``on_update`` while it runs."""
+    return session_memo("reconstructions", (upload.digest, settings),
+                        lambda: _run(owner, upload, settings, on_update), MAX_CACHED)
 
 
-def cached(key: tuple) -> np.ndarray | None:
-    lock, store = _cache()
-    with lock:
-        if key in store:
-            store.move_to_end(key)
-        return store.get(key)
-
-
-def _keep(key: tuple, image: np.ndarray) -> None:
-    lock, store = _cache()
-    with lock:
-        store[key] = image
-        while len(store) > MAX_CACHED:
-            store.popitem(last=False)
-
-
-def reconstruct(upload: Upload, settings: Settings, on_update: Callable[[Snapshot], None]) -> np.ndarray:
-    """The reconstruction for ``settings`` (from the cache when there), calling ``on_update`` while it runs."""
-    key = (upload.digest, settings)
-    hit = cached(key)
-    if hit is not None:
-        return hit
+def _run(owner: str, upload: Upload, settings: Settings, on_update: Callable[[Snapshot], None]) -> np.ndarray:
     styles = [upload.image] if settings.style_weight > 0 else []
-    job = Job(upload.image, styles, settings).start()
-    try:
-        while not job.join(0.25):
-            job.heartbeat()
-            on_update(job.snapshot())
-    finally:
-        if not job.finished:  # the page went away mid-run (Streamlit stops the script)
-            job.stop()
-    snap = job.snapshot()
+    snap = browser_runs.reconstruct(owner, upload.image, styles, settings, on_update)
     if snap.status != DONE or snap.result is None:
         raise ReconstructionError(snap.message or "The reconstruction was stopped.")
-    _keep(key, snap.result)
     return snap.result
 
 
-def render_kind(kind: str, upload: Upload, size: int, steps: int, device: str) -> None:
+def render_kind(owner: str, kind: str, upload: Upload, size: int, steps: int, device: str) -> None:
     """One row of reconstructions of ``kind``, drawn as each finishes, with a progress bar."""
     title, layer_sets, caption = KINDS[kind]
     progress = st.progress(0.0, text="Starting …")
@@ -98,6 +72,6 @@ def render_kind(kind: str, upload: Upload, size: int, steps: int, device: str) -
                 progress.progress((index + snap.fraction) / len(layer_sets),
                                   text=f"{caption(layers)}: step {snap.step} of {snap.total_steps}")
 
-        image = reconstruct(upload, reconstruction_settings(kind, layers, size, steps, device), update)
+        image = reconstruct(owner, upload, reconstruction_settings(kind, layers, size, steps, device), update)
         column.image(image, caption=caption(layers), width="stretch")
     progress.empty()

@@ -21,6 +21,7 @@ from studio.views import library
 from studio.session import state, text
 from studio.views.recipes import recipe_loader
 from nst.plan.estimate import estimate_seconds
+from studio.session.draft import NO_CONTENT, Draft
 from studio.session.sizing import size_notes
 from studio.session.resources import accelerator, cpu_name, default_device, measured_step_cost, torchvision_usable
 from studio.services.timefmt import duration
@@ -117,7 +118,7 @@ def device_picker() -> None:
 # Steps of Quick and Quality. A run from the content goes coarse to fine, where most steps are
 # cheap; a run from a picture (the fast result, the studio's default start) runs at the output
 # size (nst.plan.schedule.WARM_STARTS), where each step costs the full size's price and far fewer are
-# needed: its Quality is the fast preset's step count (README, "Fast method").
+# needed: its Quality is the fast preset's step count (docs/method.md, "Scales and warm starts").
 RUN_LENGTHS = {"quick": 100, "quality": 300}
 WARM_RUN_LENGTHS = {"quick": 20, "quality": PRESETS["fast"]["steps"]}
 RUN_LENGTH = "run_length"
@@ -133,13 +134,13 @@ def _set_run_length() -> None:
         st.session_state[KEY["steps"]] = lengths[choice]
 
 
-def _run_length(content_size: tuple[int, int]) -> None:
+def _run_length(content_size: tuple[int, int], draft: Draft) -> None:
     """Quick or Quality, each with the time it takes on this device for this content (once measured)."""
     values = dict(st.session_state)
     lengths = _run_lengths(values)
     current = next((name for name, steps in lengths.items() if values[KEY["steps"]] == steps), "custom")
     st.session_state[RUN_LENGTH] = current  # follows Steps, which a preset or recipe may change
-    cost = measured_step_cost(values[KEY["device"]]) if not state.problems(values) else None
+    cost = measured_step_cost(values[KEY["device"]]) if draft.settings is not None else None
 
     def label(option: str) -> str:
         if option == "custom":
@@ -148,7 +149,8 @@ def _run_length(content_size: tuple[int, int]) -> None:
         name = f"{option.capitalize()} · {steps} steps"
         if cost is None:
             return name
-        settings = state.settings_from_widgets({**values, KEY["steps"]: steps}, 0)
+        assert draft.settings is not None  # where there is a cost
+        settings = draft.settings.replace(steps=steps)
         return f"{name} · ≈ {duration(estimate_seconds(settings, content_size, cost))} here"
 
     options = [*lengths, *(["custom"] if current == "custom" else [])]
@@ -157,10 +159,12 @@ def _run_length(content_size: tuple[int, int]) -> None:
                   " device and the content's size, measured here once.")
 
 
-def settings_form(content_size: tuple[int, int] = (4, 3), style_sizes: Sequence[tuple[int, int]] = ()) -> None:
+def settings_form(draft: Draft, content_size: tuple[int, int] = NO_CONTENT,
+                  style_sizes: Sequence[tuple[int, int]] = ()) -> None:
     """Draw every settings widget but the method (call inside the container that should hold them, after
-    state.ensure_state()); the content's and styles' (width, height) size the memory and time estimates."""
-    found = state.problems(st.session_state)
+    state.ensure_state()): ``draft`` is the run they describe (its problems are marked, its plan
+    noted); the content's and styles' (width, height) size the time estimates."""
+    found = draft.problems
     fast = st.session_state[KEY["method"]] == "fast"
     # Only the controls of the settings the chosen method reads; the others keep their values.
     uses = (lambda field: field in FAST_FIELDS) if fast else (lambda field: True)
@@ -169,8 +173,8 @@ def settings_form(content_size: tuple[int, int] = (4, 3), style_sizes: Sequence[
     recipe_loader()
     device_picker()
     _number(FIELD_LABELS["size"], "size", found, step=32)
-    if not found:
-        size_notes(state.settings_from_widgets(st.session_state, 0), content_size, style_sizes)
+    if draft.settings is not None and draft.check is not None:
+        size_notes(draft.settings, content_size, style_sizes, draft.check)
     if fast:
         st.slider(FIELD_LABELS["strength"], 0.0, 1.0, step=0.05, key=KEY["strength"], help=help_text("strength"))
         st.caption("The fast method paints in one pass: the optimiser's settings (steps, weights, layers) are"
@@ -179,7 +183,7 @@ def settings_form(content_size: tuple[int, int] = (4, 3), style_sizes: Sequence[
         st.slider("Style strength of the fast start", 0.0, 1.0, step=0.05, key=KEY["strength"],
                   help=help_text("strength"))
     if uses("steps"):  # the optimiser's
-        _run_length(content_size)
+        _run_length(content_size, draft)
         _number(FIELD_LABELS["steps"], "steps", found, step=50)
         _choice(st.radio, FIELD_LABELS["optimizer"], "optimizer", RULES["optimizer"].choices, horizontal=True)
         _number(FIELD_LABELS["lr"], "lr", found, step=0.01, format="%g", placeholder="default")

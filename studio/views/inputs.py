@@ -82,6 +82,13 @@ def style_input() -> list[Upload]:
     return styles
 
 
+def chosen() -> tuple[Upload | None, list[Upload]]:
+    """The photo and the style images the uploaders hold now, drawing nothing (for a button's
+    callback, which runs before the page draws them)."""
+    contents = kept("content_file")
+    return (contents[0] if contents else None), kept("style_files")
+
+
 def builtins() -> tuple[int, ...]:
     """The built-in styles the form holds."""
     return tuple(st.session_state.get(KEY["builtin_styles"], ()))

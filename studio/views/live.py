@@ -9,7 +9,7 @@ from PIL import Image
 from nst.core.errors import SettingsError
 from studio.views import inputs, runs
 from studio.session import state, text
-from studio.services import variant_grids
+from studio.services import browser_runs
 from studio.views.charts import loss_chart
 from studio.services.jobs import DONE, QUEUED, STOPPED, Snapshot
 from studio.views.result_view import result_view
@@ -37,7 +37,7 @@ def progress_text(snap: Snapshot) -> str:
         parts.append(f"scale {snap.scale + 1} of {snap.n_scales} ({snap.shape[1]}×{snap.shape[0]})")
     rate = snap.steps_per_second
     eta = snap.eta
-    planned = eta is not None and snap.measured_eta is None
+    planned = eta is not None and not snap.paced
     parts += [duration(snap.elapsed), f"ETA ≈ {duration(eta)} (planned)" if planned else f"ETA {duration(eta)}",
               "—" if rate is None else f"{rate:.2f} steps/s"]
     return " · ".join(parts)
@@ -72,7 +72,8 @@ def job_panel(snap: Snapshot) -> None:
         st.image(snap.preview, caption=f"Step {snap.preview_step} of {snap.total_steps}", width="stretch")
     else:
         st.caption("The first preview appears after the first step.")
-    starts = [sum(p.steps for p in snap.plan[:k]) + 1 for k in range(1, len(snap.plan))]
+    scales = snap.plan.scales if snap.plan is not None else ()
+    starts = [sum(p.steps for p in scales[:k]) + 1 for k in range(1, len(scales))]
     loss_chart(snap.rows, height=CHART_HEIGHT, total_steps=snap.total_steps, starts=starts)
     st.caption("Changes to the settings apply to the next run.")
 
@@ -81,7 +82,7 @@ def stage(owner: str, content: Upload | None = None, styles: list[Upload] | None
     """This browser's run, redrawn every POLL_SECONDS while it or its variant grid runs (a fragment);
     then its variant grid, if any, and its latest result. ``content`` and ``styles`` are what
     "Render full size" runs on."""
-    polling = runs.running(owner) or variant_grids.running(owner)
+    polling = runs.running(owner) or browser_runs.grid_running(owner)
     st.fragment(_poll, run_every=POLL_SECONDS if polling else None)(owner, content, list(styles or ()))
 
 
@@ -108,12 +109,13 @@ def _poll(owner: str, content: Upload | None, styles: list[Upload]) -> None:
                                   " load it again to continue.", shown.meta.get("content_name") or "unknown")
             result_view(shown, refine=lambda: _refine(owner, content, styles),
                         larger=(lambda: _larger(owner, content, styles, shown)) if same_photo else None)
-        elif variant_grids.grid(owner) is None:
+        elif browser_runs.grid(owner) is None:
             st.info("Your picture appears here: upload a photo and a painting, then press Start.")
 
 
 def _refine(owner: str, content: Upload | None, styles: list[Upload]) -> None:
-    """Refine the fast result shown: optimise from it with the form's settings, then redraw the page."""
+    """Refine the fast result shown: optimise from it with the form's settings, then redraw the whole
+    page (Refine's callback: its button is in the stage's fragment, whose own rerun would not)."""
     try:
         runs.refine(owner, content, styles, state.session_settings(inputs.source_count(styles)))
     except SettingsError as exc:
@@ -122,7 +124,8 @@ def _refine(owner: str, content: Upload | None, styles: list[Upload]) -> None:
 
 
 def _larger(owner: str, content: Upload | None, styles: list[Upload], result: Result) -> None:
-    """Continue the result shown at twice its size, then redraw the page."""
+    """Continue the result shown at twice its size, then redraw the whole page (Continue at 2×'s
+    callback, as :func:`_refine`)."""
     try:
         image = Image.open(result.stored.image_path).convert("RGB")
         runs.continue_larger(owner, content, styles, result.settings, image)

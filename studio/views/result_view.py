@@ -3,14 +3,13 @@
 The post-run controls (:mod:`nst.io.adjust`) do not re-optimise: a strength slider blends the result
 back towards the photo in RGB, and the colour control keeps the photo's colours (luminance
 transfer) or matches its colour statistics. The picture on the page is adjusted at display size
-by an :class:`~nst.io.adjust.Adjuster` prepared once per result and cached, so a change costs
+by an :class:`~nst.io.adjust.Adjuster` prepared once per result and kept in the session, so a change costs
 milliseconds whatever the result's size; the downloads adjust the full-size image when clicked.
 """
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -20,9 +19,11 @@ from PIL import Image
 from nst.io.adjust import ADJUST_RULES, RECOLOR_MODES, Adjuster, Adjustments
 from nst.core.settings import CONTINUE_STEPS, MAX_SIZE
 from studio.views.charts import loss_chart
+from studio.session.memo import session_memo
 from studio.session.results import Result, download_buttons
 
 DISPLAY_SIDE = 1024  # px: the adjusted picture on the page (the stage is narrower than this)
+KEPT_ADJUSTERS = 3  # results a session keeps prepared for its controls
 RECOLOR_LABELS = {"none": "Off", "luminance": "Keep the photo's colours", "histogram": "Match the photo's colour"
                   " statistics"}
 
@@ -42,13 +43,14 @@ def adjustments_from(values: Mapping[str, Any], number: int) -> Adjustments:
 
 
 def display_adjuster(image_path: str, content_path: str) -> Adjuster:
-    """A stored result and its photo at display size, prepared once per result (keyed by the file's
-    path and modification time: a store made again at the same paths is not taken for the old one)."""
-    return _display_adjuster(image_path, content_path, os.stat(image_path).st_mtime_ns)
+    """A stored result and its photo at display size, prepared once per result and session (keyed by
+    the file's path and modification time: a store made again at the same paths is not taken for the
+    old one)."""
+    key = (image_path, content_path, os.stat(image_path).st_mtime_ns)
+    return session_memo("display", key, lambda: _display_adjuster(image_path, content_path), KEPT_ADJUSTERS)
 
 
-@lru_cache(maxsize=3)
-def _display_adjuster(image_path: str, content_path: str, _mtime: int) -> Adjuster:
+def _display_adjuster(image_path: str, content_path: str) -> Adjuster:
     image = Image.open(image_path).convert("RGB")
     if max(image.size) > DISPLAY_SIDE:
         image.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)
@@ -82,24 +84,25 @@ def result_view(result: Result, refine: Callable[[], None] | None = None,
                 larger: Callable[[], None] | None = None) -> None:
     """A result: the (adjusted) image, before/after, its loss curve, the post-run controls and every
     download; on a fast result, ``refine`` (when given) behind a Refine button; ``larger`` (when
-    given) behind Continue at 2×."""
+    given) behind Continue at 2×. Both are the buttons' callbacks: they run before the script does, and
+redraw the page themselves."""
     st.markdown(f"**Result #{result.number}** · {result.state}")
     show_refine = refine is not None and result.settings.method == "fast"
     # The buttons in a row of their own under the title: beside it, at 1280 px, their labels were cut.
     columns = iter(st.columns(2))
-    if show_refine and next(columns).button(
+    if show_refine:  # a callback (studio.views.runs says why)
+        next(columns).button(
             "Refine", key=f"refine-{result.number}", icon=":material/auto_fix_high:", width="stretch",
-            help="Optimise from this fast result (VGG19, the current settings): more of the painting's texture."):
-        refine()
+            help="Optimise from this fast result (VGG19, the current settings): more of the painting's texture.",
+            on_click=refine)
     if larger is not None:
         doubled = 2 * result.settings.size
-        if next(columns).button(
-                "Continue at 2×", key=f"larger-{result.number}", icon=":material/zoom_out_map:", width="stretch",
-                disabled=doubled > MAX_SIZE,
-                help=f"Refine this result at {doubled} px, starting from it upscaled: {CONTINUE_STEPS} steps at"
-                     " that size only, with this result's settings." if doubled <= MAX_SIZE else
-                f"{doubled} px would be over the largest size, {MAX_SIZE} px."):
-            larger()
+        next(columns).button(
+            "Continue at 2×", key=f"larger-{result.number}", icon=":material/zoom_out_map:", width="stretch",
+            disabled=doubled > MAX_SIZE, on_click=larger,
+            help=f"Refine this result at {doubled} px, starting from it upscaled: {CONTINUE_STEPS} steps at"
+                 " that size only, with this result's settings." if doubled <= MAX_SIZE else
+            f"{doubled} px would be over the largest size, {MAX_SIZE} px.")
     result_tab, compare_tab, losses_tab = st.tabs(["Result", "Before / after", "Losses"])
     adjustments = adjust_controls(result)  # under the tabs, and drawn before the pictures that use it
     picture = display_adjuster(str(result.stored.image_path), str(result.stored.content_path))(adjustments)

@@ -1,117 +1,60 @@
 """Each browser's runs: starting and stopping jobs, finding them again after a reload, and the note
 about the last one.
 
-Jobs are kept process-wide by browser token (:mod:`studio.session.identity`), not in the Streamlit
-session, so a reloaded page (a new session) finds its running job. A job saves its own result to
-the store when it ends, so nothing depends on a page watching at that moment.
+The runs themselves are kept with the browser's other work, by its token, in
+:mod:`studio.services.browser_runs` (whose queries this module passes on to the pages), so a
+reloaded page (a new session) finds its running job. A job saves its own result to the store when
+it ends, so nothing depends on a page watching at that moment.
+
+Every button that starts or stops work (Start, Stop, Variants, Refine, Continue at 2×) is an
+``on_click`` callback. A click's trigger travels in one rerun only: handled in the script's body
+(``if st.button(...)``), a click was lost when the browser's next message (a second click, a
+changed value) cut that rerun short before it reached the button's line. A callback runs before
+the body does (tests/test_app_buttons.py).
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import streamlit as st
 from PIL import Image
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from nst.io.adjust import Adjustments
-from nst.core.errors import NSTError, SettingsError
-from nst.io.images import fit_problems
+from nst.core.errors import ImageError, NSTError, SettingsError
+from nst.plan.budget import RunPlan
+from nst.plan.preflight import Preflight
 from nst.model.regions import as_run
 from nst.core.settings import RULES, Settings, continued
 from studio.views import recipes, result_view
 from studio.session import state
+from studio.services import browser_runs
+from studio.services.browser_runs import (MAX_LIVE, ActiveRun, active, busy, ended, live_runs,  # noqa: F401
+                                          running, stopping, uncollected, waiting)  # the pages ask here
 from studio.services.labels import labelled
 from studio.services.jobs import CANCELLED, DONE, FAILED, STOPPED, Job, Snapshot
-from studio.services.painted_regions import region_problem
 from studio.services.policy import policy
-from studio.session.resources import cached_fast_networks, cached_model
+from studio.session.resources import cached_fast_networks, cached_model, measured_step_cost
 from studio.session.results import save_result
-from studio.session.sizing import plan_refusal, run_seconds
+from studio.session.sizing import run_check, run_seconds
 from studio.session.uploads import Upload
 
 _MESSAGE = "run_message"
 NOTES = (_MESSAGE,)  # session keys of the note about the last attempt, stale once the inputs change
 _CLEARED_ON_START = (recipes.NOTE, state.REJECTED)
+STYLE_WANTED = "Upload at least one style image, or pick one from the style library"
 
 
-@dataclass
-class ActiveRun:
-    """A job and what its result will be saved with."""
-
-    job: Job
-    owner: str
-    content_name: str
-    style_names: list[str]
-    saved: list[int] = field(default_factory=list)  # the stored result's number, once saved
-    adjustments: Adjustments | None = None  # a loaded recipe's, for the result's controls
-
-
-_lock = threading.Lock()
-_runs: dict[str, list[ActiveRun]] = {}  # owner -> runs no page has collected yet, oldest first
-
-
-def _owned(owner: str) -> list[ActiveRun]:
-    with _lock:
-        return list(_runs.get(owner, ()))
-
-
-MAX_LIVE = 2  # runs one browser may have going at once: the one running and one queued behind it
-
-
-def active(owner: str) -> ActiveRun | None:
-    """The run the stage shows: this browser's oldest run still going."""
-    live = live_runs(owner)
-    return live[0] if live else None
-
-
-def live_runs(owner: str) -> list[ActiveRun]:
-    """This browser's runs still going (running or queued), oldest first."""
-    return [run for run in _owned(owner) if not run.job.finished]
-
-
-def uncollected(owner: str) -> bool:
-    """This browser has a run no page has collected yet (going, or ended since the last redraw)."""
-    return bool(_owned(owner))
-
-
-def ended(owner: str) -> bool:
-    """A run of this browser has ended and waits to be collected."""
-    return any(run.job.finished for run in _owned(owner))
-
-
-def waiting(owner: str) -> int:
-    """This browser's runs queued behind the one the stage shows."""
-    return max(0, len(live_runs(owner)) - 1)
-
-
-def running(owner: str) -> bool:
-    return bool(live_runs(owner))
-
-
-def stopping(owner: str) -> bool:
-    """The run the stage shows has been asked to stop and has not ended yet."""
-    run = active(owner)
-    return run is not None and run.job.stopping
-
-
-def busy(owner: str) -> bool:
-    """A run is on and has not been asked to stop: a new one would queue behind it."""
-    return any(not run.job.stopping for run in live_runs(owner))
-
-
-def message(n_styles: int = 0) -> tuple[str, str] | None:
+def message(problems: Mapping[str, str]) -> tuple[str, str] | None:
     """(kind, text) about the last run or attempt: kind is 'error', 'warning', 'info' or 'success'.
-    A note about settings tells only those of its settings that are still wrong (``n_styles``: the
-    style sources the blend weights cover), and goes once they are all put right."""
+    A note about settings tells only those of its settings that are still wrong (``problems``: the
+    form's now, :attr:`studio.session.draft.Draft.problems`), and goes once they are all put right."""
     note = st.session_state.get(_MESSAGE)
     if note is None or not note[2:] or not note[2]:
         return None if note is None else note[:2]
-    still = {name: text for name, text in state.problems(st.session_state, n_styles).items() if name in note[2]}
+    still = {name: text for name, text in problems.items() if name in note[2]}
     if not still:
         st.session_state.pop(_MESSAGE, None)
         return None
@@ -144,28 +87,35 @@ def clear_notes() -> None:
         st.session_state.pop(key, None)
 
 
-def refusal(content: Upload | None, styles: list[Upload], settings: Settings) -> str | None:
-    """Why these inputs cannot run (a missing or too small image, weights that do not load), or None.
-    Loads the model on first use, with a spinner and its error on the page."""
+def refusal(content: Upload | None, styles: list[Upload], settings: Settings,
+            start: Image.Image | None = None) -> str | None:
+    """Why these inputs cannot run (a missing image, the run's preflight, a run over the time limit,
+    weights that do not load), or None. Loads the model on first use, with a spinner and its error
+    on the page. ``start``: the image an ``init="image"`` run starts from."""
+    return _refused(content, styles, settings, start)[0]
+
+
+def _refused(content: Upload | None, styles: list[Upload], settings: Settings,
+             start: Image.Image | None) -> tuple[str | None, Preflight | None]:
+    """:func:`refusal`, and the run's preflight (its plan, for the estimate) where there is a content."""
     if content is None:
-        return "Upload a content image first, or pick an example photo."
-    if not styles and not settings.builtin_styles and (settings.style_weight > 0 or settings.method == "fast"):
-        return ("Upload at least one style image, or pick one from the style library"
-                + (" (or set the style weight β to 0)." if settings.method == "gatys" else "."))
-    too_small = fit_problems(content.image.size, [s.image.size for s in styles], settings.size,
-                             settings.style_scale, labels=[content.name, *(s.name for s in styles)])
-    if too_small:
-        return " ".join(too_small)
-    if settings.mask is not None and settings.regions is not None:
-        problem = region_problem(settings.mask, settings.regions, content.image.size, len(styles))
-        if problem:
-            return problem
-    too_big = plan_refusal(settings, content.image.size, [s.image.size for s in styles])
-    if too_big:
-        return too_big
-    too_long = policy().run_refusal(_seconds(content, styles, settings))
-    if too_long:
-        return too_long
+        return "Upload a content image first, or pick an example photo.", None
+    check = run_check(settings, content.image.size, [s.image.size for s in styles],
+                      [content.name, *(s.name for s in styles)], start.size if start is not None else None)
+    if "styles" in check.problems:  # the preflight says why one is needed; the page, where to find one
+        return f"{STYLE_WANTED}: {labelled(check.problems['styles'])}.", check
+    try:
+        check.raise_problems()
+    except ImageError as exc:  # it names the user's files: shown as they are
+        return str(exc), check
+    except NSTError as exc:  # it names settings: shown by their controls' labels
+        return labelled(str(exc)), check
+    refused = policy().run_refusal(_seconds(content, styles, settings, check))
+    return refused or _unloadable(settings), check
+
+
+def _unloadable(settings: Settings) -> str | None:
+    """Why the run's networks do not load here, or None (a cluster's workers hold their own)."""
     try:  # here, with a spinner and its error on the page; a cluster's workers hold their own
         if policy().cluster is None:
             if settings.method == "gatys":
@@ -186,15 +136,15 @@ def start(owner: str, content: Upload | None, styles: list[Upload], settings: Se
     if sum(1 for run in live_runs(owner) if not run.job.stopping) >= MAX_LIVE:
         say("warning", f"{MAX_LIVE} runs are already going: one runs and one waits. Stop one, or wait.")
         return
-    refused = refusal(content, styles, settings)
+    refused, check = _refused(content, styles, settings, from_image)
     if refused:
         say("error", refused)
         return
-    assert content is not None
+    assert content is not None and check is not None
     clear_notes()
     run = ActiveRun(None, owner, content.name, [s.name for s in styles],  # type: ignore[arg-type]
                     adjustments=st.session_state.pop(recipes.PENDING_ADJUSTMENTS, None))
-    estimate = _seconds(content, styles, settings)
+    estimate = _seconds(content, styles, settings, check)
 
     def finished(job: Job, snap: Snapshot) -> None:
         result = save_result(owner, snap, job.settings, content.image, content.name, run.style_names)
@@ -202,14 +152,17 @@ def start(owner: str, content: Upload | None, styles: list[Upload], settings: Se
             run.saved.append(result.number)
 
     run.job = Job(content.image, [s.image for s in styles], settings, keepalive=session_alive(),
-                  on_finish=finished, start=from_image, estimate=estimate).start()
-    with _lock:
-        _runs.setdefault(owner, []).append(run)
+                  on_finish=finished, start=from_image, estimate=estimate,
+                  cost=measured_step_cost(settings.device)).start()  # the ETA prices the run's plan at it
+    browser_runs.add(run)
 
 
-def _seconds(content: Upload, styles: list[Upload], settings: Settings) -> float | None:
-    """The run's time on this server's device by its plan (None: not known, see sizing.run_seconds)."""
-    return run_seconds(settings, content.image.size, [s.image.size for s in styles])
+def _seconds(content: Upload, styles: list[Upload], settings: Settings, check: Preflight) -> float | None:
+    """The run's time on this server's device by its plan, the preflight's (None: not known, see
+    sizing.run_seconds)."""
+    if not isinstance(check.plan, RunPlan):  # the fast method, or planned by a cluster's worker
+        return None
+    return run_seconds(settings, content.image.size, [s.image.size for s in styles], check.plan)
 
 
 def wait(owner: str, seconds: float) -> None:
@@ -244,10 +197,7 @@ def stop(owner: str) -> None:
 
 def collect(owner: str) -> None:
     """Let go of this browser's ended runs, leaving a note about the newest of them."""
-    with _lock:
-        runs = _runs.get(owner, [])
-        ended = [run for run in runs if run.job.finished]
-        _runs[owner] = [run for run in runs if run not in ended]
+    ended = browser_runs.take_ended(owner)
     for run in ended:
         if run.adjustments is not None and run.saved:
             result_view.preset_controls(run.saved[0], run.adjustments)

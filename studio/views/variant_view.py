@@ -13,7 +13,7 @@ from nst.io.images import png_bytes
 from nst.io.variants import MAX_VARIANTS, PREVIEW, ROWS
 from studio.views import inputs, runs
 from studio.session import state, text
-from studio.services import variant_grids
+from studio.services import browser_runs, variant_grids
 from studio.services.jobs import Snapshot
 from studio.session.uploads import Upload
 
@@ -36,8 +36,10 @@ def variant_options() -> None:
         state.keep_widgets(COUNT, SWEEP)
 
 
-def start_variants(owner: str, content: Upload | None, styles: list[Upload]) -> None:
-    """Start this browser's grid from the form's settings; a refusal goes to the run note."""
+def start_variants(owner: str) -> None:
+    """Start this browser's grid from the inputs and the form's settings (the Variants button's
+    callback); a refusal goes to the run note."""
+    content, styles = inputs.chosen()
     try:
         base = state.session_settings(inputs.source_count(styles))
         photo = content.image if content else None  # without one, the refusal below says so
@@ -53,18 +55,18 @@ def start_variants(owner: str, content: Upload | None, styles: list[Upload]) -> 
         runs.say("error", refused)
         return
     runs.clear_notes()
-    variant_grids.start(owner, grid)
+    browser_runs.start_grid(owner, grid)
 
 
 def _choose(owner: str, grid_id: int, index: int) -> None:
-    grid = variant_grids.grid(owner)
+    grid = browser_runs.grid(owner)
     if grid is not None and grid.id == grid_id:
         grid.chosen = index
         state.write_settings(grid.tiles[index].variant.full(grid.base))
 
 
 def _render(owner: str, content: Upload | None, styles: list[Upload]) -> None:
-    grid = variant_grids.grid(owner)
+    grid = browser_runs.grid(owner)
     if grid is None or grid.chosen is None:
         return
     try:
@@ -84,7 +86,7 @@ def _placeholder(content: Upload | None) -> np.ndarray:
 
 def variant_grid(owner: str, content: Upload | None, styles: list[Upload]) -> None:
     """This browser's grid, if it has one (call from the stage's polling fragment)."""
-    grid = variant_grids.grid(owner)
+    grid = browser_runs.grid(owner)
     if grid is None:
         return
     grid.heartbeat()
@@ -101,7 +103,7 @@ def variant_grid(owner: str, content: Upload | None, styles: list[Upload]) -> No
             st.download_button("Download grid", lambda: png_bytes(grid_image(grid.images(), columns=COLUMNS, tile=256)),
                                file_name="nst-variants.png", mime="image/png", key=f"variants-png-{grid.id}",
                                on_click="ignore", icon=":material/download:")
-        if st.button("Close", key=f"variants-close-{grid.id}", on_click=variant_grids.close, args=(owner,),
+        if st.button("Close", key=f"variants-close-{grid.id}", on_click=browser_runs.close_grid, args=(owner,),
                      icon=":material/close:"):
             st.rerun()  # the whole page: nothing left to poll
     live = grid.live()

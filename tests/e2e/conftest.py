@@ -18,6 +18,12 @@ import pytest
 from tests.support.browser import Server, launch_server, new_page
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Every test under tests/e2e/ is of the `e2e` tier (tests/conftest.py checks each test has one):
+    a new file here cannot forget it. Pytest asks this conftest only about the items under it."""
+    item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     path = Path(os.environ.get("NST_E2E_ARTIFACTS") or Path(__file__).parent / "artifacts")

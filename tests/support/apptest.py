@@ -1,4 +1,6 @@
-"""Helpers the tests share (plain functions; the fixtures built on them live in conftest.py)."""
+"""Streamlit AppTest helpers (a fresh page, its runs and results, painted canvases, stored results)
+and ``wait_for``, the tests' one poll-until-true, which the unit and cluster tests use too. Plain
+functions; the fixtures built on them (``studio_app``, ``downloads``) live in tests/conftest.py."""
 
 from __future__ import annotations
 

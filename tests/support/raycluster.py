@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -71,6 +72,23 @@ class LocalCluster:
     def ensure_workers(self, count: int) -> None:
         while len(self.workers) < count:
             self.add_worker()
+
+    def task_process(self, task: str, timeout: float = 60.0) -> Any:
+        """The one worker process running the Ray task named ``task`` (Ray titles it ``ray::<task>``
+        while it runs), as a psutil Process."""
+        psutil, deadline = _psutil(), time.monotonic() + timeout
+        while True:
+            found = []
+            for pid in self.pids():
+                try:
+                    if " ".join(psutil.Process(pid).cmdline()).startswith(f"ray::{task}"):
+                        found.append(psutil.Process(pid))
+                except psutil.Error:  # it has ended meanwhile
+                    continue
+            if len(found) == 1:
+                return found[0]
+            assert time.monotonic() < deadline, f"{len(found)} worker processes run ray::{task}, not one"
+            time.sleep(0.1)
 
     def pids(self) -> list[int]:
         """This process and every process the cluster started (GCS, raylets, agents, workers)."""

@@ -11,13 +11,15 @@ Colour modes follow :mod:`nst.model.color` as for Gatys: ``histogram`` gives the
 content's colour statistics before they are embedded (the 26-style network's result after it
 is painted), ``luminance`` keeps the result's luminance and the content's chroma.
 
-With regions (``Settings.mask``), :func:`paint_regions` paints each styled region in its own style
-and keeps the photo in ``photo`` regions, blended by the soft masks the optimiser's loss uses.
+With regions (``Settings.mask``), each styled region is painted in its own style and ``photo``
+regions keep the photo, blended by the soft masks the optimiser's loss uses.
+
+:func:`painter` computes what depends only on the styles once, for the frames of a clip.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -31,57 +33,78 @@ from nst.model.regions import RegionMasks
 from nst.core.settings import BUILTIN_STYLES, Settings
 
 
+Painter = Callable[[torch.Tensor], torch.Tensor]
+
+
 def paint(content: torch.Tensor, styles: Sequence[Image.Image], blend: Sequence[float],
           settings: Settings) -> torch.Tensor:
     """The fast result for ``content`` (3, H, W) in [0, 1], on its device and at its size.
 
     ``styles`` are the uploaded style images, ``blend`` the normalised weights of the uploaded
-    styles and then of ``settings.builtin_styles``. With regions, :func:`paint_regions`.
+    styles and then of ``settings.builtin_styles``. With regions, each region in its own style.
     """
+    return painter(styles, blend, settings, content.device)(content)
+
+
+def painter(styles: Sequence[Image.Image], blend: Sequence[float], settings: Settings,
+            device: torch.device) -> Painter:
+    """:func:`paint` as a function of the content alone: what depends only on the styles (their
+    squares and the blended embedding) is computed once, so a clip's frames pay only the transform."""
     if settings.mask is not None and settings.regions is not None:
-        return paint_regions(content, styles, settings)
-    if styles:
-        out = _arbitrary(content, styles, blend, settings)
-    else:
-        out = _builtin(content, blend, settings)
+        return _regions_painter(styles, settings, device)
+    base = _arbitrary(styles, blend, settings, device) if styles else _builtin(blend, settings)
     if settings.preserve_color == "luminance":
-        out = color.recombine(out, content)
-    return out
+        return lambda content: color.recombine(base(content), content)
+    return base
 
 
-def paint_regions(content: torch.Tensor, styles: Sequence[Image.Image], settings: Settings) -> torch.Tensor:
-    """The fast result of a run with regions: each styled region painted by the network in its own
-    style alone (a region names one style, so the blend and the built-in styles do not apply),
-    ``photo`` regions the content, blended by :class:`nst.model.regions.RegionMasks`' soft masks at the
-    content's shape (the loss's own). Strength and colour modes act on each style's painting as
-    on a one-style result."""
-    regions = RegionMasks(mask_labels(settings.mask, settings.regions), region_styles(settings.regions),
-                          tuple(content.shape[-2:]), settings.region_blur, content.device)  # type: ignore[arg-type]
+def _regions_painter(styles: Sequence[Image.Image], settings: Settings, device: torch.device) -> Painter:
+    """Each styled region painted by the network in its own style alone (a region names one style,
+    so the blend and the built-in styles do not apply), ``photo`` regions the content, blended by
+    :class:`nst.model.regions.RegionMasks`' soft masks at the content's shape (the loss's own).
+    Strength and colour modes act on each style's painting as on a one-style result."""
     one = settings.replace(mask=None, regions=None, builtin_styles=(), style_blend=None)
-    return regions.compose(content, lambda style: paint(content, [styles[style]], [1.0], one))
+    each = [painter([style], [1.0], one, device) for style in styles]
+    labels, targets = mask_labels(settings.mask, settings.regions), region_styles(settings.regions)
+
+    def run(content: torch.Tensor) -> torch.Tensor:
+        regions = RegionMasks(labels, targets, tuple(content.shape[-2:]),  # type: ignore[arg-type]
+                              settings.region_blur, content.device)
+        return regions.compose(content, lambda style: each[style](content))
+    return run
 
 
-def _arbitrary(content: torch.Tensor, styles: Sequence[Image.Image], blend: Sequence[float],
-               settings: Settings) -> torch.Tensor:
-    device = content.device
+def _arbitrary(styles: Sequence[Image.Image], blend: Sequence[float], settings: Settings,
+               device: torch.device) -> Painter:
     images = [*styles, *(builtin_style_image(index) for index in settings.builtin_styles)]
     squares = [_central_square(image, device) for image in images]
-    if settings.preserve_color == "histogram":
-        squares = [color.match_histogram(square, content) for square in squares]
-    mix = sum(weight * embed(square, device) for square, weight in zip(squares, blend))
-    if settings.strength < 1:
-        mix = torch.lerp(embed(content, device), mix, settings.strength)
-    return transform(content, mix)
+
+    def mix_for(content: torch.Tensor | None) -> torch.Tensor:
+        """The blended style embedding; with ``histogram``, of the squares matched to ``content``."""
+        matched = squares if content is None else [color.match_histogram(square, content) for square in squares]
+        return sum(weight * embed(square, device) for square, weight in zip(matched, blend))  # type: ignore[return-value]
+
+    fixed = None if settings.preserve_color == "histogram" else mix_for(None)  # else once per content
+
+    def run(content: torch.Tensor) -> torch.Tensor:
+        mix = fixed if fixed is not None else mix_for(content)
+        if settings.strength < 1:
+            mix = torch.lerp(embed(content, device), mix, settings.strength)
+        return transform(content, mix)
+    return run
 
 
-def _builtin(content: torch.Tensor, blend: Sequence[float], settings: Settings) -> torch.Tensor:
+def _builtin(blend: Sequence[float], settings: Settings) -> Painter:
     weights = torch.zeros(BUILTIN_STYLES)
     for index, weight in zip(settings.builtin_styles, blend):
         weights[index] += weight
-    out = multistyle(content, weights)
-    if settings.preserve_color == "histogram":
-        out = color.match_histogram(out, content)
-    return torch.lerp(content, out, settings.strength) if settings.strength < 1 else out
+
+    def run(content: torch.Tensor) -> torch.Tensor:
+        out = multistyle(content, weights)
+        if settings.preserve_color == "histogram":
+            out = color.match_histogram(out, content)
+        return torch.lerp(content, out, settings.strength) if settings.strength < 1 else out
+    return run
 
 
 def _central_square(image: Image.Image, device: torch.device) -> torch.Tensor:

@@ -1,0 +1,171 @@
+"""Flicker, style and speed of a styled clip, with consistency on against frame by frame.
+
+    python -m bench.video_flicker [--clip PATH | --photo PATH] [--style PATH] [--size 512]
+                                  [--seconds 4] [--fps 24] [--consistency 0,0.7] [--out DIR]
+
+Without ``--clip``, the clip is made here: a slow pan and zoom across ``--photo`` (default
+../shared/images/tubingen.jpg; a generated texture where it is missing) with a tone as its sound.
+Each consistency runs the real :func:`nst.video.stylize_video` end to end (decode, flow, network,
+blend, encode) and is then scored on its written clip, frame by frame against the input:
+
+* **warping error**: mean over frames of |O_t - warp(O_t-1)| on the pixels where the *input's*
+  flow is reliable (:func:`nst.model.flow.warping_error`), and its ratio to frame by frame's;
+* **style distance**: the fast network's style predictor's embedding of each frame against the
+  style image's (L2; lower is nearer the style), so a result that fades the style scores worse;
+* **SSIM**: luminance SSIM of each frame to its input frame (content kept);
+* **RSS growth**: resident memory at the last frame minus at the first (frames stream through).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from PIL import Image
+
+from bench.region_quality import luminance_ssim
+from nst.core.settings import Settings
+from nst.io.video_files import probe, read_frames
+from nst.model.fast.inference import embed
+from nst.model.flow import FlowEstimator, warping_error
+from nst.video import VideoOptions, stylize_video, working_size
+from tests.support.clips import texture
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
+
+
+def make_clip(path: Path, photo: Path | None, side: int, seconds: float, fps: int) -> Path:
+    """A pan and slow zoom across ``photo`` (or a texture) at ``side`` px wide, with a 220 Hz tone."""
+    if photo is not None and photo.exists():
+        picture = np.asarray(Image.open(photo).convert("RGB"))
+    else:
+        picture = texture(side * 2, side * 3 // 2, seed=5)
+    height, width = picture.shape[:2]
+    frames = round(seconds * fps)
+    out_w, out_h = side, side * 3 // 4 // 2 * 2
+    with av.open(str(path), "w") as clip:
+        video = clip.add_stream("libx264", rate=fps, options={"crf": "16"})
+        video.width, video.height, video.pix_fmt = out_w, out_h, "yuv420p"
+        sound = clip.add_stream("aac", rate=48000)
+        sound.layout = "mono"
+        for t in range(frames):
+            zoom = 0.7 - 0.15 * t / max(frames - 1, 1)  # the crop shrinks: a slow zoom in
+            crop_w = int(width * zoom)
+            crop_h = int(crop_w * out_h / out_w)
+            left = int((width - crop_w) * t / max(frames - 1, 1))
+            top = (height - crop_h) // 2
+            view = Image.fromarray(picture[top:top + crop_h, left:left + crop_w]).resize((out_w, out_h),
+                                                                                     Image.Resampling.LANCZOS)
+            for packet in video.encode(av.VideoFrame.from_ndarray(np.asarray(view), format="rgb24")):
+                clip.mux(packet)
+        for packet in video.encode():
+            clip.mux(packet)
+        size = sound.codec_context.frame_size or 1024
+        samples = (0.2 * np.sin(2 * np.pi * 220 * np.arange(int(48000 * frames / fps)) / 48000)).astype(np.float32)
+        for start in range(0, len(samples) - size + 1, size):
+            chunk = av.AudioFrame.from_ndarray(samples[None, start:start + size], format="flt", layout="mono")
+            chunk.sample_rate, chunk.pts, chunk.time_base = 48000, start, Fraction(1, 48000)
+            for packet in sound.encode(chunk):
+                clip.mux(packet)
+        for packet in sound.encode():
+            clip.mux(packet)
+    return path
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+
+
+def _tensor(frame: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(frame)).permute(2, 0, 1).float().div(255)
+
+
+def score(source: Path, result: Path, style: Image.Image, size: tuple[int, int]) -> dict[str, float]:
+    """Warping error (input flow), style distance and luminance SSIM of ``result`` against ``source``."""
+    style_embedding = embed(_tensor(np.asarray(style.convert("RGB"))), torch.device("cpu"))
+    flow = FlowEstimator()
+    inputs = read_frames(source, probe(source))
+    outputs = read_frames(result, probe(result))
+    errors, distances, ssims = [], [], []
+    previous = None
+    for frame_in, frame_out in zip(inputs, outputs):
+        frame_in = np.asarray(Image.fromarray(frame_in).resize(size, Image.Resampling.LANCZOS))
+        frame_out = frame_out[: size[1], : size[0]]
+        if previous is not None:
+            errors.append(warping_error(previous[1], frame_out, flow.motion(previous[0], frame_in)))
+        distances.append(float((embed(_tensor(frame_out), torch.device("cpu")) - style_embedding).norm()))
+        ssims.append(float(luminance_ssim(frame_out, frame_in).mean()))
+        previous = (frame_in, frame_out)
+    return {"warping": float(np.mean(errors)), "style": float(np.mean(distances)), "ssim": float(np.mean(ssims))}
+
+
+def run(source: Path, style: Image.Image, settings: Settings, consistency: float, out: Path) -> dict[str, float]:
+    """One end-to-end run; its seconds, frames per second and RSS growth."""
+    started = time.perf_counter()
+    first_rss = last_rss = 0
+    frames = 0
+    for record in stylize_video(source, [style], settings, out, VideoOptions(consistency=consistency)):
+        if not record.done:
+            frames += 1
+            last_rss = _rss()
+            first_rss = first_rss or last_rss
+    seconds = time.perf_counter() - started
+    return {"frames": frames, "seconds": seconds, "fps": frames / seconds, "rss_growth": last_rss - first_rss}
+
+
+def cpu_name() -> str:
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.video_flicker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clip", type=Path, help="an input clip (default: one made from --photo)")
+    parser.add_argument("--photo", type=Path, default=SHARED / "tubingen.jpg")
+    parser.add_argument("--style", type=Path, default=SHARED / "starry_night.jpg")
+    parser.add_argument("--size", type=int, default=512, help="the frames' longest side while styling")
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--fps", type=int, default=24)
+    parser.add_argument("--consistency", default="0,0.7", help="comma-separated; 0 is frame by frame")
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "nst-video-bench")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    source = args.clip or make_clip(args.out / "input.mp4", args.photo, args.size, args.seconds, args.fps)
+    style = Image.open(args.style).convert("RGB") if args.style.exists() else \
+        Image.fromarray(texture(256, 256, seed=9))
+    info = probe(source)
+    settings = Settings(method="fast", size=args.size, device="cpu")
+    size = working_size(info, args.size)
+    print(f"# {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}; clip {info.width}×{info.height}, "
+          f"{info.frames} frames at {float(info.fps):g} fps, styled at {size[0]}×{size[1]}; "
+          f"style {args.style.name if args.style.exists() else 'generated texture'}")
+    rows = []
+    for value in (float(v) for v in args.consistency.split(",")):
+        out = args.out / f"styled-{value:g}.mp4"
+        timing = run(source, style, settings, value, out)
+        rows.append((value, timing, score(source, out, style, size)))
+    base = next((scores for value, _, scores in rows if value == 0), rows[0][2])
+    print("| consistency | frames | fps end to end | warping error | × frame by frame | style distance "
+          "| × | luminance SSIM | × | RSS growth |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for value, timing, scores in rows:
+        print(f"| {value:g} | {timing['frames']} | {timing['fps']:.2f} | {scores['warping']:.4f} | "
+              f"{scores['warping'] / base['warping']:.2f} | {scores['style']:.3f} | {scores['style'] / base['style']:.2f} | "
+              f"{scores['ssim']:.3f} | {scores['ssim'] / base['ssim']:.2f} | {timing['rss_growth'] / 2**20:+.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Stylising a clip: the fast network frame by frame, kept steady by the input's optical flow.
+
+:func:`stylize_video` is the video seam, as :func:`nst.engine.stylize` is the image one: it
+streams one :class:`FrameRecord` per frame while the frames stream from the input, through the
+network, into the output clip (never all held), and a last record when the clip is written.
+
+Temporal consistency (after Ruder et al. 2016, for a feed-forward network): the style embedding
+is computed once (:func:`nst.model.fast.method.painter`); each frame is painted, then where the
+input's flow back to the previous frame is reliable (:mod:`nst.model.flow`) the previous *result*,
+warped by that flow, is blended in with weight ``consistency``; disoccluded and new areas come
+from the current frame alone, and a scene cut starts afresh. Each record carries the frame's
+temporal warping error (its flicker against the previous result, on reliable pixels).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+from nst.core.errors import SettingsError, VideoError
+from nst.core.progress import StopSignal
+from nst.core.settings import Settings, blend_weights
+from nst.io.recipe import make_recipe
+from nst.io.video_files import MAX_SECONDS, ClipWriter, VideoInfo, probe, read_frames
+from nst.model.flow import FlowEstimator, Motion, is_cut, warp, warping_error
+from nst.plan.device import resolve_device
+
+DEFAULT_CONSISTENCY = 0.5  # bench.video_flicker, 512 px: flicker 0.43× frame by frame, style distance 1.14× (0.7: 0.29×, 1.25×)
+MAX_VIDEO_SIDE = 1920  # a frame's longest side while styling: a 1080p clip at most
+RECENT_FRAMES = 10  # frames per second and the ETA are measured over this many recent frames
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """What a clip adds to :class:`nst.core.settings.Settings`: how strongly each frame holds to
+    the previous result (0: frame by frame, 1: as much as the flow allows) and the length limit."""
+
+    consistency: float = DEFAULT_CONSISTENCY
+    max_seconds: float = MAX_SECONDS
+
+    def problems(self) -> dict[str, str]:
+        found = {}
+        if not (isinstance(self.consistency, (int, float)) and 0 <= self.consistency <= 1):
+            found["consistency"] = f"consistency must be between 0 and 1, not {self.consistency!r}"
+        if not (isinstance(self.max_seconds, (int, float)) and 0 < self.max_seconds <= 10 * MAX_SECONDS):
+            found["max_seconds"] = f"the clip limit must be more than 0 and at most {10 * MAX_SECONDS:g} s"
+        return found
+
+    def to_dict(self) -> dict[str, float]:
+        return {"consistency": self.consistency, "max_seconds": self.max_seconds}
+
+
+@dataclass
+class FrameRecord:
+    """One frame styled (``index`` from 0, of ``total``), or the closing record (``done``) with
+    the clip's ``path``; a stop ends with a closing record too, the clip holding the frames done."""
+
+    index: int
+    total: int
+    elapsed: float
+    fps: float | None  # frames per second over the recent frames, end to end
+    eta: float | None  # seconds left at that pace
+    flicker: float | None  # temporal warping error against the previous result; None after a cut
+    cut: bool
+    image: np.ndarray | None = field(default=None, repr=False)  # the styled frame, (H, W, 3) uint8
+    done: bool = False
+    stopped: bool = False
+    path: Path | None = None
+    codec: str | None = None
+    sound: str | None = None
+
+
+def check_video(settings: Settings, options: VideoOptions) -> None:
+    """SettingsError for what a clip cannot be styled with, before anything is opened."""
+    problems = dict(options.problems())
+    if settings.method != "fast":
+        problems["method"] = ("a clip is styled with the fast method (method=fast); the optimiser frame by frame"
+                              " is not available for clips yet")
+    if settings.size > MAX_VIDEO_SIDE:
+        problems["size"] = f"a clip's frames are styled at most {MAX_VIDEO_SIDE} px on their longest side"
+    if problems:
+        raise SettingsError(problems)
+
+
+def working_size(info: VideoInfo, side: int) -> tuple[int, int]:
+    """(width, height) at which ``info``'s frames are styled: the longest side ``side``."""
+    scale = side / max(info.width, info.height)
+    return max(1, round(info.width * scale)), max(1, round(info.height * scale))
+
+
+def stylize_video(source: str | os.PathLike, styles: Sequence[Image.Image], settings: Settings,
+                  out: str | os.PathLike, options: VideoOptions = VideoOptions(), *,
+                  stop: StopSignal | None = None, name: str | None = None,
+                  extra: Mapping[str, Any] | None = None) -> Iterator[FrameRecord]:
+    """Stylise the clip at ``source`` into ``out`` (its suffix picks MP4, MOV, WebM or GIF),
+    yielding a record per frame and a closing one. The input is checked against every limit
+    before any frame is styled (VideoError); ``stop`` ends it with a shorter, playable clip."""
+    check_video(settings, options)
+    info = probe(source, max_seconds=options.max_seconds, name=name)
+    if not styles and not settings.builtin_styles:
+        raise SettingsError({"styles": "a clip needs a style image or a built-in style"})
+    device = resolve_device(settings.device)
+    from nst.model.fast.method import painter  # late: only a clip or a fast run loads onnx
+
+    paint = painter(styles, blend_weights(settings, len(styles)), settings, device)
+    size = working_size(info, settings.size)
+    recipe = make_recipe(settings, video=options.to_dict(), **(extra or {}))
+    flow = FlowEstimator()
+    started = time.perf_counter()
+    times: list[float] = []
+    previous: tuple[np.ndarray, np.ndarray] | None = None  # (input frame, result) at the working size
+    with ClipWriter(out, info.fps, sound_from=source, recipe=recipe) as writer:
+        for index, frame in enumerate(read_frames(source, info)):
+            if stop is not None and stop.is_set():
+                break
+            frame = _resized(frame, size)
+            styled, motion, cut = _styled(frame, previous, paint, flow, device, options.consistency)
+            writer.write(styled)
+            times.append(time.perf_counter())
+            flicker = warping_error(previous[1], styled, motion) if previous is not None and motion and not cut \
+                else None
+            previous = (frame, styled)
+            fps, eta = _pace(times, started, info.frames - index - 1)
+            yield FrameRecord(index, info.frames, time.perf_counter() - started, fps, eta, flicker, cut, styled)
+        stopped = writer.frames < info.frames
+        if writer.frames == 0:  # stopped before the first frame: nothing to keep
+            writer.abort()
+            yield FrameRecord(-1, info.frames, time.perf_counter() - started, None, None, None, False,
+                              done=True, stopped=True)
+            return
+        path = writer.close()
+    fps, _ = _pace(times, started, 0)
+    yield FrameRecord(len(times) - 1, info.frames, time.perf_counter() - started, fps, 0.0, None, False,
+                      previous[1] if previous else None, done=True, stopped=stopped, path=path, codec=writer.codec,
+                      sound=writer.sound)
+
+
+def _resized(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    height, width = frame.shape[:2]
+    if (width, height) == size:
+        return frame
+    shrink = size[0] * size[1] < width * height
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+
+
+def _styled(frame: np.ndarray, previous: tuple[np.ndarray, np.ndarray] | None, paint: Any, flow: FlowEstimator,
+            device: torch.device, consistency: float) -> tuple[np.ndarray, Motion | None, bool]:
+    """The frame painted, blended with the previous result warped by the flow where it is reliable."""
+    with torch.inference_mode():
+        tensor = torch.from_numpy(frame).to(device).permute(2, 0, 1).float().div_(255)
+        painted = paint(tensor).mul_(255).round_().clamp_(0, 255).byte().permute(1, 2, 0).cpu().numpy()
+    if previous is None:
+        return painted, None, False
+    motion = flow.motion(previous[0], frame)  # with consistency 0 too: the flicker is measured on it
+    cut = is_cut(previous[0], frame, motion)
+    if cut or consistency == 0:
+        return painted, motion, cut
+    carried = warp(previous[1], motion.flow, sharp=True).astype(np.float32)
+    weight = (consistency * motion.reliable)[..., None]
+    blended = painted.astype(np.float32) * (1 - weight) + carried * weight
+    return np.clip(blended + 0.5, 0, 255).astype(np.uint8), motion, False
+
+
+def _pace(times: list[float], started: float, left: int) -> tuple[float | None, float | None]:
+    """(frames per second over the recent frames, seconds left at that pace)."""
+    if not times:
+        return None, None
+    recent = times[-RECENT_FRAMES - 1:]
+    span = recent[-1] - (recent[0] if len(recent) > 1 else started)
+    count = len(recent) - 1 if len(recent) > 1 else 1
+    fps = count / span if span > 0 else math.inf
+    return fps, (left / fps if fps and math.isfinite(fps) else None)
+
+
+__all__ = ["DEFAULT_CONSISTENCY", "FrameRecord", "MAX_VIDEO_SIDE", "VideoError", "VideoOptions", "check_video",
+           "stylize_video", "working_size"]

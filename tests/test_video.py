@@ -1,0 +1,98 @@
+"""Stylising a clip (nst.video.stylize_video) with the real fast network on synthetic clips of known
+motion: every frame styled and written with the input's rate and sound, the flicker falling with
+consistency on, a scene cut starting afresh, Stop keeping a playable shorter clip."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from nst.core.errors import SettingsError, VideoError
+from nst.core.settings import Settings
+from nst.io.video_files import read_clip_recipe
+from nst.video import VideoOptions, stylize_video
+from tests.support.clips import moving_square, pan, read_back, scene_cut, texture, write_clip
+from PIL import Image
+
+pytestmark = pytest.mark.unit
+
+FAST = Settings(method="fast", size=192, device="cpu")  # the clips' own size: frames compare pixel for pixel
+
+
+@pytest.fixture(scope="module")
+def style():
+    return Image.fromarray(texture(96, 96, seed=7)[:, ::-1].copy())
+
+
+def _run(source, out, style, consistency, settings=FAST, stop=None):
+    records = list(stylize_video(source, [style], settings, out, VideoOptions(consistency=consistency), stop=stop))
+    return records[:-1], records[-1]
+
+
+def test_every_frame_is_styled_into_a_clip_with_the_input_rate_and_sound(tmp_path, style):
+    source = write_clip(tmp_path / "pan.mp4", pan(192, 128, frames=14, step=3), 14, 12, tone=330.0)
+    frames, last = _run(source, tmp_path / "out.mp4", style, 0.7)
+    assert [r.index for r in frames] == list(range(14)) and all(r.total == 14 for r in frames)
+    assert last.done and not last.stopped and last.path == tmp_path / "out.mp4"
+    assert last.codec == "libx264" and last.sound == "copied"
+    back = read_back(last.path)
+    assert (back["frames"], back["fps"], back["audio"]) == (14, 12, "aac")
+    assert back["images"][0].shape == (128, 192, 3)
+    recipe = read_clip_recipe(last.path)
+    assert recipe["settings"]["method"] == "fast" and recipe["video"]["consistency"] == 0.7
+    assert frames[0].flicker is None and all(r.flicker is not None for r in frames[1:])
+    assert frames[-1].fps is not None and frames[-1].fps > 0
+
+
+def test_consistency_lowers_the_flicker_on_the_same_clip(tmp_path, style):
+    source = write_clip(tmp_path / "square.mp4", moving_square(192, 128, side=32, step=4), 10, 10)
+    alone, _ = _run(source, tmp_path / "alone.mp4", style, 0.0)
+    steady, _ = _run(source, tmp_path / "steady.mp4", style, 0.7)
+    error_alone = np.mean([r.flicker for r in alone[1:]])
+    error_steady = np.mean([r.flicker for r in steady[1:]])
+    # consistency c keeps (1 - c) of a frame's own change where the flow is reliable: 0.3 here
+    assert error_steady < 0.75 * error_alone
+    # and the style is not faded out: the frames still differ from the input as much
+    source_frames = read_back(source)["images"]
+    change = [np.abs(r.image.astype(float) - f).mean() for r, f in zip(steady, source_frames)]
+    change_alone = [np.abs(r.image.astype(float) - f).mean() for r, f in zip(alone, source_frames)]
+    assert np.mean(change) > 0.8 * np.mean(change_alone)
+
+
+def test_a_scene_cut_starts_afresh(tmp_path, style):
+    source = write_clip(tmp_path / "cut.mp4", scene_cut(192, 128, cut=5, step=3), 9, 10)
+    alone, _ = _run(source, tmp_path / "alone.mp4", style, 0.0)
+    steady, _ = _run(source, tmp_path / "steady.mp4", style, 0.9)
+    assert [r.cut for r in steady] == [False] * 5 + [True] + [False] * 3
+    assert steady[5].flicker is None
+    # nothing of the first shot is carried into the cut frame: it is the frame painted alone
+    assert np.array_equal(steady[5].image, alone[5].image)
+    assert not np.array_equal(steady[6].image, alone[6].image)  # and the new shot is held from there
+
+
+def test_stop_keeps_a_playable_shorter_clip(tmp_path, style):
+    source = write_clip(tmp_path / "pan.mp4", pan(192, 128, frames=20, step=2), 20, 10, tone=220.0)
+    stop = threading.Event()
+    records = []
+    for record in stylize_video(source, [style], FAST, tmp_path / "short.mp4", stop=stop):
+        records.append(record)
+        if record.index == 3 and not record.done:
+            stop.set()
+    last = records[-1]
+    assert last.done and last.stopped and last.path is not None
+    back = read_back(last.path)
+    assert back["frames"] == 4
+    assert back["audio_seconds"] == pytest.approx(0.4, abs=0.1)
+
+
+def test_what_a_clip_cannot_be_styled_with_is_refused_before_it_is_opened(tmp_path, style):
+    missing = tmp_path / "missing.mp4"
+    with pytest.raises(SettingsError, match="fast method"):
+        next(stylize_video(missing, [style], FAST.replace(method="gatys"), tmp_path / "o.mp4"))
+    with pytest.raises(SettingsError, match="consistency must be between 0 and 1"):
+        next(stylize_video(missing, [style], FAST, tmp_path / "o.mp4", VideoOptions(consistency=2)))
+    with pytest.raises(VideoError, match="cannot be read"):
+        next(stylize_video(missing, [style], FAST, tmp_path / "o.mp4"))
+    assert list(tmp_path.iterdir()) == []
