@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from studio.services import browser_runs
 from studio.views import form, runs
-from tests.support.apptest import button, finished, latest_result, owner, poll, texts, upload_inputs
+from tests.support.apptest import button, fast_result, finished, latest_result, owner, poll, texts, upload_inputs
 
 pytestmark = pytest.mark.app
 
@@ -98,12 +98,7 @@ def test_a_superseded_continue_at_2x_starts_the_larger_run(studio_app, png_of, s
 
 def test_a_superseded_refine_starts_exactly_one_refinement(studio_app, superseded):
     at = studio_app
-    at.radio(key="set_method").set_value("fast").run()
-    at.selectbox(key="example_content").set_value("Harbour town at dusk (rendered)").run()
-    at.multiselect(key="set_builtin_styles").set_value([3]).run()
-    at.number_input(key="set_size").set_value(64).run()
-    button(at, "Start").click().run()
-    result = latest_result(at)
+    result = fast_result(at)
     assert result is not None, texts(at.error)
     at.radio(key="set_method").set_value("gatys").run()
     at.number_input(key="set_steps").set_value(5000).run()

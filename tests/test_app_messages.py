@@ -24,7 +24,7 @@ from nst.io.recipe import make_recipe, read_recipe
 from nst.core.settings import parse_bytes
 from studio.views.region_editor import PAINT
 from studio.services.literal import shown
-from tests.support.apptest import BLUE, RED, button, canvas, latest_result, stroke, upload_inputs
+from tests.support.apptest import BLUE, RED, button, canvas, fast_result, latest_result, stroke, upload_inputs
 
 pytestmark = pytest.mark.app
 
@@ -97,12 +97,7 @@ def test_a_recipes_refusal_names_the_controls(studio_app):
 # -- c. a fast result's Losses tab -------------------------------------------------------------------
 def test_a_fast_results_losses_tab_says_it_has_no_steps_and_offers_no_csv(studio_app):
     at = studio_app
-    at.radio(key="set_method").set_value("fast").run()
-    at.selectbox(key="example_content").set_value("Harbour town at dusk (rendered)").run()
-    at.multiselect(key="set_builtin_styles").set_value([3]).run()
-    at.number_input(key="set_size").set_value(64).run()
-    button(at, "Start").click().run()
-    assert latest_result(at) is not None, errors(at)
+    assert fast_result(at) is not None, errors(at)
     assert not any("appears after the first step" in c for c in texts(at.caption))
     assert any("no steps" in c for c in texts(at.caption)), texts(at.caption)
     labels = [d.label for d in at.download_button]
