@@ -20,27 +20,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import subprocess
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 from PIL import Image
 
+from bench.pair import SHARED_IMAGES
 from bench.region_quality import luminance_ssim
+from bench.report import cpu_name
 from nst.core.settings import Settings
 from nst.io.video_files import probe, read_frames
 from nst.model.fast.inference import embed
 from nst.model.flow import FlowEstimator, warping_error
 from nst.video import VideoOptions, stylize_video, working_size
-from tests.support.clips import texture
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
+from tests.support.clips import texture, write_clip
 
 
 def make_clip(path: Path, photo: Path | None, side: int, seconds: float, fps: int) -> Path:
@@ -52,33 +48,17 @@ def make_clip(path: Path, photo: Path | None, side: int, seconds: float, fps: in
     height, width = picture.shape[:2]
     frames = round(seconds * fps)
     out_w, out_h = side, side * 3 // 4 // 2 * 2
-    with av.open(str(path), "w") as clip:
-        video = clip.add_stream("libx264", rate=fps, options={"crf": "16"})
-        video.width, video.height, video.pix_fmt = out_w, out_h, "yuv420p"
-        sound = clip.add_stream("aac", rate=48000)
-        sound.layout = "mono"
-        for t in range(frames):
-            zoom = 0.7 - 0.15 * t / max(frames - 1, 1)  # the crop shrinks: a slow zoom in
-            crop_w = int(width * zoom)
-            crop_h = int(crop_w * out_h / out_w)
-            left = int((width - crop_w) * t / max(frames - 1, 1))
-            top = (height - crop_h) // 2
-            view = Image.fromarray(picture[top:top + crop_h, left:left + crop_w]).resize((out_w, out_h),
-                                                                                     Image.Resampling.LANCZOS)
-            for packet in video.encode(av.VideoFrame.from_ndarray(np.asarray(view), format="rgb24")):
-                clip.mux(packet)
-        for packet in video.encode():
-            clip.mux(packet)
-        size = sound.codec_context.frame_size or 1024
-        samples = (0.2 * np.sin(2 * np.pi * 220 * np.arange(int(48000 * frames / fps)) / 48000)).astype(np.float32)
-        for start in range(0, len(samples) - size + 1, size):
-            chunk = av.AudioFrame.from_ndarray(samples[None, start:start + size], format="flt", layout="mono")
-            chunk.sample_rate, chunk.pts, chunk.time_base = 48000, start, Fraction(1, 48000)
-            for packet in sound.encode(chunk):
-                clip.mux(packet)
-        for packet in sound.encode():
-            clip.mux(packet)
-    return path
+
+    def view(t: int) -> np.ndarray:
+        zoom = 0.7 - 0.15 * t / max(frames - 1, 1)  # the crop shrinks: a slow zoom in
+        crop_w = int(width * zoom)
+        crop_h = int(crop_w * out_h / out_w)
+        left = int((width - crop_w) * t / max(frames - 1, 1))
+        top = (height - crop_h) // 2
+        crop = Image.fromarray(picture[top:top + crop_h, left:left + crop_w])
+        return np.asarray(crop.resize((out_w, out_h), Image.Resampling.LANCZOS))
+
+    return write_clip(path, view, frames, fps, tone=220.0, options={"crf": "16"})
 
 
 def _rss() -> int:
@@ -123,19 +103,11 @@ def run(source: Path, style: Image.Image, settings: Settings, consistency: float
     return {"frames": frames, "seconds": seconds, "fps": frames / seconds, "rss_growth": last_rss - first_rss}
 
 
-def cpu_name() -> str:
-    try:
-        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.video_flicker", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clip", type=Path, help="an input clip (default: one made from --photo)")
-    parser.add_argument("--photo", type=Path, default=SHARED / "tubingen.jpg")
-    parser.add_argument("--style", type=Path, default=SHARED / "starry_night.jpg")
+    parser.add_argument("--photo", type=Path, default=SHARED_IMAGES / "tubingen.jpg")
+    parser.add_argument("--style", type=Path, default=SHARED_IMAGES / "starry_night.jpg")
     parser.add_argument("--size", type=int, default=512, help="the frames' longest side while styling")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--fps", type=int, default=24)

@@ -175,12 +175,9 @@ def _facts(container: Any, label: str, max_seconds: float) -> VideoInfo:
 def read_frames(path: str | os.PathLike, info: VideoInfo) -> Iterator[np.ndarray]:
     """The clip's frames, one (H, W, 3) uint8 RGB array at a time (never all held), at most
     ``info.frames`` of them; :class:`VideoError` names the frame where a damaged clip breaks."""
-    path = Path(path)
-    with open(path, "rb") as file:
-        demuxer = _demuxer(file.read(16))
     index = 0
     try:
-        with av.open(str(path), format=demuxer) as container:
+        with av.open(str(path), format=clip_kind(path)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
@@ -206,9 +203,7 @@ def read_clip_recipe(path: str | os.PathLike) -> dict | None:
     sidecar = sidecar_path(path)
     if sidecar.exists():
         return json.loads(sidecar.read_text())
-    with open(path, "rb") as file:
-        demuxer = _demuxer(file.read(16))
-    with av.open(str(path), format=demuxer) as container:
+    with av.open(str(path), format=clip_kind(path)) as container:
         text = container.metadata.get(RECIPE_TAG)
     return json.loads(text) if text else None
 
@@ -339,9 +334,7 @@ class _Sound:
         self._in: Any = None
         if output.sound is None:
             return
-        with open(source, "rb") as file:
-            demuxer = _demuxer(file.read(16))
-        source_container = av.open(str(source), format=demuxer)
+        source_container = av.open(str(source), format=clip_kind(source))
         if not source_container.streams.audio:
             source_container.close()
             return

@@ -54,14 +54,15 @@ def scene_cut(width: int = 96, height: int = 64, cut: int = 6, step: int = 2) ->
 
 
 def write_clip(path: Path, frame: Frame, frames: int, fps: int = 10, *, tone: float | None = None,
-               codec: str = "libx264") -> Path:
+               codec: str = "libx264", options: dict[str, str] | None = None) -> Path:
     """``frames`` frames of ``frame`` at ``fps`` into ``path`` (its suffix picks the container),
-    with a sine of ``tone`` Hz (AAC in MP4/MOV, Opus in WebM) lasting the clip when given."""
+    with a sine of ``tone`` Hz (AAC in MP4/MOV, Opus in WebM) lasting the clip when given;
+    ``options`` go to the video encoder (``{"crf": "16"}``, say)."""
     suffix = path.suffix.lower()  # another suffix (a clip named .bin, say) is written as MP4
     container = {".mov": "mov", ".webm": "webm", ".mkv": "matroska", ".gif": "gif"}.get(suffix, "mp4")
     with av.open(str(path), "w", format=container) as out:
         first = frame(0)
-        video = out.add_stream(codec if suffix != ".webm" else "libvpx-vp9", rate=fps)
+        video = out.add_stream(codec if suffix != ".webm" else "libvpx-vp9", rate=fps, options=options or {})
         video.height, video.width = first.shape[:2]
         video.pix_fmt = "yuv420p" if suffix != ".gif" else "rgb8"
         sound = None
