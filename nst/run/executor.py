@@ -4,12 +4,16 @@ The CLI and the studio never call :func:`nst.engine.stylize` themselves: they ha
 an :class:`Executor` and iterate the :class:`RunHandle` it returns. :class:`LocalExecutor` runs
 the engine in the thread that reads the records, optionally behind a :class:`Gate` (the
 studio's per-device queue); :class:`nst.run.cluster.RayExecutor` runs them on a Ray cluster with
-the same contract.
+the same contract. A clip goes through the same seam (:meth:`Executor.submit_clip`): its handle
+streams :class:`nst.video.FrameRecord` s from :func:`nst.video.stylize_video`, the last one naming
+the finished clip, which lies at the path the caller chose on this machine wherever it ran.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Protocol, Sequence
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 from PIL import Image
 
@@ -18,6 +22,7 @@ from nst.engine import stylize
 from nst.records import StepRecord
 from nst.core.settings import Settings
 from nst.model.vgg import VGG19Features, load_model
+from nst.video import FrameRecord, VideoOptions, stylize_video
 
 Cancelled = Callable[[], bool]  # polled at least once per step; True ends the run
 
@@ -54,6 +59,20 @@ class RunHandle(Protocol):
         ...
 
 
+class ClipHandle(Protocol):
+    """One submitted clip: :meth:`records` streams a record per frame and a closing one (``done``)
+    whose ``path`` is the finished clip; nothing at all when it was cancelled before it started.
+    ``position``, ``notice`` and ``progress`` as for :class:`RunHandle`."""
+
+    def records(self) -> Iterator[FrameRecord]: ...
+
+    def position(self) -> int: ...
+
+    def notice(self) -> str: ...
+
+    def progress(self) -> str: ...
+
+
 class Executor(Protocol):
     """Where runs execute."""
 
@@ -62,6 +81,14 @@ class Executor(Protocol):
                start: Image.Image | None = None) -> RunHandle:
         """A handle for a run of ``settings``; ``on_start`` is called once it leaves the queue.
         ``start``: the image a run with ``init="image"`` refines (see nst.core.settings.continued)."""
+        ...
+
+    def submit_clip(self, source: str | os.PathLike, styles: Sequence[Image.Image], settings: Settings,
+                    out: str | os.PathLike, options: VideoOptions = VideoOptions(), *,
+                    cancelled: Cancelled = never, on_start: Callable[[], None] = nothing,
+                    name: str | None = None, extra: Mapping[str, Any] | None = None) -> ClipHandle:
+        """A handle for the clip at ``source`` styled into ``out`` (see :func:`nst.video.stylize_video`;
+        ``name`` labels the input in messages, ``extra`` goes into the recipe)."""
         ...
 
 
@@ -128,6 +155,47 @@ class LocalRun:
         return self._flag.said if self._started else ""
 
 
+class LocalClipRun:
+    """A clip in this process, styled by the thread that iterates :meth:`records`, behind the gate
+    of its device like any run."""
+
+    def __init__(self, source: Path, styles: Sequence[Image.Image], settings: Settings, out: Path,
+                 options: VideoOptions, gate: Gate | None, cancelled: Cancelled, on_start: Callable[[], None],
+                 name: str | None, extra: Mapping[str, Any] | None) -> None:
+        self.settings, self.options = settings, options
+        self._source, self._styles, self._out = source, list(styles), out
+        self._gate, self._cancelled, self._on_start = gate, cancelled, on_start
+        self._name, self._extra = name, extra
+        self._device = device_key(settings.device)
+        self._started = False
+        self._flag = _StopFlag(cancelled)
+
+    def records(self) -> Iterator[FrameRecord]:
+        gate = self._gate
+        if gate is not None and not gate.acquire(self._device, self, self._cancelled):
+            return
+        try:
+            self._started = True
+            self._on_start()
+            yield from stylize_video(self._source, self._styles, self.settings, self._out, self.options,
+                                     stop=self._flag, name=self._name, extra=self._extra)
+        finally:
+            self._styles = []
+            if gate is not None:
+                gate.release(self._device, self)
+
+    def position(self) -> int:
+        if self._started:
+            return 0
+        return self._gate.position(self._device, self) if self._gate is not None else 0
+
+    def notice(self) -> str:
+        return ""
+
+    def progress(self) -> str:
+        return self._flag.said if self._started else ""
+
+
 class LocalExecutor:
     """Runs the engine in this process, behind ``gate`` when one is given."""
 
@@ -139,5 +207,12 @@ class LocalExecutor:
                start: Image.Image | None = None) -> LocalRun:
         return LocalRun(content, styles, settings, self.gate, self.model, cancelled, on_start, start)
 
+    def submit_clip(self, source: str | os.PathLike, styles: Sequence[Image.Image], settings: Settings,
+                    out: str | os.PathLike, options: VideoOptions = VideoOptions(), *,
+                    cancelled: Cancelled = never, on_start: Callable[[], None] = nothing,
+                    name: str | None = None, extra: Mapping[str, Any] | None = None) -> LocalClipRun:
+        return LocalClipRun(Path(source), styles, settings, Path(out), options, self.gate, cancelled, on_start,
+                            name, extra)
 
-__all__ = ["Cancelled", "Executor", "Gate", "LocalExecutor", "LocalRun", "RunHandle", "never", "nothing"]
+
+__all__ = ["Cancelled", "ClipHandle", "Executor", "Gate", "LocalClipRun", "LocalExecutor", "LocalRun", "RunHandle", "never", "nothing"]

@@ -23,7 +23,6 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image
 
 from nst.core.errors import SettingsError, VideoError
@@ -31,7 +30,8 @@ from nst.core.progress import StopSignal
 from nst.core.settings import Settings, blend_weights
 from nst.io.recipe import make_recipe
 from nst.io.video_files import MAX_SECONDS, ClipWriter, VideoInfo, probe, read_frames
-from nst.model.flow import FlowEstimator, Motion, is_cut, warp, warping_error
+from nst.model.flow import FlowEstimator, warping_error
+from nst.video.fast_frames import styled_frame
 from nst.plan.device import resolve_device
 
 DEFAULT_CONSISTENCY = 0.5  # bench.video_flicker, 512 px: flicker 0.43× frame by frame, style distance 1.14× (0.7: 0.29×, 1.25×)
@@ -123,7 +123,7 @@ def stylize_video(source: str | os.PathLike, styles: Sequence[Image.Image], sett
             if stop is not None and stop.is_set():
                 break
             frame = _resized(frame, size)
-            styled, motion, cut = _styled(frame, previous, paint, flow, device, options.consistency)
+            styled, motion, cut = styled_frame(frame, previous, paint, flow, device, options.consistency)
             writer.write(styled)
             times.append(time.perf_counter())
             flicker = warping_error(previous[1], styled, motion) if previous is not None and motion and not cut \
@@ -150,24 +150,6 @@ def _resized(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return frame
     shrink = size[0] * size[1] < width * height
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-
-
-def _styled(frame: np.ndarray, previous: tuple[np.ndarray, np.ndarray] | None, paint: Any, flow: FlowEstimator,
-            device: torch.device, consistency: float) -> tuple[np.ndarray, Motion | None, bool]:
-    """The frame painted, blended with the previous result warped by the flow where it is reliable."""
-    with torch.inference_mode():
-        tensor = torch.from_numpy(frame).to(device).permute(2, 0, 1).float().div_(255)
-        painted = paint(tensor).mul_(255).round_().clamp_(0, 255).byte().permute(1, 2, 0).cpu().numpy()
-    if previous is None:
-        return painted, None, False
-    motion = flow.motion(previous[0], frame)  # with consistency 0 too: the flicker is measured on it
-    cut = is_cut(previous[0], frame, motion)
-    if cut or consistency == 0:
-        return painted, motion, cut
-    carried = warp(previous[1], motion.flow, sharp=True).astype(np.float32)
-    weight = (consistency * motion.reliable)[..., None]
-    blended = painted.astype(np.float32) * (1 - weight) + carried * weight
-    return np.clip(blended + 0.5, 0, 255).astype(np.uint8), motion, False
 
 
 def _pace(times: list[float], started: float, left: int) -> tuple[float | None, float | None]:
