@@ -19,19 +19,20 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import cv2
 import numpy as np
+import torch
 from PIL import Image
 
 from nst.core.errors import SettingsError, VideoError
 from nst.core.progress import StopSignal
-from nst.core.settings import Settings, blend_weights
+from nst.core.settings import Settings
 from nst.io.recipe import make_recipe
 from nst.io.video_files import MAX_SECONDS, ClipWriter, VideoInfo, probe, read_frames
-from nst.model.flow import FlowEstimator, warping_error
-from nst.video.fast_frames import styled_frame
+from nst.model.flow import warping_error
+from nst.video.fast_frames import FastFrames, Previous, Styled
 from nst.plan.device import resolve_device
 
 DEFAULT_CONSISTENCY = 0.5  # bench.video_flicker, 512 px: flicker 0.43× frame by frame, style distance 1.14× (0.7: 0.29×, 1.25×)
@@ -97,6 +98,48 @@ def working_size(info: VideoInfo, side: int) -> tuple[int, int]:
     return max(1, round(info.width * scale)), max(1, round(info.height * scale))
 
 
+@dataclass(frozen=True)
+class StyledFrame:
+    """Frame ``index`` of a clip styled, with its flicker against the previous result (None on the
+    first frame and after a cut)."""
+
+    index: int
+    image: np.ndarray = field(repr=False)
+    flicker: float | None
+    cut: bool
+
+
+def frame_method(styles: Sequence[Image.Image], settings: Settings, options: VideoOptions,
+                 device: torch.device) -> Callable[[np.ndarray, Previous | None], Styled]:
+    """What styles one frame of a clip given the previous one (see :class:`FastFrames`)."""
+    return FastFrames(styles, settings, options.consistency, device)
+
+
+def styled_frames(source: str | os.PathLike, info: VideoInfo, styles: Sequence[Image.Image], settings: Settings,
+                  options: VideoOptions = VideoOptions(), *, stop: StopSignal | None = None, first: int = 0,
+                  end: int | None = None) -> Iterator[StyledFrame]:
+    """Frames ``first`` to ``end`` (exclusive; None: the last) of the probed clip at ``source``
+    styled in order, streamed from its decoder. A part that starts after the first frame styles
+    frame ``first - 1`` too, unshown, so its first frame is held to a previous result as every
+    other is (a chunk of a fanned-out clip overlaps the one before by that frame)."""
+    method = frame_method(styles, settings, options, resolve_device(settings.device))
+    size = working_size(info, settings.size)
+    previous: Previous | None = None
+    for index, frame in enumerate(read_frames(source, info)):
+        if end is not None and index >= end:
+            break
+        if index < first - 1:
+            continue
+        if stop is not None and stop.is_set():
+            break
+        frame = _resized(frame, size)
+        styled, motion, cut = method(frame, previous)
+        flicker = warping_error(previous[1], styled, motion) if previous is not None and motion and not cut else None
+        previous = (frame, styled)
+        if index >= first:
+            yield StyledFrame(index, styled, flicker, cut)
+
+
 def stylize_video(source: str | os.PathLike, styles: Sequence[Image.Image], settings: Settings,
                   out: str | os.PathLike, options: VideoOptions = VideoOptions(), *,
                   stop: StopSignal | None = None, name: str | None = None,
@@ -104,33 +147,39 @@ def stylize_video(source: str | os.PathLike, styles: Sequence[Image.Image], sett
     """Stylise the clip at ``source`` into ``out`` (its suffix picks MP4, MOV, WebM or GIF),
     yielding a record per frame and a closing one. The input is checked against every limit
     before any frame is styled (VideoError); ``stop`` ends it with a shorter, playable clip."""
+    info = checked_clip(source, styles, settings, options, name)
+    recipe = make_recipe(settings, video=options.to_dict(), **(extra or {}))
+    return write_clip(styled_frames(source, info, styles, settings, options, stop=stop), info, out,
+                      sound_from=source, recipe=recipe)
+
+
+def checked_clip(source: str | os.PathLike, styles: Sequence[Image.Image], settings: Settings,
+                 options: VideoOptions, name: str | None = None) -> VideoInfo:
+    """The clip's facts, once the settings, the styles and the clip's limits are found fit
+    (SettingsError, VideoError) and before any frame is decoded."""
     check_video(settings, options)
     info = probe(source, max_seconds=options.max_seconds, name=name)
     if not styles and not settings.builtin_styles:
         raise SettingsError({"styles": "a clip needs a style image or a built-in style"})
-    device = resolve_device(settings.device)
-    from nst.model.fast.method import painter  # late: only a clip or a fast run loads onnx
+    return info
 
-    paint = painter(styles, blend_weights(settings, len(styles)), settings, device)
-    size = working_size(info, settings.size)
-    recipe = make_recipe(settings, video=options.to_dict(), **(extra or {}))
-    flow = FlowEstimator()
+
+def write_clip(frames: Iterable[StyledFrame], info: VideoInfo, out: str | os.PathLike, *,
+               sound_from: str | os.PathLike | None, recipe: Mapping[str, Any]) -> Iterator[FrameRecord]:
+    """Write the styled ``frames`` into ``out`` as they come, with the sound of ``sound_from``,
+    yielding a record per frame and a closing one (see :class:`FrameRecord`); frames that stop
+    coming early (a stop) leave a shorter, playable clip."""
     started = time.perf_counter()
     times: list[float] = []
-    previous: tuple[np.ndarray, np.ndarray] | None = None  # (input frame, result) at the working size
-    with ClipWriter(out, info.fps, sound_from=source, recipe=recipe) as writer:
-        for index, frame in enumerate(read_frames(source, info)):
-            if stop is not None and stop.is_set():
-                break
-            frame = _resized(frame, size)
-            styled, motion, cut = styled_frame(frame, previous, paint, flow, device, options.consistency)
-            writer.write(styled)
+    last: StyledFrame | None = None
+    with ClipWriter(out, info.fps, sound_from=sound_from, recipe=recipe) as writer:
+        for styled in frames:
+            writer.write(styled.image)
             times.append(time.perf_counter())
-            flicker = warping_error(previous[1], styled, motion) if previous is not None and motion and not cut \
-                else None
-            previous = (frame, styled)
-            fps, eta = _pace(times, started, info.frames - index - 1)
-            yield FrameRecord(index, info.frames, time.perf_counter() - started, fps, eta, flicker, cut, styled)
+            last = styled
+            fps, eta = _pace(times, started, info.frames - styled.index - 1)
+            yield FrameRecord(styled.index, info.frames, time.perf_counter() - started, fps, eta, styled.flicker,
+                              styled.cut, styled.image)
         stopped = writer.frames < info.frames
         if writer.frames == 0:  # stopped before the first frame: nothing to keep
             writer.abort()
@@ -140,7 +189,7 @@ def stylize_video(source: str | os.PathLike, styles: Sequence[Image.Image], sett
         path = writer.close()
     fps, _ = _pace(times, started, 0)
     yield FrameRecord(len(times) - 1, info.frames, time.perf_counter() - started, fps, 0.0, None, False,
-                      previous[1] if previous else None, done=True, stopped=stopped, path=path, codec=writer.codec,
+                      last.image if last else None, done=True, stopped=stopped, path=path, codec=writer.codec,
                       sound=writer.sound)
 
 
@@ -163,5 +212,6 @@ def _pace(times: list[float], started: float, left: int) -> tuple[float | None, 
     return fps, (left / fps if fps and math.isfinite(fps) else None)
 
 
-__all__ = ["DEFAULT_CONSISTENCY", "FrameRecord", "MAX_VIDEO_SIDE", "VideoError", "VideoOptions", "check_video",
-           "stylize_video", "working_size"]
+__all__ = ["DEFAULT_CONSISTENCY", "FrameRecord", "MAX_VIDEO_SIDE", "StyledFrame", "VideoError", "VideoOptions",
+           "check_video", "checked_clip", "frame_method", "styled_frames", "stylize_video", "working_size",
+           "write_clip"]
