@@ -30,7 +30,7 @@ from nst.plan.device import resolve_device, resolve_dtype
 from nst.plan.preflight import preflight
 from nst.core.errors import DivergedError, SettingsError
 from nst.io.images import resize_max_side
-from nst.model.losses import content_loss, gram, tv_loss
+from nst.model.losses import Temporal, content_loss, gram, temporal_loss, tv_loss
 from nst.core.memory import large_blocks_returned
 from nst.model.optim import BoxAdam, BoxLBFGS
 from nst.core.progress import NOT_WATCHED, StopSignal, Stopped, Watch
@@ -84,8 +84,9 @@ class _Objective:
     """
 
     def __init__(self, net: Pass, settings: Settings, targets: Targets, tiling: "_Tiling | None",
-                 regions: RegionMasks | None = None) -> None:
+                 regions: RegionMasks | None = None, temporal: Temporal | None = None) -> None:
         self.net, self.s, self.t, self.tiling, self.regions = net, settings, targets, tiling, regions
+        self.temporal = temporal  # a clip's frame: the temporal term, at this scale's shape
         # w_l per style layer; none when β = 0, so the pass can stop at the content layer.
         self.style_weights = dict(zip(targets.style_layers, settings.layer_weights))
         self.layers = set(self.style_weights) | set(targets.content)
@@ -124,7 +125,10 @@ class _Objective:
             "style": s.style_weight * raw["style"],
             "tv": s.tv_weight * raw["tv"],
         }
-        total = weighted["content"] + weighted["style"] + weighted["tv"]
+        if self.temporal is not None:  # a pixel term, on the whole image whether the VGG pass is tiled or not
+            raw["temporal"] = temporal_loss(image, self.temporal.target, self.temporal.reliable)
+            weighted["temporal"] = self.temporal.weight * raw["temporal"]
+        total = sum(weighted.values(), zero)
         # One device-to-host copy for every number the record shows: on a GPU each float()
         # would be a synchronisation of its own.
         terms = [*raw.values(), *weighted.values(), total]
@@ -246,8 +250,8 @@ class _Run:
 
     def __init__(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
                  model: VGG19Features | None, cache: GramCache, start: Image.Image | None = None,
-                 watch: Watch = NOT_WATCHED) -> None:
-        self.settings, self.cache, self.watch = settings, cache, watch
+                 watch: Watch = NOT_WATCHED, temporal: Temporal | None = None) -> None:
+        self.settings, self.cache, self.watch, self.temporal = settings, cache, watch, temporal
         # Before anything is computed: the preflight's error when the run cannot start (its memory too).
         blend, plan = _check_inputs(content, styles, settings, start)
         assert isinstance(plan, RunPlan)
@@ -322,6 +326,7 @@ class _Run:
         x = start.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
         if regions is not None:  # and the optimisers keep them there
             regions.hold_photo(x)
+        temporal = None if self.temporal is None else _temporal_at(self.temporal, shape, s.preserve_color)
         del start, styles, net_content
         self.start = None  # the first scale has it now
         luminance = s.preserve_color == "luminance"
@@ -329,13 +334,14 @@ class _Run:
             # The last scale's targets are made: the inputs at the output size can go (at 4096 px
             # they are 150 MB each), but for the chroma that luminance mode puts back.
             self.content, self.styles = None, []  # type: ignore[assignment]
-        return _Scale(index, plan.steps, shape, x, _Objective(net, s, targets, tiling, regions),
+        return _Scale(index, plan.steps, shape, x, _Objective(net, s, targets, tiling, regions, temporal),
                       _optimizer(s, x, plan.history), content_rgb if luminance else None, luminance)
 
 
 def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Settings, *,
             stop: StopSignal | None = None, model: VGG19Features | None = None,
-            cache: GramCache = GRAMS, start: Image.Image | None = None) -> Iterator[StepRecord]:
+            cache: GramCache = GRAMS, start: Image.Image | None = None,
+            temporal: Temporal | None = None) -> Iterator[StepRecord]:
     """Optimise an image so its VGG19 content matches ``content`` and its Grams the ``styles``
     (and the built-in styles ``settings.builtin_styles``, through their style images).
 
@@ -348,7 +354,8 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
     run is doing as it goes. ``start`` is the image a run with ``init="image"`` starts
     from, e.g. a result to refine at twice its size (:func:`nst.core.settings.continued`). With
     ``method="fast"`` the run is one pass of the fast network and yields one record (step 1 of
-    1, no losses).
+    1, no losses). ``temporal`` adds a clip frame's temporal term (:class:`nst.model.losses.Temporal`,
+    Ruder et al. 2016), reported as ``temporal`` in the records' losses.
 
     Scales that do not fit the memory budget run in tiles (see :mod:`nst.plan.budget`); a run that
     cannot fit at all raises BudgetError before its first step.
@@ -359,7 +366,7 @@ def stylize(content: Image.Image, styles: Sequence[Image.Image], settings: Setti
         return
     watch = Watch(stop)
     try:
-        run = _Run(content, styles, settings, model, cache, start, watch)
+        run = _Run(content, styles, settings, model, cache, start, watch, temporal)
     except Stopped:  # during the fast start: nothing is finished but the photo
         photo = to_tensor(resize_max_side(content, settings.size), resolve_device(settings.device))
         yield _stopped(photo, tuple(photo.shape[-2:]), None, 0, 1, settings.steps, {}, {}, began)
@@ -403,6 +410,14 @@ def _steps(run: _Run, began: float, watch: Watch) -> Iterator[StepRecord]:
     shape = record.shape if record else run.plan.scales[0].shape
     yield _stopped(_resize(image, run.output_shape), shape, record, index, n_scales, settings.steps,
                    record.losses if record else {}, record.raw if record else {}, began)
+
+
+def _temporal_at(temporal: Temporal, shape: tuple[int, int], preserve_color: str) -> Temporal:
+    """``temporal`` at a scale's ``shape``; in luminance mode its target is grey, as the optimised image is."""
+    target = _resize(temporal.target, shape)
+    reliable = F.interpolate(temporal.reliable[None, None].float(), size=shape, mode="bilinear",
+                             align_corners=False, antialias=True)[0, 0]
+    return Temporal(color.luminance(target) if preserve_color == "luminance" else target, reliable, temporal.weight)
 
 
 def _release_aborted_backward() -> None:

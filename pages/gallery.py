@@ -1,4 +1,4 @@
-"""Gallery: every result of this browser, a side-by-side comparison and downloads."""
+"""Gallery: every result of this browser (pictures and clips), a side-by-side comparison and downloads."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ if runs.running(owner):
     st.info("A run is in progress; its result joins the gallery when it ends.")
     st.page_link("pages/stylize.py", label="Watch it on the Stylize page", icon=":material/brush:")
 undo_bar(owner)
-found = results(owner)
+found = results(owner, "all")  # pictures and clips
 if not found:
     if not runs.running(owner):
-        st.info("No results yet. Make one on the Stylize page.")
+        st.info("No results yet. Make one on the Stylize or the Video page.")
     st.stop()
 
 st.download_button("Download all (ZIP)", lambda: zip_bytes(found), file_name="nst-results.zip",

@@ -100,6 +100,9 @@ print(snap.message)
     ({"NST_RAY_ADDRESS": "auto", "NST_RAY_CPUS": "4", "NST_RAY_RESOURCE": "gpu_slot"}, ClusterConfig("auto", 4, "gpu_slot")),
     ({"NST_RAY_ADDRESS": "auto", "NST_RAY_CPUS": "0"}, ClusterConfig("auto", 1, None)),
     ({"NST_RAY_ADDRESS": "auto", "NST_RAY_CPUS": "lots"}, ClusterConfig("auto", 1, None)),
+    ({"NST_RAY_ADDRESS": "auto", "NST_RAY_CLIP_CHUNKS": "0"}, ClusterConfig("auto", 1, None, clip_chunks=0)),
+    ({"NST_RAY_ADDRESS": "auto", "NST_RAY_CLIP_CHUNKS": "3"}, ClusterConfig("auto", 1, None, clip_chunks=3)),
+    ({"NST_RAY_ADDRESS": "auto", "NST_RAY_CLIP_CHUNKS": "-1"}, ClusterConfig("auto", 1, None)),
 ])
 def test_the_cluster_is_the_one_the_environment_names(environ: dict[str, str], expected) -> None:
     assert ClusterConfig.from_env(environ) == expected

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.clips import pan, read_back, write_clip
 from tests.support.synthetic import scene, stripes
 from nst.run.cluster import token_refused
 from tests.support.apptest import wait_for
@@ -245,9 +246,9 @@ class Head:
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
-    def tasks(self) -> list[dict]:
-        """Every stylize_task Ray's state API knows of (``ray list tasks``)."""
-        out = self.ray("list", "tasks", "--filter", "name=stylize_task", "--detail", "--format", "json")
+    def tasks(self, name: str = "stylize_task") -> list[dict]:
+        """Every task of this name Ray's state API knows of (``ray list tasks``)."""
+        out = self.ray("list", "tasks", "--filter", f"name={name}", "--detail", "--format", "json")
         return [] if out.startswith("No resource in the cluster") else json.loads(out)
 
     def node_ids(self) -> set[str]:
@@ -311,13 +312,13 @@ def cli(head: Head, tmp: Path, **extra: str) -> tuple[subprocess.CompletedProces
     return subprocess.CompletedProcess(argv, proc.returncode, out, err), proc.pid
 
 
-def new_finished_task(head: Head, before: set[str]) -> dict:
-    """The one stylize_task that is not in ``before`` once Ray's task table shows it finished
+def new_finished_task(head: Head, before: set[str], name: str = "stylize_task") -> dict:
+    """The one task of this name that is not in ``before`` once Ray's task table shows it finished
     (task events reach the table a moment after the task ends)."""
     found: list[dict] = []
 
     def finished() -> bool:
-        found[:] = [t for t in head.tasks() if t["task_id"] not in before and t["state"] == "FINISHED"]
+        found[:] = [t for t in head.tasks(name) if t["task_id"] not in before and t["state"] == "FINISHED"]
         return bool(found)
 
     wait_for(finished, 30, interval=1.0, what="the run in Ray's task table")
@@ -325,14 +326,14 @@ def new_finished_task(head: Head, before: set[str]) -> dict:
     return found[0]
 
 
-def assert_ran_on_the_cluster(head: Head, task: dict, submitter: int) -> None:
+def assert_ran_on_the_cluster(head: Head, task: dict, submitter: int, name: str = "stylize_task") -> None:
     """On the cluster's node, in a worker process of the cluster (its log is in the head's temp
     dir and names the task), not in the process that submitted it."""
     assert task["node_id"] in head.node_ids() and task["error_type"] is None, task
     assert task["worker_pid"] not in (submitter, os.getpid()), task
     log = Path(task["task_log_info"]["stdout_file"])
     assert log.is_relative_to(head.temp_dir) and f"-{task['worker_pid']}.out" in log.name, log
-    assert ":task_name:stylize_task" in log.read_text().splitlines(), log
+    assert f":task_name:{name}" in log.read_text().splitlines(), log
 
 
 @pytest.fixture(scope="module")
@@ -349,6 +350,27 @@ def test_the_cli_joins_a_protected_cluster_by_host_and_port(protected_head: Head
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "out.png").is_file()
     assert_ran_on_the_cluster(protected_head, new_finished_task(protected_head, before), pid)
+
+
+@pytest.mark.slow
+def test_the_cli_styles_a_clip_on_a_protected_cluster(protected_head: Head, tmp_path: Path) -> None:
+    """The page's clip command: the frames styled by a ``clip_task`` on the cluster, the clip (with
+    its sound) written on this side."""
+    clip = write_clip(tmp_path / "clip.mp4", pan(96, 64, frames=12), 12, 12, tone=330.0)
+    stripes(48).save(tmp_path / "style.png")
+    names = {"clip.mp4": str(clip), "painting.jpg": str(tmp_path / "style.png"),
+             "styled.mp4": str(tmp_path / "styled.mp4")}
+    argv = [sys.executable, *(names.get(a, a) for a in page_command(".venv/bin/python -m nst clip.mp4")[1:])]
+    argv[argv.index("--ray-address") + 1] = protected_head.address
+    before = {t["task_id"] for t in protected_head.tasks("clip_task")}
+    with subprocess.Popen([*argv, "--size", "96", "--quiet"], cwd=REPO, env=protected_head.env(),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        _, err = proc.communicate(timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, err[-3000:]
+    back = read_back(tmp_path / "styled.mp4")
+    assert (back["frames"], back["audio"]) == (12, "aac")
+    assert_ran_on_the_cluster(protected_head, new_finished_task(protected_head, before, "clip_task"), proc.pid,
+                              "clip_task")
 
 
 @pytest.mark.slow

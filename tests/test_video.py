@@ -89,8 +89,8 @@ def test_stop_keeps_a_playable_shorter_clip(tmp_path, style):
 
 def test_what_a_clip_cannot_be_styled_with_is_refused_before_it_is_opened(tmp_path, style):
     missing = tmp_path / "missing.mp4"
-    with pytest.raises(SettingsError, match="fast method"):
-        next(stylize_video(missing, [style], FAST.replace(method="gatys"), tmp_path / "o.mp4"))
+    with pytest.raises(SettingsError, match="at most 1920 px"):  # the optimiser is taken (tests/test_video_optimise.py)
+        next(stylize_video(missing, [style], FAST.replace(method="gatys", size=2048), tmp_path / "o.mp4"))
     with pytest.raises(SettingsError, match="consistency must be between 0 and 1"):
         next(stylize_video(missing, [style], FAST, tmp_path / "o.mp4", VideoOptions(consistency=2)))
     with pytest.raises(VideoError, match="cannot be read"):

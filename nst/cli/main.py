@@ -268,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A clip is told by its content; an animated GIF written to an image format stays a picture (its first frame).
         if is_video(args.content) and not (clip_kind(args.content) == "gif" and
                                            Path(args.output).suffix.lower() in WRITERS):
-            return run_video(args, settings_from_args(args), [load_image(path) for path in args.styles])
+            return run_video(args, settings_from_args(args), [load_image(path) for path in args.styles],
+                             executor_from_args(args))
         return _run(args)
     except (NSTError, OSError) as exc:
         print(f"nst: error: {exc}", file=sys.stderr)

@@ -1,9 +1,11 @@
 """The command line for a clip: ``python -m nst clip.mp4 painting.jpg -o out.mp4``.
 
 A clip is recognised by its first bytes (:func:`nst.io.video_files.is_video`), not its name. It is
-styled by :func:`nst.video.stylize_video` with the fast method (the default for a clip; the
-optimiser is refused for clips) and the flags of an image run that a clip uses; progress lines
-give frames done, frames per second, the ETA and the flicker.
+styled through the executor seam (:meth:`nst.run.executor.Executor.submit_clip`: in this process,
+or on the Ray cluster ``--ray-address`` names) with the fast method (the default for a clip) or,
+with ``--method gatys``, the optimiser held to the previous frame by a temporal loss, and the flags
+of an image run that a clip uses (a ``--mask`` is drawn for the first frame; its regions follow the
+motion); progress lines give frames done, frames per second, the ETA and the flicker.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from PIL import Image
 from nst.core.errors import SettingsError
 from nst.core.settings import Settings
 from nst.io.video_files import MAX_SECONDS, OUTPUTS
+from nst.run.executor import Executor
 from nst.run.terminal import StatusLine
-from nst.video import DEFAULT_CONSISTENCY, FrameRecord, VideoOptions, stylize_video
+from nst.video import DEFAULT_CONSISTENCY, FrameRecord, VideoOptions
+from nst.video.optimised_frames import DEFAULT_TEMPORAL_WEIGHT
 
 # Flags of an image run that have no meaning for a clip: refused rather than ignored.
 IMAGE_ONLY = {"start": "--from", "save_every": "--save-every", "losses_csv": "--losses-csv", "batch": "--batch"}
@@ -32,6 +36,9 @@ def add_video_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--consistency", type=float, default=DEFAULT_CONSISTENCY, metavar="C",
                        help="how much each frame holds to the previous result where the input's optical flow is"
                             f" reliable, 0 (frame by frame) to 1 (default {DEFAULT_CONSISTENCY:g})")
+    group.add_argument("--temporal-weight", type=float, default=DEFAULT_TEMPORAL_WEIGHT, metavar="W",
+                       help="--method gatys: the weight of the loss holding each frame to the previous result where"
+                            f" the flow is reliable, 0 for frame by frame (default {DEFAULT_TEMPORAL_WEIGHT:.3g})")
     group.add_argument("--max-seconds", type=float, default=MAX_SECONDS, metavar="S",
                        help=f"refuse a longer clip before styling any frame (default {MAX_SECONDS:g})")
 
@@ -59,8 +66,8 @@ class VideoProgress(StatusLine):
             self.say(text)
 
 
-def run_video(args: argparse.Namespace, settings: Settings, styles: list[Image.Image]) -> int:
-    """Style the clip ``args.content`` into ``args.output``; 0 when written."""
+def run_video(args: argparse.Namespace, settings: Settings, styles: list[Image.Image], executor: Executor) -> int:
+    """Style the clip ``args.content`` into ``args.output`` on ``executor``; 0 when written."""
     output = Path(args.output)
     if output.suffix.lower() not in OUTPUTS:
         raise SettingsError(f"a clip is written as {', '.join(OUTPUTS)}; got {str(output)!r}")
@@ -71,18 +78,22 @@ def run_video(args: argparse.Namespace, settings: Settings, styles: list[Image.I
         raise SettingsError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for images, not for a clip")
     if not output.parent.is_dir():
         raise SettingsError(f"the folder of {output} does not exist")
-    if args.method is None:  # a clip's default: the optimiser frame by frame is not offered
+    if args.method is None:  # a clip's default: the optimiser takes seconds to minutes a frame
         settings = settings.replace(method="fast")
     progress = VideoProgress(sys.stderr, args.quiet)
-    options = VideoOptions(consistency=args.consistency, max_seconds=args.max_seconds)
+    options = VideoOptions(consistency=args.consistency, max_seconds=args.max_seconds,
+                           temporal_weight=args.temporal_weight)
     extra = {"content": Path(args.content).name, "styles": [Path(p).name for p in args.styles]}
     record = None
+    handle = executor.submit_clip(args.content, styles, settings, output, options, name=Path(args.content).name,
+                                  extra=extra)
     try:
-        for record in stylize_video(args.content, styles, settings, output, options, name=Path(args.content).name,
-                                    extra=extra):
+        for record in handle.records():
             progress.update(record)
     finally:
         progress.close()
+    if handle.notice() and not args.quiet:
+        print(handle.notice(), file=sys.stderr)
     assert record is not None and record.done
     if not args.quiet and record.path is not None:
         done = record.index + 1

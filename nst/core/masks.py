@@ -178,12 +178,23 @@ def encode_mask(image: Image.Image | np.ndarray, regions: Sequence[str], *,
     if size is not None and picture.size != tuple(size):
         raise SettingsError({"mask": f"the mask is {picture.size[0]}×{picture.size[1]} pixels but the content is"
                                      f" {size[0]}×{size[1]}; paint it at the content's size"})
-    if max(picture.size) > MAX_MASK_SIDE:
-        scale = MAX_MASK_SIDE / max(picture.size)
-        small = tuple(max(1, round(side * scale)) for side in picture.size)
-        picture = picture.resize(small, Image.Resampling.NEAREST)  # nearest: no blended colours
-    labels = snap(np.asarray(picture), region_colours(regions), unpainted)
+    labels = snap(np.asarray(_stored_size(picture)), region_colours(regions), unpainted)
     return _palette_png(labels, region_colours(regions))
+
+
+def labels_mask(labels: np.ndarray, regions: Sequence[str]) -> str:
+    """The base64 PNG that ``Settings.mask`` holds for (H, W) region indices into ``regions`` (a
+    clip's regions moved by its flow), scaled down by nearest neighbour as :func:`encode_mask` does."""
+    picture = _stored_size(Image.fromarray(np.asarray(labels, dtype=np.uint8)))
+    return _palette_png(np.asarray(picture), region_colours(regions))
+
+
+def _stored_size(picture: Image.Image) -> Image.Image:
+    """``picture`` at most MAX_MASK_SIDE a side, by nearest neighbour (no blended colours or labels)."""
+    if max(picture.size) <= MAX_MASK_SIDE:
+        return picture
+    scale = MAX_MASK_SIDE / max(picture.size)
+    return picture.resize(tuple(max(1, round(side * scale)) for side in picture.size), Image.Resampling.NEAREST)
 
 
 def snap(rgba: np.ndarray, colours: Sequence[str], unpainted: str = UNPAINTED) -> np.ndarray:

@@ -14,11 +14,17 @@ target of the style image.
 * Total variation:                      L_tv = mean of squared neighbour differences of the
   RGB image in [0, 1], horizontal plus vertical.
 * Total:                                L = α·L_content + β·L_style + γ·L_tv
+* Temporal (Ruder et al. 2016, a clip's frame after the first):
+                                        L_temporal = mean of c·(x − w)² over pixels and channels,
+  w the previous result warped by the input's flow, c its reliability (:class:`Temporal`);
+  added to L with its own weight.
 
 Features may arrive in bf16 or fp16; every reduction here runs in fp32.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -119,3 +125,19 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     if image.shape[-2] > 1:
         loss = loss + (image[..., 1:, :] - image[..., :-1, :]).float().pow(2).mean()
     return loss
+
+
+@dataclass(frozen=True)
+class Temporal:
+    """The temporal term of one frame of a clip: ``target`` (3, H, W) in [0, 1], the previous
+    result warped by the input's flow; ``reliable`` (H, W) in [0, 1], where that warp is trusted;
+    ``weight`` the term's weight in the total. Any size: each scale resizes them to its own."""
+
+    target: torch.Tensor
+    reliable: torch.Tensor
+    weight: float
+
+
+def temporal_loss(image: torch.Tensor, target: torch.Tensor, reliable: torch.Tensor) -> torch.Tensor:
+    """mean(c · (x − w)²) over the (3, H, W) ``image``'s pixels and channels, in fp32."""
+    return (reliable.float() * (image.float() - target.float()).square()).mean()

@@ -10,6 +10,11 @@ ends a run that is still queued, or one that does not stop in time. A worker or 
 mid-run is retried once on another worker (steps already shown are skipped, so a seeded run
 continues where it was); if that fails too the reader gets one :class:`WorkerLostError`.
 
+A clip (:meth:`RayExecutor.submit_clip`, :class:`RayClipRun`) is checked here, its bytes sent once,
+and styled by one task per part (:func:`nst.run.remote.clip_task`), with the same queue, Stop and
+retry (:class:`_Followed`, shared with image runs); its frames come back losslessly and this
+process writes the clip, in order, with the local clip's sound.
+
 Ray is imported only when a :class:`RayExecutor` connects: the engine and the CLI never need it
 otherwise. Ray Client (``ray://``) cannot carry streaming generators, so the process that submits
 runs must be a node of the cluster (``ray start --address=HEAD:6379``, then address ``auto``).
@@ -34,22 +39,29 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from PIL import Image
 
 from nst.core.errors import ClusterError, ClusterUnreachableError, DeviceError, WorkerLostError
+from nst.run.clip_parts import in_order, spans
 from nst.run.executor import Cancelled, never, nothing
 from nst.io.images import to_array
+from nst.io.video_files import VideoInfo
 from nst.records import StepRecord
-from nst.run.remote import RunQueue, Started, stylize_task, unpack, warm_task
+from nst.run.remote import FrameWire, RunQueue, Started, clip_task, stylize_task, unpack, unpack_frame, warm_task
 from nst.core.settings import Settings
+from nst.video import FrameRecord, StyledFrame, VideoOptions, checked_clip, clip_recipe, write_clip
 
 log = logging.getLogger(__name__)
 
 ENV_ADDRESS = "NST_RAY_ADDRESS"  # auto, or host:port of the head node (its GCS)
 ENV_CPUS = "NST_RAY_CPUS"  # CPUs a CPU run asks for (default 1)
 ENV_RESOURCE = "NST_RAY_RESOURCE"  # a custom resource each run also needs one unit of (optional)
+ENV_CLIP_CHUNKS = "NST_RAY_CLIP_CHUNKS"  # parts a clip is split into at most (0: as many as the cluster can run)
+CLIP_CHUNKS = 1  # the default: bench/video_fanout.py, see docs/scale-out.md
+FRAME_WIRE: FrameWire = "raw"  # a styled frame crosses the network as its array: bench/video_fanout.py
 
 PREVIEW_SIDE = 512  # longest side of a streamed preview
 BACKPRESSURE = 8  # records a worker may run ahead of its reader before it waits
@@ -71,22 +83,29 @@ class ClusterConfig:
     address: str = "auto"
     cpus_per_run: int = 1
     resource: str | None = None
+    clip_chunks: int = CLIP_CHUNKS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "ClusterConfig | None":
-        """The cluster ``NST_RAY_ADDRESS`` names (None when unset); a bad ``NST_RAY_CPUS`` is logged and 1 used."""
+        """The cluster ``NST_RAY_ADDRESS`` names (None when unset); a bad ``NST_RAY_CPUS`` or
+        ``NST_RAY_CLIP_CHUNKS`` is logged and its default used."""
         address = environ.get(ENV_ADDRESS, "").strip()
         if not address:
             return None
-        raw = environ.get(ENV_CPUS, "1")
-        try:
-            cpus = int(raw)
-            if cpus < 1:
-                raise ValueError(raw)
-        except ValueError:
-            log.warning("%s=%r is not a whole number of at least 1; using 1", ENV_CPUS, raw)
-            cpus = 1
-        return cls(address, cpus, environ.get(ENV_RESOURCE, "").strip() or None)
+        return cls(address, _whole(environ, ENV_CPUS, 1, least=1), environ.get(ENV_RESOURCE, "").strip() or None,
+                   _whole(environ, ENV_CLIP_CHUNKS, CLIP_CHUNKS, least=0))
+
+
+def _whole(environ: Mapping[str, str], name: str, default: int, least: int) -> int:
+    raw = environ.get(name, str(default))
+    try:
+        value = int(raw)
+        if value < least:
+            raise ValueError(raw)
+    except ValueError:
+        log.warning("%s=%r is not a whole number of at least %d; using %d", name, raw, least, default)
+        value = default
+    return value
 
 
 class _Lost(Exception):
@@ -98,15 +117,16 @@ class _Lost(Exception):
         self.reason, self.waited = reason, waited
 
 
-def _lost_message(first: tuple[str, int] | None, last: _Lost, shown: int, wait: float) -> str:
+def _lost_message(first: tuple[str, int] | None, last: _Lost, shown: int, wait: float, unit: str = "step") -> str:
     """WorkerLostError's sentence: what happened to the worker, and to the retry if there was one."""
     if first is None:  # lost while stopping: no retry for a run that is ending anyway
-        return f"The Ray worker running this run {last.reason} at step {shown}."
+        return f"The Ray worker running this run {last.reason} at {unit} {shown}."
     reason, step = first
     if last.waited:
-        return (f"The Ray worker running this run {reason} at step {step}, and no other worker was free to run it"
+        return (f"The Ray worker running this run {reason} at {unit} {step}, and no other worker was free to run it"
                 f" again within {wait:.0f} s.")
-    return f"The Ray worker running this run {reason} at step {step}, and the worker that ran it again {last.reason} too."
+    return (f"The Ray worker running this run {reason} at {unit} {step}, and the worker that ran it again"
+            f" {last.reason} too.")
 
 
 @dataclass(frozen=True)
@@ -124,16 +144,22 @@ class RayExecutor:
 
     def __init__(self, address: str = "auto", *, cpus_per_run: int = 1, resource: str | None = None,
                  preview_side: int | None = PREVIEW_SIDE, retry_wait: float = RETRY_WAIT_S,
-                 stop_grace: float = STOP_GRACE_S) -> None:
+                 stop_grace: float = STOP_GRACE_S, clip_chunks: int = CLIP_CHUNKS,
+                 frame_wire: FrameWire = FRAME_WIRE) -> None:
+        """``clip_chunks``: the parts a clip is split into at most, run at once (0: as many as the
+        cluster can run; fewer when it cannot run that many or the clip is short, see
+        :func:`nst.run.clip_parts.spans`). ``frame_wire``: "raw" or "png" (see :func:`nst.run.remote.pack_frame`)."""
         self.address, self.cpus_per_run, self.resource = address, cpus_per_run, resource
         self.preview_side, self.retry_wait, self.stop_grace = preview_side, retry_wait, stop_grace
+        self.clip_chunks, self.frame_wire = clip_chunks, frame_wire
         self._lock = threading.Lock()
         self.submitting = threading.Lock()
         self.queue: Any = None  # the RunQueue actor, once connected
 
     @classmethod
     def from_config(cls, config: ClusterConfig, **kwargs: Any) -> "RayExecutor":
-        return cls(config.address, cpus_per_run=config.cpus_per_run, resource=config.resource, **kwargs)
+        return cls(config.address, cpus_per_run=config.cpus_per_run, resource=config.resource,
+                   clip_chunks=config.clip_chunks, **kwargs)
 
     def connect(self) -> None:
         """Join the cluster (once per process) and find or create its queue actor."""
@@ -171,6 +197,22 @@ class RayExecutor:
                start: Image.Image | None = None) -> "RayRun":
         self.connect()
         return RayRun(self, content, styles, self.placement(settings), cancelled, on_start, start)
+
+    def submit_clip(self, source: str | os.PathLike, styles: Sequence[Image.Image], settings: Settings,
+                    out: str | os.PathLike, options: VideoOptions = VideoOptions(), *,
+                    cancelled: Cancelled = never, on_start: Callable[[], None] = nothing,
+                    name: str | None = None, extra: Mapping[str, Any] | None = None) -> "RayClipRun":
+        """The clip is checked here (every refusal before anything is sent), styled on the cluster
+        and written into ``out`` on this machine (see :class:`RayClipRun`)."""
+        info = checked_clip(source, styles, settings, options, name)
+        self.connect()
+        placement = self.placement(settings)
+        chunks = self.clip_chunks or self.capacity(settings)
+        if chunks > 1:
+            chunks = min(chunks, self.capacity(settings))
+        return RayClipRun(self, Path(source), info, styles, placement, Path(out), options,
+                          clip_recipe(settings, options, extra), chunks,
+                          cancelled, on_start)
 
     def nodes(self) -> list[dict[str, float]]:
         """The total resources of each live node."""
@@ -214,20 +256,21 @@ def _fits(node: Mapping[str, float], demand: Mapping[str, float]) -> bool:
     return all(node.get(name, 0) >= value for name, value in demand.items())
 
 
-class RayRun:
-    """One run on the cluster; the thread that iterates :meth:`records` submits and follows it."""
+class _Followed:
+    """One task on the cluster, submitted and followed by the thread that iterates :meth:`records`:
+    its place in the queue, Stop through the queue actor, and a worker lost mid-task tried again
+    once on another. A subclass says how an attempt is launched and where an item stands in the
+    task (its ``unit``: the last one the reader has seen is where a retry continues from)."""
 
-    def __init__(self, executor: RayExecutor, content: Image.Image, styles: Sequence[Image.Image],
-                 placement: _Placement, cancelled: Cancelled, on_start: Callable[[], None],
-                 start: Image.Image | None = None) -> None:
-        ray = _ray()
+    unit = "step"
+
+    def __init__(self, executor: RayExecutor, placement: _Placement, cancelled: Cancelled,
+                 on_start: Callable[[], None], inputs: Any, shown: int = 0) -> None:
         self.settings = placement.settings
         self._executor, self._placement = executor, placement
         self._cancelled, self._on_start = cancelled, on_start
-        # Put once, so a retry does not send the images again.
-        self._inputs: tuple[Any, list[Any], Any] | None = (
-            ray.put(to_array(content)), [ray.put(to_array(style)) for style in styles],
-            None if start is None else ray.put(to_array(start)))
+        self._inputs = inputs  # object references, put once so that a retry does not send them again
+        self._shown = shown  # where the task stands before its first item
         self._ticket: str | None = None
         self._generator: Any = None
         self._started = self._stopping = self._announced = False
@@ -235,40 +278,53 @@ class RayRun:
         self._notice = ""
         self.node_id: str | None = None  # the node of the worker running it, once started
 
-    def records(self) -> Iterator[StepRecord]:
-        shown = 0  # the last step the reader has seen
-        first: tuple[str, int] | None = None  # how and at which step the first worker was lost
+    def _launch(self, ticket: str, shown: int) -> Any:
+        """Submit one attempt (options: ``self._placement.options``); its streaming generator.
+        ``shown``: where the reader stands (a retry may start there rather than from the start)."""
+        raise NotImplementedError
+
+    def _unpack(self, item: Any) -> Any:
+        raise NotImplementedError
+
+    def _at(self, record: Any) -> int:
+        """Where ``record`` stands in the task (a step, a frame's number from 1); a record at or
+        before what the reader has seen is skipped, unless it is the closing one."""
+        raise NotImplementedError
+
+    def records(self) -> Iterator[Any]:
+        shown = self._shown  # where the reader stands
+        first: tuple[str, int] | None = None  # how and where the first worker was lost
         try:
             for attempt in (1, 2):
                 try:
-                    for record in self._attempt(attempt):
-                        if record.step <= shown and not record.done:
-                            continue  # the retry runs again through steps the reader has seen
-                        shown = max(shown, record.step)
+                    for record in self._attempt(attempt, shown):
+                        at = self._at(record)
+                        if at <= shown and not getattr(record, "done", False):
+                            continue  # a retry that runs again through what the reader has seen
+                        shown = max(shown, at)
                         yield record
                     return
                 except _Lost as lost:
                     if first is None and not self._stopping:
                         first = (lost.reason, shown)
-                        self._notice = (f"The Ray worker running this run {lost.reason} at step {shown}; "
+                        self._notice = (f"The Ray worker running this run {lost.reason} at {self.unit} {shown}; "
                                         "the run was started again on another worker.")
                         log.warning("%s", self._notice)
                         continue
-                    raise WorkerLostError(_lost_message(first, lost, shown, self._executor.retry_wait)) from None
+                    raise WorkerLostError(_lost_message(first, lost, shown, self._executor.retry_wait,
+                                                        self.unit)) from None
         finally:
             self._end()
 
-    def _attempt(self, attempt: int) -> Iterator[StepRecord]:
+    def _attempt(self, attempt: int, shown: int) -> Iterator[Any]:
         """Submit the task once and stream its records; _Lost when its worker dies."""
         ray, queue = _ray(), self._executor.queue
         assert self._inputs is not None
-        content, styles, start = self._inputs
         self._ticket = ticket = uuid.uuid4().hex
         self._started = False
         with self._executor.submitting:  # the queue's order is the order Ray gets the tasks in
             queue.enqueue.remote(ticket, self._placement.kind)
-            self._generator = generator = _task().options(**self._placement.options).remote(
-                content, styles, self.settings, ticket, queue, self._executor.preview_side, start)
+            self._generator = generator = self._launch(ticket, shown)
         submitted = touched = time.monotonic()
         stop_asked: float | None = None
         while True:
@@ -306,10 +362,10 @@ class RayRun:
                     self._announced = True
                     self._on_start()
                 continue
-            yield unpack(item)
+            yield self._unpack(item)
 
     def _end(self) -> None:
-        """Whatever way the reading ended: cancel a task still going, let the ticket and images go."""
+        """Whatever way the reading ended: cancel a task still going, let the ticket and inputs go."""
         ray = _ray()
         queue, ticket, generator = self._executor.queue, self._ticket, self._generator
         if generator is not None:  # the reader stopped early (closed, or an error on our side)
@@ -321,6 +377,11 @@ class RayRun:
         if ticket is not None:
             queue.forget.remote(ticket)
         self._generator, self._inputs, self._started = None, None, True
+
+    @property
+    def started(self) -> bool:
+        """Whether a worker has taken the task (True again once it has ended)."""
+        return self._started
 
     def position(self) -> int:
         """1-based place in the cluster's queue while waiting for a worker; 0 once running."""
@@ -343,6 +404,108 @@ class RayRun:
 
     def progress(self) -> str:
         """"": a worker's word on its pass in progress does not travel back (only its records do)."""
+        return ""
+
+
+class RayRun(_Followed):
+    """One run on the cluster (:func:`nst.run.remote.stylize_task`); a retry runs again from the
+    start and the steps the reader has seen are skipped."""
+
+    def __init__(self, executor: RayExecutor, content: Image.Image, styles: Sequence[Image.Image],
+                 placement: _Placement, cancelled: Cancelled, on_start: Callable[[], None],
+                 start: Image.Image | None = None) -> None:
+        ray = _ray()
+        super().__init__(executor, placement, cancelled, on_start, (
+            ray.put(to_array(content)), [ray.put(to_array(style)) for style in styles],
+            None if start is None else ray.put(to_array(start))))
+
+    def _launch(self, ticket: str, shown: int) -> Any:
+        content, styles, start = self._inputs
+        return _task().options(**self._placement.options).remote(
+            content, styles, self.settings, ticket, self._executor.queue, self._executor.preview_side, start)
+
+    def _unpack(self, item: Any) -> StepRecord:
+        return unpack(item)
+
+    def _at(self, record: StepRecord) -> int:
+        return record.step
+
+
+class _ClipPart(_Followed):
+    """Frames ``first`` to ``end`` of a clip on one worker (:func:`nst.run.remote.clip_task`); a
+    retry starts at the frame after the last one the reader has (warmed on the frame before it,
+    as every part is), so no frame is styled twice for the reader nor missed."""
+
+    unit = "frame"
+
+    def __init__(self, executor: RayExecutor, placement: _Placement, cancelled: Cancelled,
+                 on_start: Callable[[], None], inputs: tuple[Any, ...], first: int, end: int) -> None:
+        super().__init__(executor, placement, cancelled, on_start, inputs, shown=first)
+        self.end = end
+
+    def _launch(self, ticket: str, shown: int) -> Any:
+        clip, suffix, info, styles, options = self._inputs
+        return _clip_task().options(**self._placement.options).remote(
+            clip, suffix, info, styles, self.settings, options, ticket, self._executor.queue, shown, self.end,
+            self._executor.frame_wire)
+
+    def _unpack(self, item: Any) -> StyledFrame:
+        return unpack_frame(item)
+
+    def _at(self, frame: StyledFrame) -> int:
+        return frame.index + 1  # frames seen so far, counted from the clip's start
+
+
+class RayClipRun:
+    """One clip on the cluster, with the :class:`nst.run.executor.ClipHandle` contract. The clip
+    was checked here; its bytes go to the object store once, and one task per part (one part, or
+    ``chunks`` that run at once, :mod:`nst.run.clip_parts`) styles its frames and streams them
+    back, losslessly; this process writes them in order into ``out`` with the local clip's sound."""
+
+    def __init__(self, executor: RayExecutor, source: Path, info: VideoInfo, styles: Sequence[Image.Image],
+                 placement: _Placement, out: Path, options: VideoOptions, recipe: Mapping[str, Any],
+                 chunks: int, cancelled: Cancelled, on_start: Callable[[], None]) -> None:
+        ray = _ray()
+        self.settings, self.options, self.info = placement.settings, options, info
+        self._source, self._out, self._recipe = source, out, recipe
+        self._cancelled, self._on_start, self._abandoned = cancelled, on_start, False
+        inputs = (ray.put(source.read_bytes()), source.suffix, info, [ray.put(to_array(s)) for s in styles], options)
+        self.bounds = spans(info.frames, chunks)
+        self.parts = [_ClipPart(executor, placement, self._stop_asked, self._part_started, inputs, first, end)
+                      for first, end in self.bounds]
+        self._announced = False
+        self._announcing = threading.Lock()  # parts start in threads of their own
+
+    def _stop_asked(self) -> bool:
+        return self._abandoned or self._cancelled()
+
+    def _part_started(self) -> None:
+        with self._announcing:
+            if self._announced:
+                return
+            self._announced = True  # the first part a worker takes starts the clip
+        self._on_start()
+
+    def records(self) -> Iterator[FrameRecord]:
+        parts = self.parts
+        frames = parts[0].records() if len(parts) == 1 else in_order([part.records for part in parts], self.bounds)
+        try:
+            for record in write_clip(frames, self.info, self._out, sound_from=self._source, recipe=self._recipe):
+                if record.done and record.path is None and not self._announced:
+                    return  # cancelled while it waited: nothing at all, as for a queued image run
+                yield record
+        finally:
+            self._abandoned = True  # parts still running (an error, a reader that left) stop within a frame
+            frames.close()
+
+    def position(self) -> int:
+        """The first part's place in the queue until a part starts; 0 from then on."""
+        return 0 if self._announced else self.parts[0].position()
+
+    def notice(self) -> str:
+        return " ".join(part.notice() for part in self.parts if part.notice())
+
+    def progress(self) -> str:
         return ""
 
 
@@ -531,6 +694,11 @@ def _task() -> Any:
 
 
 @lru_cache(maxsize=1)
+def _clip_task() -> Any:
+    return _ray().remote(num_returns="streaming", max_retries=0, max_calls=0)(clip_task)
+
+
+@lru_cache(maxsize=1)
 def _warm_task() -> Any:
     return _ray().remote(max_retries=0, max_calls=0)(warm_task)
 
@@ -540,5 +708,5 @@ def _queue_actor() -> Any:
     return _ray().remote(RunQueue)
 
 
-__all__ = ["ClusterConfig", "RayExecutor", "RayRun", "ENV_ADDRESS", "ENV_CPUS", "ENV_RESOURCE", "authenticate",
-           "send_token", "token_found", "token_refused"]
+__all__ = ["CLIP_CHUNKS", "ClusterConfig", "RayClipRun", "RayExecutor", "RayRun", "ENV_ADDRESS", "ENV_CLIP_CHUNKS",
+           "ENV_CPUS", "ENV_RESOURCE", "FRAME_WIRE", "authenticate", "send_token", "token_found", "token_refused"]

@@ -1,4 +1,4 @@
-"""What runs on the Ray cluster's workers: the run task, the queue actor, and the records' wire form.
+"""What runs on the Ray cluster's workers: the run and clip tasks, the queue actor, and the records' wire form.
 
 Everything here is plain Python that :mod:`nst.run.cluster` wraps with ``ray.remote`` when a cluster
 is used, so importing this module never imports Ray. A worker process keeps what it loads
@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import io
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -21,9 +22,11 @@ from PIL import Image
 
 from nst.engine import stylize
 from nst.io.images import jpeg_bytes, png_bytes
+from nst.io.video_files import VideoInfo
 from nst.records import StepRecord
 from nst.core.settings import Settings
 from nst.model.vgg import load_model
+from nst.video import StyledFrame, VideoOptions, styled_frames
 
 PREVIEW_QUALITY = 90  # JPEG quality of a preview; the final image is always a lossless PNG
 WAITING_TTL_S = 60.0  # a waiting run nobody has asked about for this long is dropped from the queue
@@ -92,11 +95,9 @@ class _RemoteStop:
         return self._set
 
 
-def stylize_task(content: np.ndarray, styles: list[Any], settings: Settings, ticket: str,
-                 queue: Any, preview_side: int | None, start: np.ndarray | None = None) -> Iterator[Started | Packed]:
-    """One run on a worker (a Ray streaming generator): a :class:`Started`, then every record packed.
-    ``styles`` are object references (Ray resolves only top-level arguments); ``start`` is the image
-    an ``init="image"`` run refines."""
+def _take(ticket: str, queue: Any) -> tuple[_RemoteStop, Started]:
+    """What every task does as a worker takes it: leave the queue, listen for Stop, use the CPUs
+    Ray granted; the :class:`Started` it streams first."""
     import ray
     import torch
 
@@ -105,7 +106,18 @@ def stylize_task(content: np.ndarray, styles: list[Any], settings: Settings, tic
     # Ray grants the task its CPUs; torch would otherwise use every core of the node.
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
     torch.set_num_threads(max(1, int(cpus)))
-    yield Started(ray.get_runtime_context().get_node_id(), os.getpid())
+    return stop, Started(ray.get_runtime_context().get_node_id(), os.getpid())
+
+
+def stylize_task(content: np.ndarray, styles: list[Any], settings: Settings, ticket: str,
+                 queue: Any, preview_side: int | None, start: np.ndarray | None = None) -> Iterator[Started | Packed]:
+    """One run on a worker (a Ray streaming generator): a :class:`Started`, then every record packed.
+    ``styles`` are object references (Ray resolves only top-level arguments); ``start`` is the image
+    an ``init="image"`` run refines."""
+    import ray
+
+    stop, started = _take(ticket, queue)
+    yield started
     try:
         # Cached per worker process; the fast method needs no VGG19.
         model = load_model(settings.weights) if settings.method == "gatys" else None
@@ -114,6 +126,52 @@ def stylize_task(content: np.ndarray, styles: list[Any], settings: Settings, tic
             yield pack(record, preview_side)
     finally:
         queue.forget.remote(ticket)
+
+
+FrameWire = str  # how a styled frame crosses the network: "raw" (the uint8 array) or "png" (lossless)
+
+
+def pack_frame(frame: StyledFrame, wire: FrameWire) -> StyledFrame | tuple[StyledFrame, bytes]:
+    """A styled frame as it crosses the network, losslessly: the frame itself (Ray moves a numpy
+    array through its object store without pickling it) or its image as a PNG."""
+    if wire == "raw":
+        return frame
+    return dataclasses.replace(frame, image=np.empty((0, 0, 3), np.uint8)), png_bytes(frame.image)
+
+
+def unpack_frame(packed: StyledFrame | tuple[StyledFrame, bytes]) -> StyledFrame:
+    """The styled frame with its image as a writable array of its own (not a view into Ray's
+    object store, which it would pin for as long as it is held)."""
+    if isinstance(packed, StyledFrame):
+        return dataclasses.replace(packed, image=np.array(packed.image))
+    frame, data = packed
+    with Image.open(io.BytesIO(data)) as image:
+        return dataclasses.replace(frame, image=np.asarray(image.convert("RGB")))
+
+
+def clip_task(clip: bytes, suffix: str, info: VideoInfo, styles: list[Any], settings: Settings,
+              options: VideoOptions, ticket: str, queue: Any, first: int, end: int | None,
+              wire: FrameWire) -> Iterator[Started | StyledFrame | tuple[StyledFrame, bytes]]:
+    """Frames ``first`` to ``end`` of a clip on a worker (a Ray streaming generator): a
+    :class:`Started`, then each styled frame packed (:func:`pack_frame`). ``clip`` is the file's
+    bytes, probed and checked by the submitter; ``styles`` are object references."""
+    import ray
+
+    stop, started = _take(ticket, queue)
+    yield started
+    path = None
+    try:
+        # The decoder reads a file: the clip's bytes go to a temporary one on this worker.
+        with tempfile.NamedTemporaryFile(suffix=suffix, prefix="nst-clip-", delete=False) as file:
+            file.write(clip)
+            path = file.name
+        for frame in styled_frames(path, info, [Image.fromarray(s) for s in ray.get(styles)], settings, options,
+                                   stop=stop, first=first, end=end):
+            yield pack_frame(frame, wire)
+    finally:
+        queue.forget.remote(ticket)
+        if path is not None:
+            os.unlink(path)
 
 
 def warm_task(weights: str) -> str:
@@ -197,4 +255,5 @@ class RunQueue:
             del self._waiting[ticket]
 
 
-__all__ = ["Packed", "RunQueue", "Started", "pack", "stylize_task", "unpack", "warm_task"]
+__all__ = ["FrameWire", "Packed", "RunQueue", "Started", "clip_task", "pack", "pack_frame", "stylize_task", "unpack",
+           "unpack_frame", "warm_task"]

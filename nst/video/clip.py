@@ -1,4 +1,6 @@
-"""Stylising a clip: the fast network frame by frame, kept steady by the input's optical flow.
+"""Stylising a clip frame by frame, kept steady by the input's optical flow: the fast network
+(:mod:`nst.video.fast_frames`, below) or the optimiser with a temporal loss
+(:mod:`nst.video.optimised_frames`, ``method="gatys"``).
 
 :func:`stylize_video` is the video seam, as :func:`nst.engine.stylize` is the image one: it
 streams one :class:`FrameRecord` per frame while the frames stream from the input, through the
@@ -9,7 +11,8 @@ is computed once (:func:`nst.model.fast.method.painter`); each frame is painted,
 input's flow back to the previous frame is reliable (:mod:`nst.model.flow`) the previous *result*,
 warped by that flow, is blended in with weight ``consistency``; disoccluded and new areas come
 from the current frame alone, and a scene cut starts afresh. Each record carries the frame's
-temporal warping error (its flicker against the previous result, on reliable pixels).
+temporal warping error (its flicker against the previous result, on reliable pixels). Regions
+drawn for the first frame follow the flow (:mod:`nst.video.frame_regions`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -32,8 +35,10 @@ from nst.core.settings import Settings
 from nst.io.recipe import make_recipe
 from nst.io.video_files import MAX_SECONDS, ClipWriter, VideoInfo, probe, read_frames
 from nst.model.flow import warping_error
-from nst.video.fast_frames import FastFrames, Previous, Styled
+from nst.video.fast_frames import FastFrames, FrameMethod, Previous
+from nst.video.optimised_frames import DEFAULT_TEMPORAL_WEIGHT, OptimisedFrames
 from nst.plan.device import resolve_device
+from nst.plan.preflight import region_problems
 
 DEFAULT_CONSISTENCY = 0.5  # bench.video_flicker, 512 px: flicker 0.43× frame by frame, style distance 1.14× (0.7: 0.29×, 1.25×)
 MAX_VIDEO_SIDE = 1920  # a frame's longest side while styling: a 1080p clip at most
@@ -43,10 +48,13 @@ RECENT_FRAMES = 10  # frames per second and the ETA are measured over this many 
 @dataclass(frozen=True)
 class VideoOptions:
     """What a clip adds to :class:`nst.core.settings.Settings`: how strongly each frame holds to
-    the previous result (0: frame by frame, 1: as much as the flow allows) and the length limit."""
+    the previous result (0: frame by frame, 1: as much as the flow allows) with the fast method,
+    the temporal term's weight γ with the optimiser (0: frame by frame; see
+    :mod:`nst.video.optimised_frames`) and the length limit."""
 
     consistency: float = DEFAULT_CONSISTENCY
     max_seconds: float = MAX_SECONDS
+    temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT
 
     def problems(self) -> dict[str, str]:
         found = {}
@@ -54,10 +62,13 @@ class VideoOptions:
             found["consistency"] = f"consistency must be between 0 and 1, not {self.consistency!r}"
         if not (isinstance(self.max_seconds, (int, float)) and 0 < self.max_seconds <= 10 * MAX_SECONDS):
             found["max_seconds"] = f"the clip limit must be more than 0 and at most {10 * MAX_SECONDS:g} s"
+        if not (isinstance(self.temporal_weight, (int, float)) and 0 <= self.temporal_weight < math.inf):
+            found["temporal_weight"] = f"the temporal weight must be 0 or more, not {self.temporal_weight!r}"
         return found
 
     def to_dict(self) -> dict[str, float]:
-        return {"consistency": self.consistency, "max_seconds": self.max_seconds}
+        return {"consistency": self.consistency, "max_seconds": self.max_seconds,
+                "temporal_weight": self.temporal_weight}
 
 
 @dataclass
@@ -73,6 +84,7 @@ class FrameRecord:
     flicker: float | None  # temporal warping error against the previous result; None after a cut
     cut: bool
     image: np.ndarray | None = field(default=None, repr=False)  # the styled frame, (H, W, 3) uint8
+    losses: dict[str, float] | None = None  # the optimiser's final loss terms for the frame; None: fast
     done: bool = False
     stopped: bool = False
     path: Path | None = None
@@ -83,9 +95,6 @@ class FrameRecord:
 def check_video(settings: Settings, options: VideoOptions) -> None:
     """SettingsError for what a clip cannot be styled with, before anything is opened."""
     problems = dict(options.problems())
-    if settings.method != "fast":
-        problems["method"] = ("a clip is styled with the fast method (method=fast); the optimiser frame by frame"
-                              " is not available for clips yet")
     if settings.size > MAX_VIDEO_SIDE:
         problems["size"] = f"a clip's frames are styled at most {MAX_VIDEO_SIDE} px on their longest side"
     if problems:
@@ -107,11 +116,15 @@ class StyledFrame:
     image: np.ndarray = field(repr=False)
     flicker: float | None
     cut: bool
+    losses: dict[str, float] | None = None  # the optimiser's final loss terms; None with the fast method
 
 
 def frame_method(styles: Sequence[Image.Image], settings: Settings, options: VideoOptions,
-                 device: torch.device) -> Callable[[np.ndarray, Previous | None], Styled]:
-    """What styles one frame of a clip given the previous one (see :class:`FastFrames`)."""
+                 device: torch.device, stop: StopSignal | None = None) -> FrameMethod:
+    """What styles one frame of a clip given the previous one: :class:`FastFrames`, or
+    :class:`OptimisedFrames` for ``method="gatys"`` (``stop`` reaches inside its frames)."""
+    if settings.method == "gatys":
+        return OptimisedFrames(styles, settings, options.temporal_weight, device, stop)
     return FastFrames(styles, settings, options.consistency, device)
 
 
@@ -122,7 +135,7 @@ def styled_frames(source: str | os.PathLike, info: VideoInfo, styles: Sequence[I
     styled in order, streamed from its decoder. A part that starts after the first frame styles
     frame ``first - 1`` too, unshown, so its first frame is held to a previous result as every
     other is (a chunk of a fanned-out clip overlaps the one before by that frame)."""
-    method = frame_method(styles, settings, options, resolve_device(settings.device))
+    method = frame_method(styles, settings, options, resolve_device(settings.device), stop)
     size = working_size(info, settings.size)
     previous: Previous | None = None
     for index, frame in enumerate(read_frames(source, info)):
@@ -134,10 +147,12 @@ def styled_frames(source: str | os.PathLike, info: VideoInfo, styles: Sequence[I
             break
         frame = _resized(frame, size)
         styled, motion, cut = method(frame, previous)
+        if stop is not None and stop.is_set():  # stopped inside the frame: its result is unfinished
+            break
         flicker = warping_error(previous[1], styled, motion) if previous is not None and motion and not cut else None
         previous = (frame, styled)
         if index >= first:
-            yield StyledFrame(index, styled, flicker, cut)
+            yield StyledFrame(index, styled, flicker, cut, method.losses)
 
 
 def stylize_video(source: str | os.PathLike, styles: Sequence[Image.Image], settings: Settings,
@@ -148,9 +163,14 @@ def stylize_video(source: str | os.PathLike, styles: Sequence[Image.Image], sett
     yielding a record per frame and a closing one. The input is checked against every limit
     before any frame is styled (VideoError); ``stop`` ends it with a shorter, playable clip."""
     info = checked_clip(source, styles, settings, options, name)
-    recipe = make_recipe(settings, video=options.to_dict(), **(extra or {}))
     return write_clip(styled_frames(source, info, styles, settings, options, stop=stop), info, out,
-                      sound_from=source, recipe=recipe)
+                      sound_from=source, recipe=clip_recipe(settings, options, extra))
+
+
+def clip_recipe(settings: Settings, options: VideoOptions, extra: Mapping[str, Any] | None = None) -> dict:
+    """The recipe a styled clip carries (in its metadata and sidecar): the settings, the video
+    options and ``extra`` (the input's and styles' names)."""
+    return make_recipe(settings, video=options.to_dict(), **(extra or {}))
 
 
 def checked_clip(source: str | os.PathLike, styles: Sequence[Image.Image], settings: Settings,
@@ -161,6 +181,10 @@ def checked_clip(source: str | os.PathLike, styles: Sequence[Image.Image], setti
     info = probe(source, max_seconds=options.max_seconds, name=name)
     if not styles and not settings.builtin_styles:
         raise SettingsError({"styles": "a clip needs a style image or a built-in style"})
+    if settings.mask is not None and settings.regions is not None:  # drawn for the first frame: the clip's shape
+        problems = region_problems(settings.mask, settings.regions, (info.width, info.height), len(styles))
+        if problems:
+            raise SettingsError(problems)
     return info
 
 
@@ -179,7 +203,7 @@ def write_clip(frames: Iterable[StyledFrame], info: VideoInfo, out: str | os.Pat
             last = styled
             fps, eta = _pace(times, started, info.frames - styled.index - 1)
             yield FrameRecord(styled.index, info.frames, time.perf_counter() - started, fps, eta, styled.flicker,
-                              styled.cut, styled.image)
+                              styled.cut, styled.image, styled.losses)
         stopped = writer.frames < info.frames
         if writer.frames == 0:  # stopped before the first frame: nothing to keep
             writer.abort()
@@ -213,5 +237,5 @@ def _pace(times: list[float], started: float, left: int) -> tuple[float | None, 
 
 
 __all__ = ["DEFAULT_CONSISTENCY", "FrameRecord", "MAX_VIDEO_SIDE", "StyledFrame", "VideoError", "VideoOptions",
-           "check_video", "checked_clip", "frame_method", "styled_frames", "stylize_video", "working_size",
-           "write_clip"]
+           "check_video", "checked_clip", "clip_recipe", "frame_method", "styled_frames", "stylize_video",
+           "working_size", "write_clip"]

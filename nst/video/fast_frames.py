@@ -3,7 +3,7 @@ input's flow is reliable."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -11,34 +11,73 @@ from PIL import Image
 
 from nst.core.settings import Settings, blend_weights
 from nst.model.flow import FlowEstimator, Motion, is_cut, warp
+from nst.video.frame_regions import FrameRegions
 
 Previous = tuple[np.ndarray, np.ndarray]  # (input frame, its result) at the working size
 Styled = tuple[np.ndarray, Motion | None, bool]  # (result, the input's motion from the previous frame, a cut)
+FramePainter = Callable[[np.ndarray, "np.ndarray | None"], np.ndarray]  # (frame, region labels) -> painted frame
+
+
+class FrameMethod(Protocol):
+    """What styles one frame of a clip given the previous one; ``losses``: the last frame's final
+    loss terms (None for a method without losses)."""
+
+    losses: dict[str, float] | None
+
+    def __call__(self, frame: np.ndarray, previous: Previous | None) -> Styled: ...
+
+
+def frame_painter(styles: Sequence[Image.Image], settings: Settings, device: torch.device) -> FramePainter:
+    """The fast network as a function of a (H, W, 3) uint8 frame (and its region labels, with
+    regions) to its painting, uint8: what depends only on the styles is computed once
+    (:func:`nst.model.fast.method.painter`)."""
+    from nst.model.fast.method import painter, regions_painter  # late: only a clip or a fast run loads onnx
+
+    if settings.mask is not None and settings.regions is not None:
+        paint = regions_painter(styles, settings, device)  # the labels given with each frame
+    else:
+        whole = painter(styles, blend_weights(settings, len(styles)), settings, device)
+        paint = lambda tensor, labels: whole(tensor)  # noqa: E731
+
+    def run(frame: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
+        with torch.inference_mode():
+            tensor = torch.from_numpy(frame).to(device).permute(2, 0, 1).float().div_(255)
+            return paint(tensor, labels).mul_(255).round_().clamp_(0, 255).byte().permute(1, 2, 0).cpu().numpy()
+    return run
+
+
+def motion_from(flow: FlowEstimator, frame: np.ndarray, previous: Previous | None) -> tuple[Motion | None, bool]:
+    """The input's motion back to the previous frame and whether ``frame`` starts a new shot
+    (None, False on the first frame)."""
+    if previous is None:
+        return None, False
+    motion = flow.motion(previous[0], frame)
+    return motion, is_cut(previous[0], frame, motion)
 
 
 class FastFrames:
     """One clip's frames through the fast network: what depends only on the styles (the painter,
     see :func:`nst.model.fast.method.painter`) is computed once, then each frame is painted and,
     where the flow back to the previous frame is reliable, blended with the previous result warped
-    by that flow (weight ``consistency``); a scene cut starts afresh."""
+    by that flow (weight ``consistency``); a scene cut starts afresh. Regions follow the flow
+    (:class:`nst.video.frame_regions.FrameRegions`)."""
+
+    losses = None  # the network has no losses
 
     def __init__(self, styles: Sequence[Image.Image], settings: Settings, consistency: float,
                  device: torch.device) -> None:
-        from nst.model.fast.method import painter  # late: only a clip or a fast run loads onnx
-
-        self.paint = painter(styles, blend_weights(settings, len(styles)), settings, device)
-        self.device, self.consistency = device, consistency
+        self.paint = frame_painter(styles, settings, device)
+        self.consistency = consistency
         self.flow = FlowEstimator()
+        self.regions = FrameRegions.of(settings)
 
     def __call__(self, frame: np.ndarray, previous: Previous | None) -> Styled:
         """The frame painted, blended with the previous result warped by the flow where it is reliable."""
-        with torch.inference_mode():
-            tensor = torch.from_numpy(frame).to(self.device).permute(2, 0, 1).float().div_(255)
-            painted = self.paint(tensor).mul_(255).round_().clamp_(0, 255).byte().permute(1, 2, 0).cpu().numpy()
-        if previous is None:
+        motion, cut = motion_from(self.flow, frame, previous)  # with consistency 0 too: the flicker is measured on it
+        labels = None if self.regions is None else self.regions.follow(frame.shape[:2], motion, cut)
+        painted = self.paint(frame, labels)
+        if previous is None or motion is None:
             return painted, None, False
-        motion = self.flow.motion(previous[0], frame)  # with consistency 0 too: the flicker is measured on it
-        cut = is_cut(previous[0], frame, motion)
         if cut or self.consistency == 0:
             return painted, motion, cut
         carried = warp(previous[1], motion.flow, sharp=True).astype(np.float32)

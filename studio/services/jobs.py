@@ -18,7 +18,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -112,7 +112,98 @@ class Snapshot:
         return left if left > 0 else None
 
 
-class Job:
+W = TypeVar("W", bound="Watched")
+
+
+class Watched:
+    """What every background run of the studio shares (a :class:`Job`, a clip's
+    :class:`studio.services.clip_jobs.ClipJob`): its worker thread, Stop, and the heartbeat by
+    which a run whose page has gone stops itself. A subclass keeps its state in ``_state`` (with a
+    ``status``), changes it with ``_update`` and does its work in ``_work``."""
+
+    _state: Any
+
+    def __init__(self, name: str, heartbeat_timeout: float | None, keepalive: Callable[[], bool] | None,
+                 on_finish: Callable[[Any, Any], None] | None) -> None:
+        """``on_finish(job, snapshot)`` is called from the worker once the run has ended (it saves
+        the result, so nothing depends on a page watching then)."""
+        self._on_finish = on_finish
+        self._began: float | None = None  # monotonic time the run left the queue
+        self._heartbeat_timeout = policy().heartbeat_timeout if heartbeat_timeout is None else heartbeat_timeout
+        self._keepalive = keepalive
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._beat = time.monotonic()
+
+    def _work(self) -> None:
+        raise NotImplementedError
+
+    def snapshot(self) -> Any:
+        raise NotImplementedError
+
+    def _started(self) -> None:
+        self._began = time.monotonic()
+        self._update(status=RUNNING)
+
+    def _hand_over(self) -> None:
+        """Give the ended run's snapshot to ``on_finish`` (its failure is logged, never raised)."""
+        if self._on_finish is not None:
+            try:  # saved from here, so a result is kept even when no page is watching
+                self._on_finish(self, self.snapshot())
+            except Exception:
+                log.exception("saving a finished run failed")
+
+    def _update(self, **changes: Any) -> None:
+        with self._lock:
+            self._state = dataclasses.replace(self._state, **changes)
+
+    def start(self: W) -> W:
+        """Start the worker thread (its run first waits for a place on the device)."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the run to end: within a layer of its pass (or a frame) when running
+        (nst.core.progress), at its next queue check when queued."""
+        self._stop.set()
+
+    def heartbeat(self) -> None:
+        """Tell the job its page is still watching."""
+        self._beat = time.monotonic()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker; True when it has ended."""
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def finished(self) -> bool:
+        """The run has ended and its worker is done (its result handed to ``on_finish``)."""
+        return self._state.status in FINISHED and not self._thread.is_alive()
+
+    @property
+    def stopping(self) -> bool:
+        """Stop was asked for and the run has not ended yet (it will within a layer of its pass)."""
+        return self._stop.is_set() and self._state.status not in FINISHED
+
+    def _should_stop(self) -> bool:
+        """The run's cancel check: Stop was pressed, or the page has gone away (which sets Stop)."""
+        if self._stop.is_set():
+            return True
+        if time.monotonic() - self._beat <= self._heartbeat_timeout:
+            return False
+        if self._keepalive is not None and self._keepalive():
+            self.heartbeat()
+            return False
+        log.info("stopping an abandoned job (no heartbeat for %.0f s)", self._heartbeat_timeout)
+        self._update(message="Stopped: the page that started this run went away.")
+        self._stop.set()
+        return True
+
+
+class Job(Watched):
     """One run on a worker thread. Thread-safe; makes no UI calls."""
 
     def __init__(
@@ -136,55 +227,17 @@ class Job:
         the device's step cost, which the ETA goes on pricing the plan at; the estimate is also the
         wait of the runs queued behind it."""
         self.settings = settings
-        self._on_finish = on_finish
         self._inputs: tuple[Image.Image, list[Image.Image], Image.Image | None] | None = (content, list(styles), start)
         self._executor = executor if executor is not None else default_executor()
         self._handle: RunHandle | None = None
         self._preview_side = preview_side
         self._preview_interval = preview_interval
-        self._heartbeat_timeout = policy().heartbeat_timeout if heartbeat_timeout is None else heartbeat_timeout
-        self._keepalive = keepalive
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._work, name="nst-job", daemon=True)
-        self._beat = time.monotonic()
+        super().__init__("nst-job", heartbeat_timeout, keepalive, on_finish)
         self._preview_at = -math.inf
-        self._began: float | None = None  # monotonic time the run left the queue
         self._last_image: np.ndarray | None = None  # full size, the newest a record carried
         self._state = Snapshot(status=QUEUED, message="", device=device_key(settings.device), queue_position=0,
                                step=0, total_steps=settings.steps, scale=0, n_scales=1, elapsed=0.0, losses={},
                                rows=[], preview=None, preview_step=0, result=None, planned=estimate, cost=cost)
-
-    # -- control -------------------------------------------------------------------------------
-    def start(self) -> "Job":
-        """Start the worker thread (its run first waits for a place on the device)."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Ask the run to end: within a layer of its pass when running (nst.core.progress), at its next
-        queue check when queued."""
-        self._stop.set()
-
-    def heartbeat(self) -> None:
-        """Tell the job its page is still watching."""
-        self._beat = time.monotonic()
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the worker; True when it has ended."""
-        if self._thread.ident is not None:
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def finished(self) -> bool:
-        """The run has ended and its worker is done (its result handed to ``on_finish``)."""
-        return self._state.status in FINISHED and not self._thread.is_alive()
-
-    @property
-    def stopping(self) -> bool:
-        """Stop was asked for and the run has not ended yet (it will within a layer of its pass)."""
-        return self._stop.is_set() and self._state.status not in FINISHED
 
     def snapshot(self) -> Snapshot:
         """The latest state, safe to read while the worker runs."""
@@ -226,24 +279,6 @@ class Job:
         return queue_wait(lefts, wholes, gate.slots)  # type: ignore[arg-type]
 
     # -- worker ---------------------------------------------------------------------------------
-    def _update(self, **changes: Any) -> None:
-        with self._lock:
-            self._state = dataclasses.replace(self._state, **changes)
-
-    def _should_stop(self) -> bool:
-        """The run's cancel check: Stop was pressed, or the page has gone away (which sets Stop)."""
-        if self._stop.is_set():
-            return True
-        if time.monotonic() - self._beat <= self._heartbeat_timeout:
-            return False
-        if self._keepalive is not None and self._keepalive():
-            self.heartbeat()
-            return False
-        log.info("stopping an abandoned job (no heartbeat for %.0f s)", self._heartbeat_timeout)
-        self._update(message="Stopped: the page that started this run went away.")
-        self._stop.set()
-        return True
-
     def _work(self) -> None:
         try:
             content, styles, start = self._inputs  # type: ignore[misc]
@@ -264,15 +299,7 @@ class Job:
             _JOBS.pop(self._handle, None)
             self._inputs = None  # drop the images; the result stays
             trim()  # the run's activations are freed: give the pages back to the OS
-        if self._on_finish is not None:
-            try:  # saved from here, so a result is kept even when no page is watching
-                self._on_finish(self, self.snapshot())
-            except Exception:
-                log.exception("saving a finished job failed")
-
-    def _started(self) -> None:
-        self._began = time.monotonic()
-        self._update(status=RUNNING)
+        self._hand_over()
 
     def _take(self, record: StepRecord) -> None:
         """Fold one record into the state: a loss row, a throttled preview, the final image."""
@@ -291,7 +318,7 @@ class Job:
             self._last_image = record.image
         if record.image is not None and (record.done or now - self._preview_at >= self._preview_interval):
             self._preview_at = now
-            changes.update(preview=_downscale(record.image, self._preview_side), preview_step=record.step)
+            changes.update(preview=downscale(record.image, self._preview_side), preview_step=record.step)
         if record.done:
             changes.update(result=record.image, status=STOPPED if record.stopped else DONE,
                            message=self._state.message if record.stopped else "")
@@ -303,7 +330,7 @@ class Job:
 _JOBS: dict[object, Job] = {}
 
 
-def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
+def downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     """A copy of an RGB array with its longer side at most ``max_side``."""
     height, width = image.shape[:2]
     if max(height, width) <= max_side:
@@ -313,4 +340,4 @@ def _downscale(image: np.ndarray, max_side: int) -> np.ndarray:
     return np.asarray(pil)
 
 
-__all__ = ["Job", "Snapshot", "QUEUED", "RUNNING", "DONE", "STOPPED", "CANCELLED", "FAILED", "FINISHED"]
+__all__ = ["Job", "Snapshot", "Watched", "downscale", "QUEUED", "RUNNING", "DONE", "STOPPED", "CANCELLED", "FAILED", "FINISHED"]

@@ -1,4 +1,4 @@
-"""Where the studio keeps finished results: SQLite plus image files under ``NST_DATA_DIR``.
+"""Where the studio keeps finished results: SQLite plus image (and clip) files under ``NST_DATA_DIR``.
 
 Results survive a reload and a server restart. Each belongs to one browser (its ``owner``
 token, see :mod:`studio.session.identity`) and is listed only to it. A result's size and thumbnail
@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from nst.io.images import load_image, png_bytes, to_array
+from nst.io.video_files import sidecar_path
 from nst.core.settings import Settings
 
 ENV_DATA_DIR = "NST_DATA_DIR"
@@ -59,10 +60,12 @@ CREATE INDEX IF NOT EXISTS uploads_owner ON uploads (owner, slot, position);
 """
 
 
-_COLUMNS = "id, owner, number, created, settings, meta, bytes, starred, width, height"  # what _stored unpacks
+_COLUMNS = "id, owner, number, created, settings, meta, bytes, starred, width, height, clip"  # what _stored unpacks
 # Added since the first stores: a store made before a column came gets it, empty (NULL) in its rows.
 _ADDED_COLUMNS = {"deleted": "INTEGER NOT NULL DEFAULT 0",  # Delete can be undone
-                  "width": "INTEGER", "height": "INTEGER", "thumb": "BLOB"}  # a listing reads no full image
+                  "width": "INTEGER", "height": "INTEGER", "thumb": "BLOB",  # a listing reads no full image
+                  "clip": "TEXT"}  # a clip's file name in the images folder; NULL: a picture
+KINDS = {"image": " AND clip IS NULL", "clip": " AND clip IS NOT NULL", "all": ""}  # what list(kind=) keeps
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,11 @@ class Stored:
     starred: bool
     folder: Path
     size: tuple[int, int] | None = None  # (width, height) of the image; None in a result stored before sizes were
+    clip: str | None = None  # a clip result's file (its image is the poster frame); None: a picture
+
+    @property
+    def clip_path(self) -> Path | None:
+        return None if self.clip is None else self.folder / self.clip
 
     @property
     def image_path(self) -> Path:
@@ -114,9 +122,11 @@ class Store:
         self._db.commit()
 
     def add(self, owner: str, settings: Settings, image: np.ndarray, content: Image.Image,
-            meta: dict[str, Any], recipe: dict[str, Any], thumb: Image.Image | None = None) -> Stored:
+            meta: dict[str, Any], recipe: dict[str, Any], thumb: Image.Image | None = None,
+            clip: Path | None = None) -> Stored:
         """Save a result (the PNG with its ``recipe``, the content at the result's size, the image's
-        size and its ``thumb``)."""
+        size and its ``thumb``). A clip result: ``clip`` (moved here with its sidecar recipe, see
+        nst.io.video_files.sidecar_path), ``image`` its poster frame and ``content`` the input's."""
         with self._lock:
             number = 1 + (self._db.execute("SELECT MAX(number) FROM results WHERE owner = ?",
                                            (owner,)).fetchone()[0] or 0)
@@ -131,16 +141,22 @@ class Store:
             (self.images / f"{row_id}.png").write_bytes(png)
             content.convert("RGB").save(self.images / f"{row_id}-content.jpg", quality=90)
             size = len(png) + (self.images / f"{row_id}-content.jpg").stat().st_size + len(small or b"")
+            if clip is not None:
+                name = f"{row_id}{clip.suffix.lower()}"
+                for source, kept in _with_sidecar(clip, self.images / name):
+                    os.replace(source, kept)
+                    size += kept.stat().st_size
+                self._db.execute("UPDATE results SET clip = ? WHERE id = ?", (name, row_id))
             self._db.execute("UPDATE results SET bytes = ? WHERE id = ?", (size, row_id))
             self._db.commit()
             self._bound()
         return self.get(owner, number)  # type: ignore[return-value]
 
-    def list(self, owner: str) -> list[Stored]:
-        """This owner's results, oldest first."""
+    def list(self, owner: str, kind: str = "all") -> list[Stored]:
+        """This owner's results, oldest first: pictures (``kind="image"``), clips (``"clip"``) or both."""
         with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM results WHERE owner = ? AND NOT deleted ORDER BY number",
-                                    (owner,)).fetchall()
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM results WHERE owner = ? AND NOT deleted{KINDS[kind]}"
+                                    " ORDER BY number", (owner,)).fetchall()
         return [self._stored(row) for row in rows]
 
     def get(self, owner: str, number: int) -> Stored | None:
@@ -250,14 +266,26 @@ class Store:
         (self.uploads / str(row_id)).unlink(missing_ok=True)
 
     def _remove(self, row_id: int) -> None:
+        clip = self._db.execute("SELECT clip FROM results WHERE id = ?", (row_id,)).fetchone()
         self._db.execute("DELETE FROM results WHERE id = ?", (row_id,))
         for name in (f"{row_id}.png", f"{row_id}-content.jpg"):
             (self.images / name).unlink(missing_ok=True)
+        if clip is not None and clip[0] is not None:
+            for _, kept in _with_sidecar(self.images / clip[0], self.images / clip[0]):
+                kept.unlink(missing_ok=True)
 
     def _stored(self, row: tuple) -> Stored:
-        row_id, owner, number, created, settings, meta, _, starred, width, height = row
+        row_id, owner, number, created, settings, meta, _, starred, width, height, clip = row
         return Stored(row_id, owner, number, created, Settings.from_dict(json.loads(settings)), json.loads(meta),
-                      bool(starred), self.images, None if width is None else (width, height))
+                      bool(starred), self.images, None if width is None else (width, height), clip)
+
+
+def _with_sidecar(clip: Path, kept: Path) -> list[tuple[Path, Path]]:
+    """(where, where it is kept) for a clip and its sidecar recipe, where it has one."""
+    pairs = [(clip, kept)]
+    if sidecar_path(clip).exists() or clip == kept:
+        pairs.append((sidecar_path(clip), sidecar_path(kept)))
+    return pairs
 
 
 def _jpeg(thumb: Image.Image) -> bytes:

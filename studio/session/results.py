@@ -9,6 +9,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -62,6 +63,11 @@ class Result:
     def stopped(self) -> bool:
         return self.meta["status"] in (STOPPED, FAILED)
 
+    @property
+    def clip_path(self) -> Path | None:
+        """A clip result's file (its :attr:`image` is the poster frame); None for a picture."""
+        return self.stored.clip_path
+
     @cached_property
     def image(self) -> np.ndarray:
         """The full-size pixels, decoded once a session (results are never rewritten: the path is a fine key)."""
@@ -100,6 +106,9 @@ class Result:
     def state(self) -> str:
         """'300 steps', or how and where it ended early."""
         meta = self.meta
+        if self.clip_path is not None:
+            frames = f"frame {meta['step']} of {meta['total_steps']}"
+            return f"{meta['total_steps']} frames" if meta["status"] == "done" else f"stopped at {frames}"
         if meta["status"] == "done":
             return "fast method" if self.settings.method == "fast" else f"{meta['step']} steps"
         height, width = meta["scale_shape"]
@@ -110,7 +119,7 @@ class Result:
 
     @property
     def stem(self) -> str:
-        return f"nst-result-{self.number}"
+        return f"nst-{'clip' if self.clip_path is not None else 'result'}-{self.number}"
 
     def adjusted(self, adjustments: Adjustments | None = None) -> np.ndarray:
         """The image at full size with ``adjustments`` applied, against the photo stored with it."""
@@ -161,18 +170,21 @@ def save_result(owner: str, snap: Snapshot, settings: Settings, content: Image.I
     return Result(shared_store().add(owner, settings, snap.result, before, meta, recipe, thumb=thumb))
 
 
-def results(owner: str) -> list[Result]:
-    """Every result of this browser, oldest first."""
-    return [Result(s) for s in shared_store().list(owner)]
+def results(owner: str, kind: str = "image") -> list[Result]:
+    """This browser's pictures (``kind="image"``), clips (``"clip"``) or both (``"all"``), oldest first."""
+    return [Result(s) for s in shared_store().list(owner, kind)]
 
 
 def zip_bytes(chosen: list[Result]) -> bytes:
-    """A ZIP with each result's PNG (recipe embedded), settings JSON and losses CSV."""
+    """A ZIP with each result's PNG (recipe embedded; a clip's poster frame), settings JSON, losses
+    CSV and, for a clip, the clip."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for result in chosen:
             archive.writestr(f"{result.stem}.png", result.png())
             archive.writestr(f"{result.stem}.json", result.recipe_json())
+            if result.clip_path is not None:
+                archive.write(result.clip_path, f"{result.stem}{result.clip_path.suffix}")
             if result.rows:  # a fast result has no steps, so no losses
                 archive.writestr(f"{result.stem}-losses.csv", result.losses_csv())
     return buffer.getvalue()

@@ -9,6 +9,7 @@ from nst.io.grid import MAX_TILES, grid_image
 from nst.io.images import png_bytes
 from studio.session import text
 from studio.views.charts import loss_chart
+from studio.views.clip_view import clip_downloads, clip_player, clip_summary, flicker_chart
 from studio.session.results import Result, download_buttons
 from studio.services.store import shared_store
 
@@ -75,14 +76,10 @@ def result_card(owner: str, result: Result) -> None:
             star = "★ " if result.stored.starred else ""
             text.say_markdown("markdown", "**{}{}**  \nStyles: {}", star, result.title,
                               ", ".join(result.meta["style_names"]) or "none")
-            s = result.settings
-            st.caption(f"{s.size} px · {s.steps} steps · {s.optimizer} · α={s.content_weight:g} β={s.style_weight:g}"
-                       f" γ={s.tv_weight:g} · init {s.init} · colour {s.preserve_color} · seed {s.seed}"
-                       f" · {result.meta['elapsed']:.1f} s")
-            st.markdown("Final losses: " + ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items()))
-            with st.expander("Loss curve"):
-                loss_chart(result.rows, height=200)
-            download_buttons(result, key=f"gallery-{result.number}")
+            if result.clip_path is not None:
+                _clip_details(result)
+            else:
+                _picture_details(result)
             with st.container(horizontal=True):
                 starred = result.stored.starred
                 st.button("Unstar" if starred else "Star", key=f"star-{result.number}", on_click=_star,
@@ -90,3 +87,24 @@ def result_card(owner: str, result: Result) -> None:
                           help="Starred results are the last to go when the store is full.")
                 st.button("Delete", key=f"delete-{result.number}", on_click=_delete, args=(owner, result.number),
                           help="Takes the result out of the gallery; Undo brings it back until the next Delete.")
+
+
+def _picture_details(result: Result) -> None:
+    """What made a picture: its settings, final losses, loss curve and downloads."""
+    s = result.settings
+    st.caption(f"{s.size} px · {s.steps} steps · {s.optimizer} · α={s.content_weight:g} β={s.style_weight:g}"
+               f" γ={s.tv_weight:g} · init {s.init} · colour {s.preserve_color} · seed {s.seed}"
+               f" · {result.meta['elapsed']:.1f} s")
+    st.markdown("Final losses: " + ", ".join(f"{k} {v:.4g}" for k, v in result.losses.items()))
+    with st.expander("Loss curve"):
+        loss_chart(result.rows, height=200)
+    download_buttons(result, key=f"gallery-{result.number}")
+
+
+def _clip_details(result: Result) -> None:
+    """A clip: played here, with how it was made and its downloads."""
+    st.caption(clip_summary(result))
+    clip_player(result, width=480)  # a gallery of clips stays a list, not a wall of players
+    with st.expander("Flicker per frame"):
+        flicker_chart(result.meta.get("flicker", []))
+    clip_downloads(result, key=f"gallery-{result.number}")

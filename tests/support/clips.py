@@ -4,12 +4,13 @@ as their sound."""
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
 import av
 import numpy as np
+
+from nst.io.tone import add_tone, write_tone
 
 Frame = Callable[[int], np.ndarray]
 
@@ -65,28 +66,14 @@ def write_clip(path: Path, frame: Frame, frames: int, fps: int = 10, *, tone: fl
         video = out.add_stream(codec if suffix != ".webm" else "libvpx-vp9", rate=fps, options=options or {})
         video.height, video.width = first.shape[:2]
         video.pix_fmt = "yuv420p" if suffix != ".gif" else "rgb8"
-        sound = None
-        if tone is not None:
-            sound = out.add_stream("libopus" if suffix == ".webm" else "aac", rate=48000)
-            sound.layout = "mono"
+        sound = add_tone(out, codec="libopus" if suffix == ".webm" else "aac") if tone is not None else None
         for t in range(frames):
             for packet in video.encode(av.VideoFrame.from_ndarray(frame(t), format="rgb24")):
                 out.mux(packet)
         for packet in video.encode():
             out.mux(packet)
         if sound is not None:
-            rate, size = 48000, sound.codec_context.frame_size or 960
-            samples = (0.3 * np.sin(2 * np.pi * tone * np.arange(int(rate * frames / fps)) / rate)).astype(np.float32)
-            for start in range(0, len(samples), size):
-                chunk = samples[start:start + size]
-                if len(chunk) < size:
-                    chunk = np.pad(chunk, (0, size - len(chunk)))
-                audio = av.AudioFrame.from_ndarray(chunk[None], format="flt", layout="mono")
-                audio.sample_rate, audio.pts, audio.time_base = rate, start, Fraction(1, rate)
-                for packet in sound.encode(audio):
-                    out.mux(packet)
-            for packet in sound.encode():
-                out.mux(packet)
+            write_tone(out, sound, tone, frames / fps)
     return path
 
 

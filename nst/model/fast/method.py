@@ -51,23 +51,26 @@ def painter(styles: Sequence[Image.Image], blend: Sequence[float], settings: Set
     """:func:`paint` as a function of the content alone: what depends only on the styles (their
     squares and the blended embedding) is computed once, so a clip's frames pay only the transform."""
     if settings.mask is not None and settings.regions is not None:
-        return _regions_painter(styles, settings, device)
+        labels, by_regions = mask_labels(settings.mask, settings.regions), regions_painter(styles, settings, device)
+        return lambda content: by_regions(content, labels)
     base = _arbitrary(styles, blend, settings, device) if styles else _builtin(blend, settings)
     if settings.preserve_color == "luminance":
         return lambda content: color.recombine(base(content), content)
     return base
 
 
-def _regions_painter(styles: Sequence[Image.Image], settings: Settings, device: torch.device) -> Painter:
+def regions_painter(styles: Sequence[Image.Image], settings: Settings,
+                    device: torch.device) -> Callable[[torch.Tensor, np.ndarray], torch.Tensor]:
     """Each styled region painted by the network in its own style alone (a region names one style,
     so the blend and the built-in styles do not apply), ``photo`` regions the content, blended by
     :class:`nst.model.regions.RegionMasks`' soft masks at the content's shape (the loss's own).
-    Strength and colour modes act on each style's painting as on a one-style result."""
+    Strength and colour modes act on each style's painting as on a one-style result. The region
+    labels (H, W) come with each content, so a clip's regions can follow its motion."""
     one = settings.replace(mask=None, regions=None, builtin_styles=(), style_blend=None)
     each = [painter([style], [1.0], one, device) for style in styles]
-    labels, targets = mask_labels(settings.mask, settings.regions), region_styles(settings.regions)
+    targets = region_styles(settings.regions)
 
-    def run(content: torch.Tensor) -> torch.Tensor:
+    def run(content: torch.Tensor, labels: np.ndarray) -> torch.Tensor:
         regions = RegionMasks(labels, targets, tuple(content.shape[-2:]),  # type: ignore[arg-type]
                               settings.region_blur, content.device)
         return regions.compose(content, lambda style: each[style](content))
