@@ -12,7 +12,9 @@ import pytest
 from nst.core.errors import SettingsError, VideoError
 from nst.core.settings import Settings
 from nst.io.video_files import read_clip_recipe
-from nst.video import VideoOptions, stylize_video
+from nst.io.video_files import probe
+from nst.video import StyledFrame, VideoOptions, stylize_video
+from nst.video import write_clip as write_styled
 from tests.support.clips import moving_square, pan, read_back, scene_cut, texture, write_clip
 from PIL import Image
 
@@ -96,3 +98,33 @@ def test_what_a_clip_cannot_be_styled_with_is_refused_before_it_is_opened(tmp_pa
     with pytest.raises(VideoError, match="cannot be read"):
         next(stylize_video(missing, [style], FAST, tmp_path / "o.mp4"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_after_the_first_frame_keeps_the_frames_done_as_a_playable_clip(tmp_path):
+    """Nothing made is lost: a frame that cannot be decoded or styled mid-clip ends it like a stop,
+    the closing record saying why."""
+    source = write_clip(tmp_path / "pan.mp4", pan(96, 64, frames=8, step=2), 8, 8, tone=440.0)
+    info = probe(source)
+
+    def frames():
+        for index, image in enumerate(read_back(source)["images"][:3]):
+            yield StyledFrame(index, image, None, False)
+        raise VideoError("frame 4 of pan.mp4 could not be decoded")
+
+    records = list(write_styled(frames(), info, tmp_path / "out.mp4", sound_from=source, recipe={}))
+    last = records[-1]
+    assert last.done and last.stopped and last.path == tmp_path / "out.mp4"
+    assert last.error == "The clip failed after 3 of 8 frames (frame 4 of pan.mp4 could not be decoded)."
+    assert read_back(last.path)["frames"] == 3
+
+
+def test_a_failure_before_the_first_frame_is_raised_and_leaves_no_file(tmp_path):
+    source = write_clip(tmp_path / "pan.mp4", pan(96, 64, frames=4, step=2), 4, 8)
+
+    def frames():
+        raise VideoError("frame 1 of pan.mp4 could not be decoded")
+        yield  # a generator
+
+    with pytest.raises(VideoError):
+        list(write_styled(frames(), probe(source), tmp_path / "out.mp4", sound_from=source, recipe={}))
+    assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob("*.part*"))

@@ -18,7 +18,7 @@ from typing import TextIO
 
 from PIL import Image
 
-from nst.core.errors import SettingsError
+from nst.core.errors import SettingsError, VideoError
 from nst.core.settings import Settings
 from nst.io.video_files import MAX_SECONDS, OUTPUTS
 from nst.run.executor import Executor
@@ -101,4 +101,6 @@ def run_video(args: argparse.Namespace, settings: Settings, styles: list[Image.I
         print(f"saved {record.path} ({done} frames{' of ' + str(record.total) if record.stopped else ''},"
               f" {record.codec}, {sound}, {record.elapsed:.1f} s, {done / max(record.elapsed, 1e-9):.1f} frames/s)",
               file=sys.stderr)
+    if record.error:  # the frames done are kept (above); the failure is said as any bad input is
+        raise VideoError(record.error)
     return 0

@@ -114,86 +114,92 @@ class _StopFlag:
         self.said = text
 
 
-class LocalRun:
-    """A run in this process, executed by the thread that iterates :meth:`records`."""
+class _GatedRun:
+    """What every run in this process shares: it waits at its device's gate (when there is one),
+    is executed by the thread that iterates :meth:`records`, and lets its inputs go when it ends."""
+
+    def __init__(self, settings: Settings, gate: Gate | None, cancelled: Cancelled,
+                 on_start: Callable[[], None]) -> None:
+        self.settings = settings
+        self._gate, self._cancelled, self._on_start = gate, cancelled, on_start
+        self._device = device_key(settings.device)
+        self._started = False
+        self._flag = _StopFlag(cancelled)
+
+    def records(self) -> Iterator[Any]:
+        gate = self._gate
+        if gate is not None and not gate.acquire(self._device, self, self._cancelled):
+            return
+        try:
+            self._started = True
+            self._on_start()
+            yield from self._run()
+        finally:
+            self._drop()
+            if gate is not None:
+                gate.release(self._device, self)
+
+    def _run(self) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def _drop(self) -> None:
+        """Let the inputs go with the run."""
+
+    def position(self) -> int:
+        if self._started:
+            return 0
+        return self._gate.position(self._device, self) if self._gate is not None else 0
+
+    def notice(self) -> str:
+        return ""
+
+    def progress(self) -> str:
+        return self._flag.said if self._started else ""
+
+
+class LocalRun(_GatedRun):
+    """A run of an image in this process."""
 
     def __init__(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
                  gate: Gate | None, model: Callable[[str], VGG19Features], cancelled: Cancelled,
                  on_start: Callable[[], None], start: Image.Image | None = None) -> None:
-        self.settings = settings
+        super().__init__(settings, gate, cancelled, on_start)
         self._inputs = (content, list(styles), start)
-        self._gate, self._model, self._cancelled, self._on_start = gate, model, cancelled, on_start
-        self._device = device_key(settings.device)
-        self._started = False
-        self._flag = _StopFlag(cancelled)
+        self._model = model
 
     def records(self) -> Iterator[StepRecord]:
-        gate = self._gate
-        if gate is not None and not gate.acquire(self._device, self, self._cancelled):
-            return
-        try:
-            self._started = True
-            self._on_start()
-            content, styles, start = self._inputs
-            # The fast method needs no VGG19: a first fast run must not wait for one to load.
-            model = self._model(self.settings.weights) if self.settings.method == "gatys" else None
-            yield from stylize(content, styles, self.settings, stop=self._flag, model=model, start=start)
-        finally:
-            self._inputs = ((), (), None)  # type: ignore[assignment]  # let the images go with the run
-            if gate is not None:
-                gate.release(self._device, self)
+        return super().records()
 
-    def position(self) -> int:
-        if self._started:
-            return 0
-        return self._gate.position(self._device, self) if self._gate is not None else 0
+    def _run(self) -> Iterator[StepRecord]:
+        content, styles, start = self._inputs
+        # The fast method needs no VGG19: a first fast run must not wait for one to load.
+        model = self._model(self.settings.weights) if self.settings.method == "gatys" else None
+        yield from stylize(content, styles, self.settings, stop=self._flag, model=model, start=start)
 
-    def notice(self) -> str:
-        return ""
-
-    def progress(self) -> str:
-        return self._flag.said if self._started else ""
+    def _drop(self) -> None:
+        self._inputs = ((), (), None)  # type: ignore[assignment]
 
 
-class LocalClipRun:
-    """A clip in this process, styled by the thread that iterates :meth:`records`, behind the gate
-    of its device like any run."""
+class LocalClipRun(_GatedRun):
+    """A clip in this process, behind the gate of its device like any run."""
 
     def __init__(self, source: Path, styles: Sequence[Image.Image], settings: Settings, out: Path,
                  options: VideoOptions, gate: Gate | None, cancelled: Cancelled, on_start: Callable[[], None],
                  name: str | None, extra: Mapping[str, Any] | None) -> None:
-        self.settings, self.options = settings, options
+        super().__init__(settings, gate, cancelled, on_start)
+        self.options = options
         self._source, self._styles, self._out = source, list(styles), out
-        self._gate, self._cancelled, self._on_start = gate, cancelled, on_start
         self._name, self._extra = name, extra
-        self._device = device_key(settings.device)
-        self._started = False
-        self._flag = _StopFlag(cancelled)
 
     def records(self) -> Iterator[FrameRecord]:
-        gate = self._gate
-        if gate is not None and not gate.acquire(self._device, self, self._cancelled):
-            return
-        try:
-            self._started = True
-            self._on_start()
-            yield from stylize_video(self._source, self._styles, self.settings, self._out, self.options,
-                                     stop=self._flag, name=self._name, extra=self._extra)
-        finally:
-            self._styles = []
-            if gate is not None:
-                gate.release(self._device, self)
+        return super().records()
 
-    def position(self) -> int:
-        if self._started:
-            return 0
-        return self._gate.position(self._device, self) if self._gate is not None else 0
+    def _run(self) -> Iterator[FrameRecord]:
+        yield from stylize_video(self._source, self._styles, self.settings, self._out, self.options,
+                                 stop=self._flag, name=self._name, extra=self._extra)
 
-    def notice(self) -> str:
-        return ""
-
-    def progress(self) -> str:
-        return self._flag.said if self._started else ""
+    def _drop(self) -> None:
+        self._styles = []
 
 
 class LocalExecutor:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from nst.core.errors import SettingsError, VideoError
+from nst.core.errors import NSTError, SettingsError, VideoError
 from nst.core.progress import StopSignal
 from nst.core.settings import Settings
 from nst.io.recipe import make_recipe
@@ -40,7 +40,7 @@ from nst.video.optimised_frames import DEFAULT_TEMPORAL_WEIGHT, OptimisedFrames
 from nst.plan.device import resolve_device
 from nst.plan.preflight import region_problems
 
-DEFAULT_CONSISTENCY = 0.5  # bench.video_flicker, 512 px: flicker 0.43× frame by frame, style distance 1.14× (0.7: 0.29×, 1.25×)
+DEFAULT_CONSISTENCY = 0.5  # bench.video_flicker, 512 px: flicker 0.44× frame by frame, style distance 1.00× (0.7: 0.27×, 1.06×); docs/benchmarks.md
 MAX_VIDEO_SIDE = 1920  # a frame's longest side while styling: a 1080p clip at most
 RECENT_FRAMES = 10  # frames per second and the ETA are measured over this many recent frames
 
@@ -74,7 +74,8 @@ class VideoOptions:
 @dataclass
 class FrameRecord:
     """One frame styled (``index`` from 0, of ``total``), or the closing record (``done``) with
-    the clip's ``path``; a stop ends with a closing record too, the clip holding the frames done."""
+    the clip's ``path``; a stop ends with a closing record too, the clip holding the frames done,
+    and so does a failure after the first frame, with its sentence in ``error``."""
 
     index: int
     total: int
@@ -90,6 +91,7 @@ class FrameRecord:
     path: Path | None = None
     codec: str | None = None
     sound: str | None = None
+    error: str | None = None  # the closing record of a clip that failed after its first frame: why
 
 
 def check_video(settings: Settings, options: VideoOptions) -> None:
@@ -196,14 +198,22 @@ def write_clip(frames: Iterable[StyledFrame], info: VideoInfo, out: str | os.Pat
     started = time.perf_counter()
     times: list[float] = []
     last: StyledFrame | None = None
+    error: str | None = None
     with ClipWriter(out, info.fps, sound_from=sound_from, recipe=recipe) as writer:
-        for styled in frames:
-            writer.write(styled.image)
-            times.append(time.perf_counter())
-            last = styled
-            fps, eta = _pace(times, started, info.frames - styled.index - 1)
-            yield FrameRecord(styled.index, info.frames, time.perf_counter() - started, fps, eta, styled.flicker,
-                              styled.cut, styled.image, styled.losses)
+        try:
+            for styled in frames:
+                writer.write(styled.image)
+                times.append(time.perf_counter())
+                last = styled
+                fps, eta = _pace(times, started, info.frames - styled.index - 1)
+                yield FrameRecord(styled.index, info.frames, time.perf_counter() - started, fps, eta, styled.flicker,
+                                  styled.cut, styled.image, styled.losses)
+        except Exception as exc:
+            # A frame that cannot be decoded or styled mid-clip: the frames done are kept, as a stop keeps them.
+            if writer.frames == 0:
+                raise
+            error = str(exc) if isinstance(exc, NSTError) else f"{exc.__class__.__name__}: {exc}"
+            error = f"The clip failed after {writer.frames} of {info.frames} frames ({error.rstrip('.')})."
         stopped = writer.frames < info.frames
         if writer.frames == 0:  # stopped before the first frame: nothing to keep
             writer.abort()
@@ -214,7 +224,7 @@ def write_clip(frames: Iterable[StyledFrame], info: VideoInfo, out: str | os.Pat
     fps, _ = _pace(times, started, 0)
     yield FrameRecord(len(times) - 1, info.frames, time.perf_counter() - started, fps, 0.0, None, False,
                       last.image if last else None, done=True, stopped=stopped, path=path, codec=writer.codec,
-                      sound=writer.sound)
+                      sound=writer.sound, error=error)
 
 
 def _resized(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:

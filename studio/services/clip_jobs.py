@@ -121,8 +121,8 @@ class ClipJob(Watched):
     def _take(self, record: FrameRecord) -> None:
         """Fold one frame's record (or the closing one) into the state."""
         if record.done:
-            ended = STOPPED if record.stopped else DONE
-            message = self._state.message if record.stopped else ""
+            ended = FAILED if record.error else STOPPED if record.stopped else DONE
+            message = record.error or (self._state.message if record.stopped else "")
             self._update(status=ended, message=message, path=record.path, codec=record.codec, sound=record.sound,
                          done=record.index + 1, total=record.total, elapsed=record.elapsed,
                          fps=record.fps if record.fps is not None else self._state.fps, eta=None)

@@ -122,7 +122,7 @@ def clip_stage(owner: str) -> None:
 
 def _ended(snap: ClipSnapshot) -> None:
     if snap.status == FAILED:
-        say("error", snap.message)
+        say("error", snap.message + (" The frames done are kept as a shorter clip." if snap.path else ""))
     elif snap.status == CANCELLED:
         say("info", snap.message)
     elif snap.status == STOPPED:
