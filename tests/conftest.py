@@ -4,6 +4,7 @@ Chromium), and the check that every collected test has exactly one tier (tests/s
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -35,6 +36,16 @@ def content_image() -> Image.Image:
 @pytest.fixture
 def style_image() -> Image.Image:
     return gradient(48, 48, seed=2)
+
+
+@pytest.fixture(autouse=True)
+def main_module_kept():
+    """Put ``__main__`` back after each test: Streamlit's script runner (AppTest) installs the page
+    it ran as ``__main__``, and a process spawned later (bench.harness.in_child) would run that page
+    again as its own main module before its task."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture

@@ -185,3 +185,19 @@ def test_a_node_lost_mid_clip_is_retried_from_the_next_frame(cluster: LocalClust
     assert said and 9 <= int(said[2]) <= 9 + BACKPRESSURE, handle.notice()  # frames already on their way count
     assert read_back(tmp_path / "out.mp4")["frames"] == FRAMES
     cluster.ensure_workers(2)
+
+
+def test_the_studios_clip_job_runs_on_the_cluster(executor: RayExecutor, source: Path, style: Image.Image,
+                                                 tmp_path: Path) -> None:
+    """The Video page's job (studio.services.clip_jobs.ClipJob) with NST_RAY_ADDRESS's executor: the
+    frames counted live and the finished clip here, as with the local executor."""
+    from studio.services.clip_jobs import ClipJob
+    from studio.services.jobs import DONE
+
+    job = ClipJob(source, [style], FAST, tmp_path / "out.mp4", VideoOptions(consistency=0.5), executor=executor,
+                  name="pan.mp4").start()
+    assert job.join(120)
+    snap = job.snapshot()
+    assert snap.status == DONE and (snap.done, snap.total) == (FRAMES, FRAMES), snap.message
+    assert len(snap.flicker) == FRAMES and snap.poster is not None
+    assert read_back(snap.path)["frames"] == FRAMES

@@ -128,3 +128,21 @@ def test_a_failure_before_the_first_frame_is_raised_and_leaves_no_file(tmp_path)
     with pytest.raises(VideoError):
         list(write_styled(frames(), probe(source), tmp_path / "out.mp4", sound_from=source, recipe={}))
     assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob("*.part*"))
+
+
+@pytest.mark.parametrize("settings", [
+    FAST.replace(builtin_styles=(3,), style_blend=(0.6, 0.4), strength=0.7),
+    FAST.replace(preserve_color="luminance"),
+    FAST.replace(preserve_color="histogram", builtin_styles=(5,), style_blend=(0.5, 0.5)),
+], ids=["blend-strength-builtin", "luminance", "histogram"])
+def test_a_clips_first_frame_is_the_image_methods_result_with_the_same_settings(tmp_path, style, settings):
+    """Style, blends, strength, colour modes and built-in styles behave for a clip as for an image:
+    its first frame (nothing carried into it) is what nst.stylize paints for that frame."""
+    from nst.engine import stylize
+
+    source = write_clip(tmp_path / "pan.mp4", pan(192, 128, frames=2, step=3), 2, 8)
+    first = read_back(source)["images"][0]
+    records = list(stylize_video(source, [style], settings, tmp_path / "out.mp4", VideoOptions()))
+    image = list(stylize(Image.fromarray(first), [style], settings))[-1].image
+    # Both paint the same uint8 frame with the same network at the same size; each rounds to uint8 once.
+    assert np.abs(records[0].image.astype(int) - image.astype(int)).max() <= 1

@@ -375,14 +375,15 @@ RUN_JOURNAL_JS = """
 
 
 def prepare(page: Page, url: str, content: Path, style: Path, steps: int, size: int) -> None:
-    """Open the app, upload both images and set Steps and Output size."""
+    """Open the app, set Steps and Output size, then upload both images (in that order: with both
+    images and the default settings, a server with a run limit may already refuse the run)."""
     page.goto(url, wait_until="domcontentloaded")
     wait_for_app_idle(page)
     wait_visible(page, page.get_by_role("button", name="Start", exact=True), '"Start" button', LOAD_TIMEOUT_MS)
-    upload(page, "Content image", content)
-    upload(page, "Style images", style)
     set_number(page, "Steps", steps)
     set_number(page, "Output size (px)", size)
+    upload(page, "Content image", content)
+    upload(page, "Style images", style)
 
 
 def start_run(page: Page) -> None:
