@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 
+import cv2
 import numpy as np
 import pytest
 
@@ -15,6 +16,7 @@ from nst.io.video_files import read_clip_recipe
 from nst.io.video_files import probe
 from nst.video import StyledFrame, VideoOptions, stylize_video
 from nst.video import write_clip as write_styled
+from nst.video.fast_frames import carried_pixels
 from tests.support.clips import moving_square, pan, read_back, scene_cut, texture, write_clip
 from PIL import Image
 
@@ -61,6 +63,33 @@ def test_consistency_lowers_the_flicker_on_the_same_clip(tmp_path, style):
     change = [np.abs(r.image.astype(float) - f).mean() for r, f in zip(steady, source_frames)]
     change_alone = [np.abs(r.image.astype(float) - f).mean() for r, f in zip(alone, source_frames)]
     assert np.mean(change) > 0.8 * np.mean(change_alone)
+
+
+def test_consistency_carries_pixels_whole_so_the_strokes_keep_their_contrast(tmp_path, style):
+    source = write_clip(tmp_path / "pan.mp4", pan(192, 128, frames=12, step=2), 12, 12)
+    alone, _ = _run(source, tmp_path / "alone.mp4", style, 0.0)
+    steady, _ = _run(source, tmp_path / "steady.mp4", style, 0.75)
+    # a blend of two paintings would average their strokes away: the fine detail (what a 3 px blur
+    # removes) would fall towards 1/sqrt(2) of frame by frame's at an even mix; carried whole, it stays
+    def detail(image):
+        image = image.astype(np.float32)
+        return float(np.abs(image - cv2.GaussianBlur(image, (0, 0), 3.0)).mean())
+    ratio = np.mean([detail(r.image) for r in steady[4:]]) / np.mean([detail(r.image) for r in alone[4:]])
+    assert ratio > 0.9, ratio
+    assert np.mean([r.flicker for r in steady[1:]]) < 0.75 * np.mean([r.flicker for r in alone[1:]])
+
+
+def test_the_carried_pixels_are_the_consistency_share_of_the_reliable_ones():
+    painted = texture(160, 120, seed=3)
+    reliable = np.ones((120, 160), np.float32)
+    reliable[:, :40] = 0  # a disocclusion: painted afresh, whatever the consistency
+    for consistency in (0.25, 0.75):
+        keep = carried_pixels(reliable, consistency, painted)
+        assert not keep[:, :40].any()
+        assert keep[:, 40:].mean() == pytest.approx(consistency, abs=0.02)
+    # the same painting draws the same pixels (repeatable runs, parts on a cluster); another, others
+    assert np.array_equal(carried_pixels(reliable, 0.5, painted), carried_pixels(reliable, 0.5, painted))
+    assert not np.array_equal(carried_pixels(reliable, 0.5, painted), carried_pixels(reliable, 0.5, painted[::-1]))
 
 
 def test_a_scene_cut_starts_afresh(tmp_path, style):

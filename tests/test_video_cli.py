@@ -10,6 +10,7 @@ from nst.cli.main import main
 from nst.core.masks import mask_labels
 from nst.io.video_files import read_clip_recipe
 from nst.video.optimised_frames import DEFAULT_TEMPORAL_WEIGHT
+from nst.video import DEFAULT_CONSISTENCY
 from tests.support.clips import pan, read_back, texture, write_clip
 from PIL import Image
 
@@ -35,7 +36,8 @@ def test_a_clip_is_styled_by_its_content_with_progress_lines(inputs, tmp_path, c
     assert (back["frames"], back["fps"], back["audio"]) == (8, 8, "aac")
     recipe = read_clip_recipe(out)
     assert recipe["settings"]["method"] == "fast" and recipe["content"] == "holiday.bin"
-    assert recipe["video"] == {"consistency": 0.5, "max_seconds": 60.0, "temporal_weight": DEFAULT_TEMPORAL_WEIGHT}
+    assert recipe["video"] == {"consistency": DEFAULT_CONSISTENCY, "max_seconds": 60.0,
+                               "temporal_weight": DEFAULT_TEMPORAL_WEIGHT}
 
 
 def _refused(capsys, argv):

@@ -34,8 +34,8 @@ def add_video_flags(parser: argparse.ArgumentParser) -> None:
     """The flags a clip adds (they do nothing for an image)."""
     group = parser.add_argument_group("when CONTENT is a video clip (MP4, MOV, WebM, MKV or animated GIF)")
     group.add_argument("--consistency", type=float, default=DEFAULT_CONSISTENCY, metavar="C",
-                       help="how much each frame holds to the previous result where the input's optical flow is"
-                            f" reliable, 0 (frame by frame) to 1 (default {DEFAULT_CONSISTENCY:g})")
+                       help="the share of each frame's pixels kept from the previous result where the input's optical"
+                            f" flow is reliable, 0 (frame by frame) to 1 (default {DEFAULT_CONSISTENCY:g})")
     group.add_argument("--temporal-weight", type=float, default=DEFAULT_TEMPORAL_WEIGHT, metavar="W",
                        help="--method gatys: the weight of the loss holding each frame to the previous result where"
                             f" the flow is reliable, 0 for frame by frame (default {DEFAULT_TEMPORAL_WEIGHT:.3g})")

@@ -13,6 +13,7 @@ predecessor disagrees with it on most pixels (:func:`is_cut`): nothing is carrie
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -62,22 +63,32 @@ def warp(image: np.ndarray, flow: np.ndarray, *, sharp: bool = False) -> np.ndar
     """``image`` (H, W, C) fetched at p + flow(p) for each pixel p (the border repeats): bilinear, or
     bicubic with ``sharp`` (a result warped frame after frame blurs under bilinear: on a 512 px pan
     its strokes faded to 1.2× the style distance of frame-by-frame in 48 frames, 1.04× bicubic)."""
-    height, width = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid_x, grid_y = _grid(*flow.shape[:2])
     return cv2.remap(image, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_CUBIC if sharp else cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
+
+
+@lru_cache(maxsize=4)
+def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pixel's own x and y (read only): a clip warps four times a frame at one size."""
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    grid_x.flags.writeable = grid_y.flags.writeable = False
+    return grid_x, grid_y
 
 
 def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     """1 where the ``backward`` flow (t -> t-1) can be trusted, 0 at disocclusions and motion
     boundaries; ``forward`` is the flow t-1 -> t (Ruder et al., equations 4 and 5)."""
     there = warp(forward, backward)  # w~: the forward flow where each pixel came from
-    round_trip = np.sum((there + backward) ** 2, axis=-1)
-    occluded = round_trip > OCCLUSION_RATIO * (np.sum(there**2, -1) + np.sum(backward**2, -1)) + OCCLUSION_FLOOR
-    du_y, du_x = np.gradient(backward[..., 0])
-    dv_y, dv_x = np.gradient(backward[..., 1])
-    gradient = du_x**2 + du_y**2 + dv_x**2 + dv_y**2
-    boundary = gradient > BOUNDARY_RATIO * np.sum(backward**2, -1) + BOUNDARY_FLOOR
+    # Component by component: numpy's sum over a last axis of 2 took half of this function's time.
+    bu, bv, tu, tv = backward[..., 0], backward[..., 1], there[..., 0], there[..., 1]
+    back_sq = bu * bu + bv * bv
+    round_trip = (tu + bu) ** 2 + (tv + bv) ** 2
+    occluded = round_trip > OCCLUSION_RATIO * (tu * tu + tv * tv + back_sq) + OCCLUSION_FLOOR
+    du_y, du_x = np.gradient(bu)
+    dv_y, dv_x = np.gradient(bv)
+    gradient = du_x * du_x + du_y * du_y + dv_x * dv_x + dv_y * dv_y
+    boundary = gradient > BOUNDARY_RATIO * back_sq + BOUNDARY_FLOOR
     return (~(occluded | boundary)).astype(np.float32)
 
 

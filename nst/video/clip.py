@@ -8,9 +8,10 @@ network, into the output clip (never all held), and a last record when the clip 
 
 Temporal consistency (after Ruder et al. 2016, for a feed-forward network): the style embedding
 is computed once (:func:`nst.model.fast.method.painter`); each frame is painted, then where the
-input's flow back to the previous frame is reliable (:mod:`nst.model.flow`) the previous *result*,
-warped by that flow, is blended in with weight ``consistency``; disoccluded and new areas come
-from the current frame alone, and a scene cut starts afresh. Each record carries the frame's
+input's flow back to the previous frame is reliable (:mod:`nst.model.flow`) a ``consistency``
+share of its pixels keep the previous *result*, warped by that flow, whole rather than averaged
+(:func:`nst.video.fast_frames.carried_pixels`); disoccluded and new areas come from the current
+frame alone, and a scene cut starts afresh. Each record carries the frame's
 temporal warping error (its flicker against the previous result, on reliable pixels). Regions
 drawn for the first frame follow the flow (:mod:`nst.video.frame_regions`).
 """
@@ -40,7 +41,9 @@ from nst.video.optimised_frames import DEFAULT_TEMPORAL_WEIGHT, OptimisedFrames
 from nst.plan.device import resolve_device
 from nst.plan.preflight import region_problems
 
-DEFAULT_CONSISTENCY = 0.5  # bench.video_flicker, 512 px: flicker 0.44× frame by frame, style distance 1.00× (0.7: 0.27×, 1.06×); docs/benchmarks.md
+# bench.video_flicker at 512 px, in the written clip: flicker 0.47× frame by frame's, style distance
+# 0.96×, luminance SSIM 1.03× (0.5: 0.63×; 0.85: 0.39×, the style alike); docs/benchmarks.md
+DEFAULT_CONSISTENCY = 0.75
 MAX_VIDEO_SIDE = 1920  # a frame's longest side while styling: a 1080p clip at most
 RECENT_FRAMES = 10  # frames per second and the ETA are measured over this many recent frames
 

@@ -116,8 +116,8 @@ def clip_settings(clip: Clip | None) -> None:
     """The strength, consistency, working side and output format widgets (read back by :func:`chosen`)."""
     st.slider("Strength", 0.0, 1.0, 1.0, 0.05, key=STRENGTH, help=help_text("strength"))
     st.slider("Consistency", 0.0, 1.0, DEFAULT_CONSISTENCY, 0.05, key=CONSISTENCY,
-              help="How strongly each frame holds to the previous styled frame where the motion is sure: 0 styles"
-                   " frame by frame (it flickers), 1 holds as much as the motion allows (the style may smear).")
+              help="How much of each frame keeps the previous styled frame where the motion is sure: 0 styles"
+                   " frame by frame (it flickers), 1 keeps as much as the motion allows (the style may smear).")
     side_col, format_col = st.columns(2)
     side = side_col.number_input("Working side (px)", MIN_SIDE, MAX_VIDEO_SIDE, DEFAULT_SIDE, 32, key=SIZE,
                                  help="The longer side each frame is styled at; time grows with its square.")
