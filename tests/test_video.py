@@ -16,7 +16,7 @@ from nst.io.video_files import read_clip_recipe
 from nst.io.video_files import probe
 from nst.video import StyledFrame, VideoOptions, stylize_video
 from nst.video import write_clip as write_styled
-from nst.video.fast_frames import carried_pixels
+from nst.video.fast_frames import CARRY_MARGIN, carried_pixels
 from tests.support.clips import moving_square, pan, read_back, scene_cut, texture, write_clip
 from PIL import Image
 
@@ -82,11 +82,12 @@ def test_consistency_carries_pixels_whole_so_the_strokes_keep_their_contrast(tmp
 def test_the_carried_pixels_are_the_consistency_share_of_the_reliable_ones():
     painted = texture(160, 120, seed=3)
     reliable = np.ones((120, 160), np.float32)
-    reliable[:, :40] = 0  # a disocclusion: painted afresh, whatever the consistency
+    reliable[:, :40] = 0  # a disocclusion: painted afresh, whatever the consistency, and a margin beside it
+    clear = 40 + CARRY_MARGIN
     for consistency in (0.25, 0.75):
         keep = carried_pixels(reliable, consistency, painted)
-        assert not keep[:, :40].any()
-        assert keep[:, 40:].mean() == pytest.approx(consistency, abs=0.02)
+        assert not keep[:, :clear].any() and keep[:, clear:clear + 4].any()
+        assert keep[:, clear:].mean() == pytest.approx(consistency, abs=0.02)
     # the same painting draws the same pixels (repeatable runs, parts on a cluster); another, others
     assert np.array_equal(carried_pixels(reliable, 0.5, painted), carried_pixels(reliable, 0.5, painted))
     assert not np.array_equal(carried_pixels(reliable, 0.5, painted), carried_pixels(reliable, 0.5, painted[::-1]))
