@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Generic, Iterator, Mapping, Protocol, Sequence, TypeVar
 
 from PIL import Image
 
@@ -114,7 +114,10 @@ class _StopFlag:
         self.said = text
 
 
-class _GatedRun:
+Record = TypeVar("Record", StepRecord, FrameRecord)
+
+
+class _GatedRun(Generic[Record]):
     """What every run in this process shares: it waits at its device's gate (when there is one),
     is executed by the thread that iterates :meth:`records`, and lets its inputs go when it ends."""
 
@@ -126,7 +129,7 @@ class _GatedRun:
         self._started = False
         self._flag = _StopFlag(cancelled)
 
-    def records(self) -> Iterator[Any]:
+    def records(self) -> Iterator[Record]:
         gate = self._gate
         if gate is not None and not gate.acquire(self._device, self, self._cancelled):
             return
@@ -139,7 +142,7 @@ class _GatedRun:
             if gate is not None:
                 gate.release(self._device, self)
 
-    def _run(self) -> Iterator[Any]:
+    def _run(self) -> Iterator[Record]:
         raise NotImplementedError
 
     def _drop(self) -> None:
@@ -157,7 +160,7 @@ class _GatedRun:
         return self._flag.said if self._started else ""
 
 
-class LocalRun(_GatedRun):
+class LocalRun(_GatedRun[StepRecord]):
     """A run of an image in this process."""
 
     def __init__(self, content: Image.Image, styles: Sequence[Image.Image], settings: Settings,
@@ -166,9 +169,6 @@ class LocalRun(_GatedRun):
         super().__init__(settings, gate, cancelled, on_start)
         self._inputs = (content, list(styles), start)
         self._model = model
-
-    def records(self) -> Iterator[StepRecord]:
-        return super().records()
 
     def _run(self) -> Iterator[StepRecord]:
         content, styles, start = self._inputs
@@ -180,7 +180,7 @@ class LocalRun(_GatedRun):
         self._inputs = ((), (), None)  # type: ignore[assignment]
 
 
-class LocalClipRun(_GatedRun):
+class LocalClipRun(_GatedRun[FrameRecord]):
     """A clip in this process, behind the gate of its device like any run."""
 
     def __init__(self, source: Path, styles: Sequence[Image.Image], settings: Settings, out: Path,
@@ -190,9 +190,6 @@ class LocalClipRun(_GatedRun):
         self.options = options
         self._source, self._styles, self._out = source, list(styles), out
         self._name, self._extra = name, extra
-
-    def records(self) -> Iterator[FrameRecord]:
-        return super().records()
 
     def _run(self) -> Iterator[FrameRecord]:
         yield from stylize_video(self._source, self._styles, self.settings, self._out, self.options,
