@@ -314,11 +314,13 @@ def cli(head: Head, tmp: Path, **extra: str) -> tuple[subprocess.CompletedProces
 
 def new_finished_task(head: Head, before: set[str], name: str = "stylize_task") -> dict:
     """The one task of this name that is not in ``before`` once Ray's task table shows it finished
-    (task events reach the table a moment after the task ends)."""
+    with its worker's log (task events reach the table a moment after the task ends, and the log's
+    in a later event than the state: CI once read FINISHED with ``task_log_info`` still None)."""
     found: list[dict] = []
 
     def finished() -> bool:
-        found[:] = [t for t in head.tasks(name) if t["task_id"] not in before and t["state"] == "FINISHED"]
+        found[:] = [t for t in head.tasks(name) if t["task_id"] not in before and t["state"] == "FINISHED"
+                    and t.get("task_log_info")]
         return bool(found)
 
     wait_for(finished, 30, interval=1.0, what="the run in Ray's task table")
